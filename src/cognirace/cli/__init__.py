@@ -1,0 +1,1 @@
+"""The ``cognirace`` command: thin wrappers that parse arguments, call a layer and print."""

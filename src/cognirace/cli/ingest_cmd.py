@@ -1,0 +1,1 @@
+"""``cognirace ingest``: placeholder until the ingest layer lands."""

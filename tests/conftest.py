@@ -1,0 +1,43 @@
+"""Shared fixtures: a seed, a temporary lake, and an environment free of COGNIRACE_* settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cognirace.config import get_settings
+
+
+@pytest.fixture
+def seed() -> int:
+    """A fixed seed; tests that must hold for any seed parametrise over a range instead."""
+    return 20250720
+
+
+@pytest.fixture
+def rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    """An empty folder for a lake."""
+    path = tmp_path / "lake"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No COGNIRACE_* variable of the caller's shell leaks into a test."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("COGNIRACE_"):
+            monkeypatch.delenv(key)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
