@@ -36,7 +36,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(
-        False, "--debug", help="Show full tracebacks and stop at the first repaired quirk."
+        False, "--debug", help="Show full tracebacks instead of one-line errors."
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."

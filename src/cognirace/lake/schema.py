@@ -14,95 +14,95 @@ UTC_TIME = pl.Datetime("us", "UTC")
 
 RACES = pl.Schema(
     {
-        "race_id": pl.String,
-        "track": pl.String,
-        "session": pl.String,
-        "event": pl.String,
-        "date": pl.Date,
-        "source_dir": pl.String,
+        "race_id": pl.String(),
+        "track": pl.String(),
+        "session": pl.String(),
+        "event": pl.String(),
+        "date": pl.Date(),
+        "source_dir": pl.String(),
     }
 )
 
 CARS = pl.Schema(
     {
-        "race_id": pl.String,
-        "vehicle_id": pl.String,
-        "chassis": pl.String,
-        "car_number": pl.Int32,
-        "class": pl.String,
-        "team": pl.String,
+        "race_id": pl.String(),
+        "vehicle_id": pl.String(),
+        "chassis": pl.String(),
+        "car_number": pl.Int32(),
+        "class": pl.String(),
+        "team": pl.String(),
     }
 )
 
 LAPS = pl.Schema(
     {
-        "race_id": pl.String,
-        "vehicle_id": pl.String,
-        "car_number": pl.Int32,
-        "lap": pl.Int32,
+        "race_id": pl.String(),
+        "vehicle_id": pl.String(),
+        "car_number": pl.Int32(),
+        "lap": pl.Int32(),
         "lap_start": UTC_TIME,
         "lap_end": UTC_TIME,
-        "lap_time_s": pl.Float64,
-        "s1_s": pl.Float64,
-        "s2_s": pl.Float64,
-        "s3_s": pl.Float64,
-        "flag": pl.String,
-        "in_pit": pl.Boolean,
-        "pit_time_s": pl.Float64,
-        "top_speed_kph": pl.Float64,
-        "repaired": pl.Boolean,
+        "lap_time_s": pl.Float64(),
+        "s1_s": pl.Float64(),
+        "s2_s": pl.Float64(),
+        "s3_s": pl.Float64(),
+        "flag": pl.String(),
+        "in_pit": pl.Boolean(),
+        "pit_time_s": pl.Float64(),
+        "top_speed_kph": pl.Float64(),
+        "repaired": pl.Boolean(),
     }
 )
 
 RESULTS = pl.Schema(
     {
-        "race_id": pl.String,
-        "car_number": pl.Int32,
-        "position": pl.Int32,
-        "status": pl.String,
-        "laps": pl.Int32,
-        "total_time_s": pl.Float64,
-        "gap_first_s": pl.Float64,
-        "fl_lap": pl.Int32,
-        "fl_time_s": pl.Float64,
-        "fl_kph": pl.Float64,
-        "class": pl.String,
+        "race_id": pl.String(),
+        "car_number": pl.Int32(),
+        "position": pl.Int32(),
+        "status": pl.String(),
+        "laps": pl.Int32(),
+        "total_time_s": pl.Float64(),
+        "gap_first_s": pl.Float64(),
+        "fl_lap": pl.Int32(),
+        "fl_time_s": pl.Float64(),
+        "fl_kph": pl.Float64(),
+        "class": pl.String(),
     }
 )
 
 WEATHER = pl.Schema(
     {
-        "race_id": pl.String,
+        "race_id": pl.String(),
         "time": UTC_TIME,
-        "air_temp_c": pl.Float64,
-        "track_temp_c": pl.Float64,
-        "humidity": pl.Float64,
-        "pressure_mbar": pl.Float64,
-        "wind_speed": pl.Float64,
-        "wind_dir_deg": pl.Float64,
-        "rain": pl.Float64,
+        "air_temp_c": pl.Float64(),
+        "track_temp_c": pl.Float64(),
+        "humidity": pl.Float64(),
+        "pressure_mbar": pl.Float64(),
+        "wind_speed": pl.Float64(),
+        "wind_dir_deg": pl.Float64(),
+        "rain": pl.Float64(),
     }
 )
 
 TELEMETRY = pl.Schema(
     {
-        "race_id": pl.String,
-        "vehicle_id": pl.String,
+        "race_id": pl.String(),
+        "vehicle_id": pl.String(),
         "time": UTC_TIME,
-        "lap": pl.Int32,
-        "lap_dist_m": pl.Float64,
-        "speed_kph": pl.Float64,
-        "gear": pl.Int8,
-        "rpm": pl.Float64,
-        "aps": pl.Float64,
-        "ath": pl.Float64,
-        "pbrake_f": pl.Float64,
-        "pbrake_r": pl.Float64,
-        "accx_g": pl.Float64,
-        "accy_g": pl.Float64,
-        "steering_deg": pl.Float64,
-        "lat": pl.Float64,
-        "lon": pl.Float64,
+        "lap": pl.Int32(),
+        "lap_dist_m": pl.Float64(),
+        "speed_kph": pl.Float64(),
+        "gear": pl.Int8(),
+        "rpm": pl.Float64(),
+        "aps": pl.Float64(),
+        "ath": pl.Float64(),
+        "pbrake_f": pl.Float64(),
+        "pbrake_r": pl.Float64(),
+        "accx_g": pl.Float64(),
+        "accy_g": pl.Float64(),
+        "steering_deg": pl.Float64(),
+        "lat": pl.Float64(),
+        "lon": pl.Float64(),
     }
 )
 

@@ -1,0 +1,487 @@
+"""The lap-by-lap race engine: all cars, one lap at a time.
+
+Race state lives in arrays indexed ``[lap, car]`` (lap 0 is lap 1 of the race). A car's
+lap time is the sum of named terms, each in seconds:
+
+``base`` (a perfect driver's ideal lap) + ``driver`` (the driver's own ideal lap above
+it) + ``tyre`` (wear with age and track temperature, cold out-laps) + ``fuel`` (mass
+above the calibration mass) + ``start`` (rolling start, lap 1) + ``error`` (mistakes,
+incidents) + ``fault`` (mechanical faults) + ``noise`` (the driver's scatter) +
+``traffic`` (dirty air, being held up, defending) + ``caution`` (the full-course yellow
+pace and bunching) + ``pit`` (pit-lane time above racing time, stationary time).
+
+The terms sum to ``lap_time_s`` (within the millisecond the line times are rounded
+to). The race is timed: the leader takes the flag at the first crossing after
+``duration_s``; every other car finishes at its next crossing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from cognirace.domain.tracks import TRACKS
+from cognirace.sim.car import FUEL_DENSITY_KG_PER_L, GR86
+from cognirace.sim.config import RaceConfig
+from cognirace.sim.drivers import Driver
+from cognirace.sim.events import (
+    P_MECHANICAL_DNF,
+    P_PENALTY,
+    Caution,
+    Fault,
+    draw_cautions,
+    draw_faults,
+)
+from cognirace.sim.lapsim import Style, driver_profile, simulate_lap
+from cognirace.sim.layout import PIT_LIMIT_KPH, build_layout
+from cognirace.sim.weather import Weather, draw_weather
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+TERMS = ("base", "driver", "tyre", "fuel", "start", "error", "fault", "noise", "traffic",
+         "caution", "pit")
+"""Names of the lap-time terms, in seconds (``<term>_s`` columns of the truth)."""
+
+FUEL_S_PER_KG = 0.025
+"""Lap time per kg of fuel above the calibration mass (half a tank's 30 kg), s/kg."""
+
+CALIBRATION_FUEL_KG = 30.0
+"""Fuel mass at which the lap simulation's ideal laps are computed, kg."""
+
+DEG_S_PER_LAP = 0.034
+"""Median tyre loss per lap of age at 40 °C track temperature, s/lap."""
+
+DEG_RANGE_S_PER_LAP = (0.012, 0.075)
+"""Bounds of a car's tyre loss per lap of age, s/lap."""
+
+COLD_TYRE_S = 0.8
+"""Extra time on a lap started on cold new tyres, s."""
+
+CAUTION_FACTOR = 1.4
+"""Full-course yellow lap time relative to a perfect green lap."""
+
+CAUTION_CATCH_FACTOR = 1.12
+"""Fastest a car may lap under yellow while catching the queue, × perfect lap."""
+
+CAUTION_GAP_S = (0.5, 1.0)
+"""Gap to the car ahead in the yellow queue, s."""
+
+CAUTION_FUEL_FACTOR = 0.5
+"""Fuel burnt on a yellow lap relative to a green lap."""
+
+DIRTY_AIR_S = 0.3
+"""Time lost per lap running right behind another car (falls to 0 at a 1 s gap), s."""
+
+FOLLOW_GAP_S = 0.3
+"""Closest a car that cannot pass crosses the line behind the car ahead, s."""
+
+START_SPACING_S = 0.3
+"""Rolling-start spacing between grid rows, s per grid position."""
+
+TYRE_CHANGE_S = (24.0, 34.0)
+"""Stationary time of a tyre change, s."""
+
+REPAIR_S = (25.0, 70.0)
+"""Stationary time of a damage repair (with new tyres), s."""
+
+
+@dataclass
+class PitStop:
+    """A stop: in-lap (1-based; the car crosses the line in the pit lane), reason, times."""
+
+    car: int
+    lap: int
+    reason: str
+    stationary_s: float
+    new_tyres: bool
+    pit_time_s: float = 0.0
+
+
+@dataclass
+class RaceResult:
+    """A simulated race: configuration, field, events and the ``[lap, car]`` state.
+
+    Arrays are ``(max_laps, n_cars)``; laps a car did not complete hold NaN (floats),
+    0 or False. ``end_s`` is race time at the line since the green flag.
+    """
+
+    config: RaceConfig
+    drivers: list[Driver]
+    grid: IntArray
+    weather: Weather
+    cautions: list[Caution]
+    faults: list[Fault]
+    pit_stops: list[PitStop]
+    laps_done: IntArray
+    status: list[str]
+    lap_time_s: FloatArray
+    end_s: FloatArray
+    terms: dict[str, FloatArray]
+    tyre_age_laps: IntArray
+    grip: FloatArray
+    deg_s_per_lap: FloatArray
+    fuel_used_l: FloatArray
+    fuel_left_l: FloatArray
+    overtakes: IntArray
+    overtaken: IntArray
+    caution_lap: BoolArray
+    pit_in: BoolArray
+    pit_out: BoolArray
+    stationary_s: FloatArray
+    finish_s: float
+    dnf_lap: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def n_cars(self) -> int:
+        """Cars on the grid."""
+        return len(self.drivers)
+
+    def completed(self) -> BoolArray:
+        """Mask ``[lap, car]`` of completed laps."""
+        return np.isfinite(self.lap_time_s)
+
+
+@dataclass
+class _Plan:
+    """Everything drawn before the green flag."""
+
+    cautions: list[Caution]
+    faults: list[Fault]
+    pits: dict[tuple[int, int], PitStop]
+    dnf_lap: dict[int, int]
+    incident_loss: dict[tuple[int, int], float]
+
+
+def pit_fractions(track_key: str) -> tuple[float, float, float]:
+    """Share of a racing lap spent on the pit entry and exit stretches, and the limiter time.
+
+    Returns:
+        ``(entry_share, exit_share, half_transit_s)``: shares of the reference lap time
+        over the pit lane's half before and after the line, and the time to drive one
+        half at the limiter, s.
+    """
+    layout = build_layout(track_key)
+    prof = driver_profile(track_key, Style())
+    half = layout.pit_length_m / 2
+    cum = np.cumsum(prof.dt_s)
+    total = cum[-1]
+    t_exit = float(np.interp(half, layout.s_m, cum))
+    t_entry = float(total - np.interp(layout.length_m - half, layout.s_m, cum))
+    return t_entry / total, t_exit / total, half / (PIT_LIMIT_KPH / 3.6)
+
+
+def physics_floor_s(track_key: str) -> float:
+    """Fastest lap physics allows: a perfect driver, fresh tyres, an empty tank, s."""
+    layout = build_layout(track_key)
+    return simulate_lap(layout, Style(), mass_kg=GR86.mass_kg).lap_time_s
+
+
+def _plan(config: RaceConfig, n_laps: int, rng: np.random.Generator) -> _Plan:
+    n = config.n_cars
+    cautions = draw_cautions(n_laps, n, rng)
+    faults = draw_faults(n_laps, n, rng)
+    pits: dict[tuple[int, int], PitStop] = {}
+    dnf: dict[int, int] = {}
+    loss: dict[tuple[int, int], float] = {}
+    for c in cautions:
+        loss[(c.start_lap - 1, c.cause_car)] = float(rng.uniform(8.0, 30.0))
+        fate = rng.random()
+        if fate < 0.3:
+            dnf[c.cause_car] = c.start_lap + 1
+        elif fate < 0.8:
+            pits[(c.start_lap, c.cause_car)] = PitStop(
+                c.cause_car, c.start_lap, "damage", float(rng.uniform(*REPAIR_S)), True)
+    for car in range(n):
+        if rng.random() < P_MECHANICAL_DNF and car not in dnf:
+            dnf[car] = int(rng.integers(2, n_laps))
+        if rng.random() < P_PENALTY:
+            lap = int(rng.integers(2, max(n_laps - 2, 3)))
+            pits.setdefault((lap, car), PitStop(car, lap, "drive_through", 0.0, False))
+    for c in cautions:
+        if c.start_lap < 3 or n_laps - c.start_lap < 5:
+            continue
+        for car in range(n):
+            if rng.random() < 0.12 and (c.start_lap, car) not in pits:
+                pits[(c.start_lap, car)] = PitStop(car, c.start_lap, "tyres",
+                                                   float(rng.uniform(*TYRE_CHANGE_S)), True)
+    return _Plan(cautions, faults, pits, dnf, loss)
+
+
+def simulate_race(
+    config: RaceConfig, drivers: list[Driver], rng: np.random.Generator
+) -> RaceResult:
+    """Run a race lap by lap.
+
+    Args:
+        config: The race (validated here).
+        drivers: One driver per car, ``config.n_cars`` of them, in car order.
+        rng: The race's random generator.
+    """
+    config.validate()
+    if len(drivers) != config.n_cars:
+        raise ValueError(f"{len(drivers)} drivers for {config.n_cars} cars")
+    state = _RaceState(config, drivers, rng)
+    for lap in range(state.max_laps):
+        state.run_lap(lap)
+    return state.finish()
+
+
+class _RaceState:
+    """Arrays and per-lap update of one race (internal to ``simulate_race``)."""
+
+    def __init__(self, config: RaceConfig, drivers: list[Driver], rng: np.random.Generator):
+        self.config = config
+        self.drivers = drivers
+        self.rng = rng
+        track = TRACKS[config.track]
+        self.track = track
+        n = config.n_cars
+        self.n = n
+        self.base_s = driver_profile(track.key, Style()).lap_time_s
+        self.floor_s = physics_floor_s(track.key)
+        profiles = [driver_profile(track.key, d.style) for d in drivers]
+        self.driver_s = np.array([p.lap_time_s for p in profiles]) - self.base_s
+        self.burn_l = np.array([p.fuel_l * d.fuel_factor for p, d in zip(profiles, drivers,
+                                                                           strict=True)])
+        self.sigma = np.array([d.consistency_s for d in drivers])
+        self.p_err = np.array([d.p_error_per_lap for d in drivers])
+        self.craft = np.array([d.racecraft for d in drivers])
+        self.max_laps = math.ceil(config.duration_s / (0.97 * track.best_lap_s)) + 3
+        expected = math.ceil(config.duration_s / track.best_lap_s) + 1
+        self.weather = draw_weather(track.key, config.duration_s + 600, rng)
+        self.plan = _plan(config, expected, rng)
+        self.caution_lap = np.zeros(self.max_laps, dtype=bool)
+        for c in self.plan.cautions:
+            self.caution_lap[c.start_lap - 1: c.end_lap] = True
+        quali = self.driver_s + rng.normal(0, 0.25, n)
+        self.grid = np.argsort(quali, kind="stable").astype(np.int64)
+        shape = (self.max_laps, n)
+        self.terms = {t: np.full(shape, np.nan) for t in TERMS}
+        self.end_s = np.full(shape, np.nan)
+        self.tyre_age = np.zeros(shape, dtype=np.int64)
+        self.grip = np.full(shape, np.nan)
+        self.deg = np.clip(DEG_S_PER_LAP * np.array([d.tyre_wear_factor for d in drivers])
+                           * rng.lognormal(0, 0.15, n), *DEG_RANGE_S_PER_LAP)
+        self.fuel_used = np.full(shape, np.nan)
+        self.fuel_left = np.full(shape, np.nan)
+        self.overtakes = np.zeros(shape, dtype=np.int64)
+        self.overtaken = np.zeros(shape, dtype=np.int64)
+        self.pit_in = np.zeros(shape, dtype=bool)
+        self.pit_out = np.zeros(shape, dtype=bool)
+        self.stationary = np.zeros(shape)
+        self.age = rng.integers(0, 3, n).astype(np.int64)
+        self.new_set = np.ones(n, dtype=bool)
+        self.fuel = np.minimum(GR86.tank_l, self.burn_l * (expected + 2) * 1.08
+                               + rng.uniform(1.0, 4.0, n))
+        self.alive = np.ones(n, dtype=bool)
+        self.prev_end = np.arange(n, dtype=np.float64)
+        self.prev_end[self.grid] = -START_SPACING_S * np.arange(n)
+        self.entry_share, self.exit_share, self.half_pit_s = pit_fractions(track.key)
+        self.pending_out: dict[int, PitStop] = {}
+
+    def _deg_now(self, lap: int) -> FloatArray:
+        t_now = float(np.nanmax(np.maximum(self.prev_end, 0.0)))
+        temp = float(self.weather.track_temp_at(np.array([t_now]))[0])
+        factor = float(np.clip(1.0 + 0.015 * (temp - 40.0), 0.7, 1.3))
+        return np.clip(self.deg * factor, *DEG_RANGE_S_PER_LAP)
+
+    def _free_terms(self, lap: int) -> dict[str, FloatArray]:
+        """Terms that do not depend on the other cars, for every car."""
+        n, rng = self.n, self.rng
+        deg = self._deg_now(lap)
+        tyre = deg * self.age + np.where(self.new_set, COLD_TYRE_S, 0.0)
+        fuel_kg = self.fuel * FUEL_DENSITY_KG_PER_L
+        t = {
+            "base": np.full(n, self.base_s),
+            "driver": self.driver_s.copy(),
+            "tyre": tyre,
+            "fuel": FUEL_S_PER_KG * (fuel_kg - CALIBRATION_FUEL_KG),
+            "start": np.zeros(n),
+            "error": np.where(rng.random(n) < self.p_err, rng.uniform(0.8, 4.0, n), 0.0),
+            "fault": np.zeros(n),
+            "noise": np.clip(rng.normal(0, 1, n), -2.0, 3.0) * self.sigma,
+        }
+        if lap == 0:
+            pos = np.empty(n)
+            pos[self.grid] = np.arange(n)
+            t["start"] = 1.5 + START_SPACING_S * pos + rng.uniform(0, 1.0, n)
+            t["error"] = np.zeros(n)
+        for (lp, car), loss in self.plan.incident_loss.items():
+            if lp == lap:
+                t["error"][car] += loss
+        for f in self.plan.faults:
+            if f.lap_loss_s and f.start_lap - 1 <= lap <= f.end_lap - 1:
+                t["fault"][f.car] += f.lap_loss_s
+        self.grip[lap] = 1.0 - deg * self.age / (0.5 * self.base_s)
+        total = np.sum(list(t.values()), axis=0)
+        floor_gap = np.minimum(total - self.floor_s, 0.0)
+        t["noise"] -= floor_gap
+        return t
+
+    def run_lap(self, lap: int) -> None:
+        """Advance every running car by one lap."""
+        for car, lp in self.plan.dnf_lap.items():
+            if lp - 1 == lap:
+                self.alive[car] = False
+        terms = self._free_terms(lap)
+        free: FloatArray = np.sum(list(terms.values()), axis=0)
+        caution = bool(self.caution_lap[lap])
+        pit_extra = np.zeros(self.n)
+        pits_now = {car: p for (lp, car), p in self.plan.pits.items() if lp - 1 == lap}
+        for car, stop in pits_now.items():
+            pit_extra[car] += self.half_pit_s - self.entry_share * free[car]
+            stop.pit_time_s = 2 * self.half_pit_s + stop.stationary_s
+            self.pit_in[lap, car] = True
+        for car, stop in self.pending_out.items():
+            pit_extra[car] += self.half_pit_s + stop.stationary_s - self.exit_share * free[car]
+            self.pit_out[lap, car] = True
+            self.stationary[lap, car] = stop.stationary_s
+        if caution:
+            base = self.base_s * (1.25 if lap == 0 or not self.caution_lap[lap - 1]
+                                  else CAUTION_FACTOR)
+            caution_t = np.maximum(base - free, 0.0)
+        else:
+            caution_t = np.zeros(self.n)
+        own_end = self.prev_end + free + caution_t + pit_extra
+        pitting = (pit_extra != 0)
+        ends, traffic = self._resolve_order(lap, own_end, free, caution, pitting)
+        ends = np.round(ends, 3)
+        terms["traffic"] = np.where(caution, 0.0, traffic)
+        terms["caution"] = np.where(caution, caution_t + traffic, 0.0)
+        terms["pit"] = pit_extra
+        self._commit(lap, terms, ends, caution, pits_now)
+
+    def _resolve_order(
+        self, lap: int, own_end: FloatArray, free: FloatArray, caution: bool,
+        pitting: BoolArray,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Traffic, overtakes and yellow-flag bunching, car by car in running order."""
+        rng = self.rng
+        difficulty = self.track.overtake_difficulty
+        order = [int(c) for c in np.argsort(self.prev_end, kind="stable") if self.alive[c]]
+        ends = own_end.copy()
+        traffic = np.zeros(self.n)
+        placed: list[int] = []
+        for car in order:
+            t = float(ends[car])
+            on_track = [c for c in placed if not pitting[c]]
+            if on_track and not pitting[car]:
+                ahead = max(on_track, key=lambda c: ends[c])
+                if caution:
+                    catch = self.prev_end[car] + CAUTION_CATCH_FACTOR * self.base_s
+                    queue = ends[ahead] + rng.uniform(*CAUTION_GAP_S)
+                    t_new = max(queue, min(t, catch))
+                    traffic[car] += t_new - t
+                    t = t_new
+                else:
+                    gap_prev = self.prev_end[car] - self.prev_end[ahead]
+                    if 0 <= gap_prev < 1.0 and not pitting[ahead]:
+                        loss = DIRTY_AIR_S * (1.0 - gap_prev)
+                        t += loss
+                        traffic[car] += loss
+            k = len(placed) - 1
+            while not caution and not pitting[car] and k >= 0 and t < ends[placed[k]] + \
+                    FOLLOW_GAP_S:
+                other = placed[k]
+                if pitting[other]:
+                    k -= 1
+                    continue
+                adv = free[other] - free[car]
+                p = np.clip((adv - 0.05) / (0.3 + 1.5 * difficulty), 0.0, 0.85)
+                p *= 0.6 + 0.4 * self.craft[car] - 0.2 * self.craft[other]
+                if rng.random() < p:
+                    self.overtakes[lap, car] += 1
+                    self.overtaken[lap, other] += 1
+                    ends[other] += 0.15
+                    traffic[other] += 0.15
+                    k -= 1
+                else:
+                    held = ends[other] + FOLLOW_GAP_S
+                    traffic[car] += held - t
+                    t = held
+                    break
+            ends[car] = t
+            placed.insert(k + 1, car)
+        ends[~self.alive] = np.nan
+        return ends, traffic
+
+    def _commit(self, lap: int, terms: dict[str, FloatArray], ends: FloatArray,
+                caution: bool, pits_now: dict[int, PitStop]) -> None:
+        alive = self.alive
+        for name, values in terms.items():
+            self.terms[name][lap] = np.where(alive, values, np.nan)
+        self.end_s[lap] = np.where(alive, ends, np.nan)
+        self.tyre_age[lap] = np.where(alive, self.age, 0)
+        burn = self.burn_l * (CAUTION_FUEL_FACTOR if caution else 1.0)
+        burn = burn * (1.0 + self.rng.normal(0, 0.015, self.n))
+        self.fuel_used[lap] = np.where(alive, burn, np.nan)
+        self.fuel = np.maximum(self.fuel - burn, 0.0)
+        self.fuel_left[lap] = np.where(alive, self.fuel, np.nan)
+        self.prev_end = np.where(alive, ends, self.prev_end)
+        self.age += 1
+        self.new_set[:] = False
+        self.pending_out = {}
+        for car, stop in pits_now.items():
+            if not alive[car]:
+                continue
+            self.pending_out[car] = stop
+            if stop.new_tyres:
+                self.age[car] = 0
+                self.new_set[car] = True
+
+    def finish(self) -> RaceResult:
+        """Apply the chequered flag and package the race."""
+        duration = self.config.duration_s
+        done = np.isfinite(self.end_s)
+        laps_before = np.where(done & (self.end_s < duration), 1, 0).sum(axis=0)
+        last_before = np.array([
+            self.end_s[laps_before[c] - 1, c] if laps_before[c] else 0.0 for c in range(self.n)])
+        leader = int(np.lexsort((last_before, -laps_before))[0])
+        after = self.end_s[:, leader]
+        after = after[np.isfinite(after) & (after >= duration)]
+        if not len(after):
+            every = self.end_s[np.isfinite(self.end_s) & (self.end_s >= duration)]
+            after = every if len(every) else np.array([np.nanmax(self.end_s)])
+        finish_s = float(after.min())
+        keep = np.zeros_like(done)
+        for c in range(self.n):
+            col = self.end_s[:, c]
+            over = np.nonzero(np.isfinite(col) & (col >= finish_s))[0]
+            last = over[0] if len(over) else int(np.isfinite(col).sum()) - 1
+            keep[: last + 1, c] = np.isfinite(col[: last + 1])
+        return self._package(keep, finish_s)
+
+    def _package(self, keep: BoolArray, finish_s: float) -> RaceResult:
+        end = np.where(keep, self.end_s, np.nan)
+        start = np.vstack([np.zeros((1, self.n)), end[:-1]])
+        lap_time = np.round(end - start, 3)
+        terms = {k: np.where(keep, v, np.nan) for k, v in self.terms.items()}
+        laps_done = keep.sum(axis=0).astype(np.int64)
+        status = ["DNF" if c in self.plan.dnf_lap and laps_done[c] < self.plan.dnf_lap[c]
+                  else "Classified" for c in range(self.n)]
+        stops = [p for (lp, car), p in sorted(self.plan.pits.items())
+                 if lp <= laps_done[car] and keep[lp - 1, car]]
+        return RaceResult(
+            config=self.config, drivers=self.drivers, grid=self.grid, weather=self.weather,
+            cautions=[c for c in self.plan.cautions if c.start_lap <= int(laps_done.max())],
+            faults=[f for f in self.plan.faults if f.start_lap <= laps_done[f.car]],
+            pit_stops=stops, laps_done=laps_done, status=status, lap_time_s=lap_time,
+            end_s=end, terms=terms, tyre_age_laps=np.where(keep, self.tyre_age, 0),
+            grip=np.where(keep, self.grip, np.nan), deg_s_per_lap=self.deg.copy(),
+            fuel_used_l=np.where(keep, self.fuel_used, np.nan),
+            fuel_left_l=np.where(keep, self.fuel_left, np.nan),
+            overtakes=np.where(keep, self.overtakes, 0),
+            overtaken=np.where(keep, self.overtaken, 0),
+            caution_lap=keep & self.caution_lap[:, None], pit_in=keep & self.pit_in,
+            pit_out=keep & self.pit_out, stationary_s=np.where(keep, self.stationary, 0.0),
+            finish_s=finish_s, dnf_lap=dict(self.plan.dnf_lap),
+        )
+
+
+__all__ = ["TERMS", "PitStop", "RaceResult", "physics_floor_s", "pit_fractions",
+           "simulate_race"]
