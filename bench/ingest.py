@@ -9,16 +9,18 @@ own child process so they share no memory:
 * pandas: ``read_csv`` + ``pivot_table`` + ``to_parquet``;
 * a bare Polars ``read_csv`` of the same file (no pivot, nothing written).
 
-Wall time and peak resident memory (RSS sampled every 20 ms) are printed as a table
-with ratios. Targets on 10 M rows: at least 2.5x faster than pandas, under 2x the bare
-read, peak memory under half of pandas'.
+Wall time and peak resident memory (each child's own ``ru_maxrss``) are printed as a
+table with ratios; each contender runs three times and its fastest run counts. Targets
+on 10 M rows: at least 2.5x faster than pandas, under 2x the bare read, peak memory
+under half of pandas'.
 
     python bench/ingest.py [MILLION_ROWS]   (default 10)
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import psutil
 
 CHANNELS = ("speed", "gear", "nmot", "aps", "ath", "pbrake_f", "pbrake_r", "accx_can",
             "accy_can", "Steering_Angle", "Laptrigger_lapdist_dls", "VBOX_Lat_Min")
@@ -35,6 +36,11 @@ N_CARS = 20
 HZ = 20.0
 LAP_S = 95.0
 LAP_M = 3675.0
+REPEATS = 3
+
+
+_GLITCH = (pl.col("car") == 3) & ((pl.int_range(pl.len()) // len(CHANNELS)) % 400 < 20)
+"""Lap 32768 on every channel row of 20 samples in 400 of one car, as the real logger does."""
 
 
 def generate(path: Path, n_rows: int, seed: int = 20250720) -> None:
@@ -61,8 +67,7 @@ def generate(path: Path, n_rows: int, seed: int = 20250720) -> None:
     vid = pl.format("GR86-{}-{}", (pl.col("car") + 2).cast(pl.String).str.zfill(3), number)
     frame.select(
         pl.lit(None, dtype=pl.String).alias("expire_at"),
-        pl.when(pl.int_range(pl.len()) % 5000 == 7).then(32768).otherwise(pl.col("lap"))
-        .alias("lap"),
+        pl.when(_GLITCH).then(32768).otherwise(pl.col("lap")).alias("lap"),
         pl.lit("I_R04_2025-07-20").alias("meta_event"), pl.lit("R1").alias("meta_session"),
         pl.lit("kafka:gr-raw").alias("meta_source"),
         pl.col("time").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ").alias("meta_time"),
@@ -98,24 +103,35 @@ RUNNERS = {"cognirace ingest": run_cognirace, "pandas": run_pandas, "polars read
 
 
 def measure(name: str, csv: Path, out: Path) -> tuple[float, float]:
-    """Run one contender in a child process; wall seconds and peak RSS in MB."""
+    """Run one contender in a child process; wall seconds and peak RSS in MB.
+
+    The child reports its own peak resident memory (``ru_maxrss``, every thread
+    included) when it ends, so nothing polls it and steals a core while it runs.
+    """
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--child", name, str(csv), str(out)])
-    proc = psutil.Process(child.pid)
-    peak = 0
-    while child.poll() is None:
-        with contextlib.suppress(psutil.Error):
-            peak = max(peak, sum(p.memory_info().rss for p in [proc, *proc.children(True)]))
-        time.sleep(0.02)
+    child = subprocess.run([sys.executable, __file__, "--child", name, str(csv), str(out)],
+                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if child.returncode != 0:
-        raise SystemExit(f"{name} failed with exit code {child.returncode}")
-    return wall, peak / 1e6
+        raise SystemExit(f"{name} failed with exit code {child.returncode}:\n{child.stderr}")
+    peak_kb = int(child.stdout.strip().splitlines()[-1])
+    return wall, peak_kb / 1e3
+
+
+def best_of(repeats: int, name: str, csv: Path, out: Path) -> tuple[float, float]:
+    """The fastest of ``repeats`` runs and the largest peak memory seen; the machine is
+    shared, so the fastest run is the one least disturbed by others."""
+    runs = [measure(name, csv, out) for _ in range(repeats)]
+    return min(w for w, _ in runs), max(m for _, m in runs)
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--generate":
+        generate(Path(sys.argv[2]), int(float(sys.argv[3]) * 1e6))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         RUNNERS[sys.argv[2]](Path(sys.argv[3]), Path(sys.argv[4]))
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         return
     millions = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     with tempfile.TemporaryDirectory(prefix="cognirace-bench-") as tmp:
@@ -123,10 +139,14 @@ def main() -> None:
         folder.mkdir()
         csv = folder / "R1_barber_telemetry_data.csv"
         t = time.perf_counter()
-        generate(csv, int(millions * 1e6))
+        # in a child, so this process stays small: a child's peak memory would otherwise
+        # start from the size of the parent it was forked from
+        subprocess.run([sys.executable, __file__, "--generate", str(csv), str(millions)],
+                       check=True)
         size_gb = csv.stat().st_size / 1e9
         print(f"generated {millions:g} M rows, {size_gb:.2f} GB in {time.perf_counter() - t:.0f} s")
-        results = {name: measure(name, csv, Path(tmp)) for name in RUNNERS}
+        os.sync()  # the contenders should not compete with the write-back of the new file
+        results = {name: best_of(REPEATS, name, csv, Path(tmp)) for name in RUNNERS}
     ours_s, ours_mb = results["cognirace ingest"]
     print(f"\n{'contender':<18}{'wall s':>9}{'peak MB':>10}{'time / ours':>13}{'mem / ours':>12}")
     for name, (wall, mb) in results.items():

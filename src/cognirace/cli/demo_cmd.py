@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,10 +24,14 @@ from cognirace.sim import plan_season, simulate_season
 
 
 def _summary_table(lake: Path) -> Table:
-    summary = open_lake(lake).summary()
+    # the race id names track, date and session; keep the table within 80 columns
+    summary = open_lake(lake).summary().select(
+        "race_id", pl.col("n_cars").alias("cars"), pl.col("n_laps").alias("laps"),
+        pl.col("n_samples").alias("telemetry samples"))
     table = Table(title=f"Lake {lake}")
     for name in summary.columns:
-        table.add_column(name, justify="right" if summary[name].dtype.is_numeric() else "left")
+        numeric = summary[name].dtype.is_numeric()
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in summary.iter_rows():
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     return table

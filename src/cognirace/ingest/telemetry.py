@@ -1,12 +1,12 @@
 """Telemetry: long format in, one wide row per car and sample out, read out of core.
 
 The real files hold one row per channel per sample (about 12 million rows, 1.5 GB for
-a race). They are scanned lazily and pivoted by a streaming group-by on
-``(vehicle_id, meta_time)``: ``meta_time`` is the reliable clock (the ECU
-``timestamp`` drifts by days in places), so every channel logged at one ``meta_time``
-belongs to one sample. A second aggregation over the same scan counts rows per car and
-channel for the report; Polars reads the file once for both. Peak memory is about the
-size of the wide result (a tenth of the file), not of the file.
+a race). They are pivoted out of core by one streaming group-by on
+``(vehicle_id, meta_time)`` (``ingest.pivot``): ``meta_time`` is the reliable clock (the
+ECU ``timestamp`` drifts by days in places), so every channel logged at one
+``meta_time`` belongs to one sample; the same pass counts rows per car and channel for
+the report. Peak memory is about the size of the wide result (a tenth of the file), not
+of the file.
 
 Impossible lap numbers (32768 and the like) are then recovered on the wide frame, from
 the lap files' start and end times where the race has them, else from the lap-distance
@@ -25,10 +25,10 @@ import polars as pl
 from cognirace.domain.channels import CHANNELS, LAP_NUMBER_SENTINEL
 from cognirace.errors import SchemaError
 from cognirace.ingest.laps import MAX_LAP
+from cognirace.ingest.pivot import Pivot, pivot, scan
 from cognirace.lake.schema import TELEMETRY
 
 _NAMES = [c.raw for c in CHANNELS]
-_CHANNEL = pl.Enum(_NAMES)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 LAP_RESET_M = 1000.0
 """A drop of the lap distance by more than this many metres is a start/finish crossing."""
@@ -61,40 +61,6 @@ class TelemetryResult:
     values_nulled: int = 0
 
 
-def scan(paths: Sequence[Path], *, as_text: bool = False) -> pl.LazyFrame:
-    """Lazily scan telemetry files; header names are stripped, ``-`` and empty are missing."""
-    overrides = {} if as_text else {
-        "telemetry_value": pl.Float64, "lap": pl.Int64, "vehicle_number": pl.Int64,
-    }
-    return pl.scan_csv(
-        [str(p) for p in paths], infer_schema=False, schema_overrides=overrides,
-        null_values=["", "-"], with_column_names=lambda cols: [c.strip() for c in cols],
-        missing_columns="insert",
-    )
-
-
-def _queries(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The pivot (one row per car and ``meta_time``) and the per-car-and-channel counts."""
-    base = lf.select("vehicle_id", "meta_time", "lap", "telemetry_name", "telemetry_value",
-                     "vehicle_number")
-    known = pl.col("telemetry_name").str.strip_chars().cast(_CHANNEL, strict=False)
-    spread = base.with_columns(known.alias("_ch")).with_columns(
-        pl.when(pl.col("_ch") == c.raw).then(pl.col("telemetry_value")).alias(c.column)
-        for c in CHANNELS
-    )
-    wide = spread.group_by("vehicle_id", "meta_time").agg(
-        pl.col("lap").first(),
-        pl.col("telemetry_value").filter(pl.col("_ch").is_not_null()).count().alias("_values"),
-        *(pl.col(c.column).drop_nulls().first() for c in CHANNELS),
-    )
-    stats = base.group_by("vehicle_id", "telemetry_name").agg(
-        pl.len().alias("rows"),
-        pl.col("telemetry_value").count().alias("values"),
-        pl.col("vehicle_number").max(),
-    )
-    return wide, stats
-
-
 def read_telemetry(paths: Sequence[Path], lap_windows: pl.DataFrame | None = None
                    ) -> TelemetryResult:
     """Read, pivot, clean and repair the telemetry of one race.
@@ -108,14 +74,16 @@ def read_telemetry(paths: Sequence[Path], lap_windows: pl.DataFrame | None = Non
     Raises:
         SchemaError: naming file, line and column when a key value does not parse.
     """
-    wide_q, stats_q = _queries(scan(paths))
     try:
-        wide, stats = pl.collect_all([wide_q, stats_q], engine="streaming")
+        pivoted = pivot(paths)
     except pl.exceptions.PolarsError as exc:
         raise _locate(paths, exc) from None
-    stats = stats.filter(pl.col("vehicle_id").is_not_null())
-    result = TelemetryResult(frame=wide, rows_read=int(stats["rows"].sum() or 0))
-    _count_rows(stats, wide, result)
+    wide = pivoted.wide
+    stats = pivoted.stats.filter(pl.col("vehicle_id").is_not_null())
+    unknown_rows = stats.filter(~pl.col("telemetry_name").is_in(_NAMES))["rows"].sum() or 0
+    result = TelemetryResult(frame=wide,
+                             rows_read=pivoted.n_known + int(unknown_rows) + pivoted.n_orphan)
+    _count_rows(stats, wide, pivoted, result)
     frame = wide.filter(pl.col("vehicle_id").is_not_null())
     frame = _parse_time(frame, paths)
     frame, result.values_nulled = _clamp(frame)
@@ -130,18 +98,19 @@ def read_telemetry(paths: Sequence[Path], lap_windows: pl.DataFrame | None = Non
     return result
 
 
-def _count_rows(stats: pl.DataFrame, wide: pl.DataFrame, result: TelemetryResult) -> None:
-    known = stats.filter(pl.col("telemetry_name").str.strip_chars().is_in(_NAMES))
-    unknown = stats.filter(~pl.col("telemetry_name").str.strip_chars().is_in(_NAMES)
+def _count_rows(stats: pl.DataFrame, wide: pl.DataFrame, pivoted: Pivot,
+                result: TelemetryResult) -> None:
+    unknown = stats.filter(~pl.col("telemetry_name").is_in(_NAMES)
                            | pl.col("telemetry_name").is_null())
     for name, rows in unknown.group_by("telemetry_name").agg(pl.col("rows").sum()).iter_rows():
         result.dropped[f"telemetry: unknown channel {name!r}"] += int(rows)
-    missing = int((known["rows"] - known["values"]).sum() or 0)
-    if missing:
-        result.dropped["telemetry: missing value"] += missing
+    if pivoted.n_orphan:
+        result.dropped["telemetry: no vehicle_id"] += pivoted.n_orphan
+    if pivoted.n_missing:
+        result.dropped["telemetry: missing value"] += pivoted.n_missing
     kept = wide.filter(pl.col("vehicle_id").is_not_null())
     cells = sum(int(kept[c.column].count()) for c in CHANNELS)
-    dupes = int(known["values"].sum() or 0) - cells
+    dupes = pivoted.n_known - pivoted.n_missing - cells
     if dupes:
         result.dropped["telemetry: duplicate sample"] += dupes
 
@@ -196,26 +165,35 @@ def repair_telemetry_laps(frame: pl.DataFrame, lap_windows: pl.DataFrame | None 
     Returns:
         The frame sorted by car and time, and the samples repaired by source.
     """
-    out = frame.sort("vehicle_id", "time").with_columns(_bad_lap().alias("_bad"))
-    if not out["_bad"].any():
-        return out.drop("_bad"), {}
+    flagged = frame.with_columns(_bad_lap().alias("_bad"))
+    bad_cars = flagged.filter(pl.col("_bad"))["vehicle_id"].unique()
+    if bad_cars.is_empty():
+        return frame.sort("vehicle_id", "time"), {}
+    # only cars with a bad sample need the per-car window expressions
+    hit = pl.col("vehicle_id").is_in(bad_cars.implode())
+    clean = flagged.filter(~hit).drop("_bad").with_columns(pl.col("lap").cast(pl.Int64))
+    out = flagged.filter(hit).sort("vehicle_id", "time")
     if lap_windows is None:
         out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("_window"))
     else:
         bad = out.filter(pl.col("_bad")).select("vehicle_id", "time").unique()
         window = window_laps(bad, lap_windows)
         out = out.join(window, on=["vehicle_id", "time"], how="left", maintain_order="left")
+    cars = out
     has_dist = pl.col("lap_dist_m").is_not_null().any().over("vehicle_id")
     source = (pl.when(pl.col("_window").is_not_null()).then(pl.lit(REPAIR_SOURCES[0]))
               .when(has_dist).then(pl.lit(REPAIR_SOURCES[1])).otherwise(pl.lit(REPAIR_SOURCES[2])))
-    out = out.with_columns(
-        pl.when(pl.col("_bad")).then(pl.coalesce("_window", _lap_from_distance()))
+    placed = cars.filter(pl.col("_bad"))["_window"].null_count() == 0
+    fallback = pl.lit(None, dtype=pl.Int64) if placed else _lap_from_distance()
+    cars = cars.with_columns(
+        pl.when(pl.col("_bad")).then(pl.coalesce("_window", fallback))
         .otherwise(pl.col("lap")).cast(pl.Int64).alias("lap"),
         pl.when(pl.col("_bad")).then(source).alias("_source"),
     )
-    counts = out["_source"].drop_nulls().value_counts()
+    counts = cars["_source"].drop_nulls().value_counts()
     by_source = {str(k): int(n) for k, n in counts.iter_rows()}
-    return out.drop("_bad", "_window", "_source"), dict(sorted(by_source.items()))
+    merged = pl.concat([clean, cars.drop("_bad", "_window", "_source")])
+    return merged.sort("vehicle_id", "time"), dict(sorted(by_source.items()))
 
 
 def _bad_lap() -> pl.Expr:
