@@ -1,0 +1,70 @@
+"""A learning task: what one of the eight models learns, from which rows, against what.
+
+The training and evaluation layer treats every model the same way through its ``Task``:
+build the rows (inputs, target, keys) from the lap feature table and, where real data
+lacks the target, the simulator's truth; fit the model and its baseline on the same
+rows; score both with the same metrics on races neither saw. Keeping the row builder
+next to the model keeps the label honest: it is written once, in one place, and never
+computed from the model's own inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from cognirace.models.base import Model
+
+Rows = Callable[[pl.DataFrame, "Mapping[str, pl.DataFrame] | None"], pl.DataFrame]
+"""``(features, truth) -> rows``: the lap feature table (``cognirace.features``) and, for
+tasks that need it, the simulator's truth tables by name (``laps``, ``pit_stops``,
+``cautions``, ``faults``, ``cars``), each keyed by the lake's ``race_id`` and
+``car_number``. Returns one row per example with ``race_id``, ``track``, the model's
+inputs, its targets and any columns the metrics need."""
+
+Scorer = Callable[[pl.DataFrame, pl.DataFrame], dict[str, float]]
+"""``(rows, predictions) -> metrics``; predictions are row-aligned with ``rows``."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One model's learning problem.
+
+    Attributes:
+        name: Registry name and API route (``laptime``, ``tire``, ``fuel``, ``pitloss``...).
+        title: One line for reports and model cards.
+        model: The model class (default hyperparameters are used by ``cognirace train``).
+        baseline: The simple baseline class, fitted and scored on the same rows.
+        rows: Builds the examples (see ``Rows``).
+        score: Scores predictions (see ``Scorer``).
+        primary: The metric the model must win on; lower is better unless ``higher_is_better``.
+        higher_is_better: Whether a larger ``primary`` is better (AUC, accuracy).
+        target_source: Where the label comes from, for the model card (timing files, or the
+            simulator's truth for targets real data lacks).
+        real_data_note: What a user with only real data gets from this model.
+        limits: Known limits, for the model card.
+        needs_truth: Whether ``rows`` needs the truth tables to build its labels.
+    """
+
+    name: str
+    title: str
+    model: type[Model]
+    baseline: type[Model]
+    rows: Rows
+    score: Scorer
+    primary: str
+    higher_is_better: bool = False
+    target_source: str = "timing files"
+    real_data_note: str = ""
+    limits: tuple[str, ...] = field(default_factory=tuple)
+    needs_truth: bool = False
+
+    def gain(self, model_value: float, baseline_value: float) -> float:
+        """How much the model beats the baseline on ``primary``: positive is better."""
+        diff = model_value - baseline_value
+        return diff if self.higher_is_better else -diff
+
+
+__all__ = ["Rows", "Scorer", "Task"]
