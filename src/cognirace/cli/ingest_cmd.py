@@ -18,23 +18,54 @@ _STEPS = ("telemetry", "laps", "timing", "write")
 
 
 def _report_table(reports: list[RaceReport]) -> Table:
-    table = Table(title="Ingest quality report", show_lines=False)
-    for name in ("race", "rows read", "dropped", "channels (Hz)", "laps", "repaired",
-                 "cars matched", "unmatched", "missing"):
-        table.add_column(name, overflow="fold")
+    """One line per race with the counts; the details follow in ``_report_details``."""
+    table = Table(title="Ingest quality report")
+    for name in ("race", "rows read", "dropped", "samples", "laps", "repaired", "cars"):
+        table.add_column(name, justify="left" if name == "race" else "right", no_wrap=True)
     for r in reports:
-        channels = ", ".join(f"{k} {v:g}" for k, v in r.channels_hz.items()) or "-"
+        matched = len(r.cars_matched)
         table.add_row(
             r.race_id,
             f"{sum(r.rows_read.values()):,}",
             f"{r.n_dropped:,}",
-            channels,
-            str(r.laps),
-            f"{r.laps_repaired} laps, {r.telemetry_laps_repaired:,} samples",
-            str(len(r.cars_matched)),
-            ", ".join(r.cars_unmatched) or "-",
-            ", ".join(r.missing) or "-",
+            f"{r.samples:,}",
+            f"{r.laps:,}",
+            f"{r.laps_repaired:,}",
+            f"{matched}/{matched + len(r.cars_unmatched)}",
         )
+    return table
+
+
+def _report_details(console: Console, reports: list[RaceReport]) -> None:
+    """What a user must know per race: channels, drops, repairs, unmatched, missing."""
+    for r in reports:
+        lines = []
+        if r.channels_hz:
+            rates = sorted(set(r.channels_hz.values()))
+            hz = "/".join(f"{v:g}" for v in rates)
+            lines.append(f"channels at {hz} Hz: {', '.join(r.channels_hz)}")
+        lines += [f"dropped {n:,}: {why}" for why, n in r.rows_dropped.items()]
+        if r.cars_unmatched:
+            lines.append(f"cars without a number: {', '.join(r.cars_unmatched)}")
+        if r.missing:
+            lines.append(f"missing: {', '.join(r.missing)}")
+        lines += r.notes
+        if lines:
+            console.print(f"[bold]{r.race_id}[/]")
+            for line in lines:
+                console.print(f"  {line}", highlight=False)
+
+
+def _summary_table(lake: Path) -> Table:
+    summary = open_lake(lake).summary()
+    table = Table(title=f"Lake {lake.resolve()}")
+    for name, title in (("race_id", "race"), ("n_cars", "cars"), ("n_laps", "laps"),
+                        ("n_samples", "telemetry samples")):
+        table.add_column(title, justify="left" if name == "race_id" else "right",
+                         no_wrap=True)
+    for race, cars, laps, samples in summary.select(
+            "race_id", "n_cars", "n_laps", "n_samples").iter_rows():
+        table.add_row(race, f"{cars:,}", f"{laps:,}", f"{samples:,}")
     return table
 
 
@@ -68,5 +99,6 @@ def ingest(
 
         reports = run_ingest(src, target, progress=progress)
     console.print(_report_table(reports))
-    console.print(f"lake: {target.resolve()}")
-    console.print(open_lake(target).summary())
+    _report_details(console, reports)
+    console.print(_summary_table(target))
+    console.print(f"quality reports: {(target / 'reports').resolve()}")
