@@ -7,12 +7,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cognirace.models.fuel import FuelBurnModel, TrackMeanFuelBaseline
+from cognirace.models.laptime import LapTimeModel, PaceMedianBaseline
+from cognirace.models.pitloss import PitLossModel, TransitPitLossBaseline
+from cognirace.models.tire import TireDegradationModel, TrackMeanSlopeBaseline
 from models.contract import ContractCase, check_model_contract
 from models.reference import LinearLapTimeModel, lap_frame
+from models.test_fuel import fuel_frame
+from models.test_laptime import laptime_frame
+from models.test_pitloss import stop_frame
+from models.test_tire import tire_frame
 
 CASES = [
     ContractCase("reference_linear", LinearLapTimeModel, lap_frame),
     ContractCase("reference_linear_ridge", lambda: LinearLapTimeModel(ridge=5.0), lap_frame),
+    ContractCase("fuel_burn", FuelBurnModel, fuel_frame),
+    ContractCase("fuel_burn_track_mean", TrackMeanFuelBaseline, fuel_frame),
+    ContractCase("pit_loss", PitLossModel, stop_frame),
+    ContractCase("pit_loss_transit", TransitPitLossBaseline, stop_frame),
+    ContractCase("laptime", lambda: LapTimeModel(n_estimators=20), laptime_frame),
+    ContractCase("laptime_baseline", PaceMedianBaseline, laptime_frame),
+    ContractCase("tire", TireDegradationModel, tire_frame),
+    ContractCase("tire_baseline", TrackMeanSlopeBaseline, tire_frame),
 ]
 
 

@@ -14,7 +14,16 @@ from importlib import import_module
 from cognirace.errors import ArtifactError
 from cognirace.models.base import Model
 
-BUILTIN_KINDS: dict[str, tuple[str, str]] = {}
+BUILTIN_KINDS: dict[str, tuple[str, str]] = {
+    "fuel_burn": ("fuel", "FuelBurnModel"),
+    "fuel_burn_track_mean": ("fuel", "TrackMeanFuelBaseline"),
+    "pit_loss": ("pitloss", "PitLossModel"),
+    "pit_loss_transit": ("pitloss", "TransitPitLossBaseline"),
+    "laptime": ("laptime", "LapTimeModel"),
+    "laptime_baseline": ("laptime", "PaceMedianBaseline"),
+    "tire": ("tire", "TireDegradationModel"),
+    "tire_baseline": ("tire", "TrackMeanSlopeBaseline"),
+}
 """Model kind to (module under ``cognirace.models``, class name), imported on first use."""
 
 
