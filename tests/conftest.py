@@ -30,6 +30,20 @@ def lake_dir(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def memory_url() -> Iterator[str]:
+    """A fresh memory:// root, removed afterwards (the memory file system is global)."""
+    import uuid
+
+    import fsspec
+
+    url = f"memory://test-{uuid.uuid4().hex}"
+    yield url
+    fs = fsspec.filesystem("memory")
+    if fs.exists(url):
+        fs.rm(url, recursive=True)
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No COGNIRACE_* variable of the caller's shell leaks into a test."""

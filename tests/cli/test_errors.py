@@ -35,7 +35,7 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_every_command_has_help() -> None:
     top = _cognirace("--help")
     assert top.returncode == 0
-    for command in ("demo", "ingest", "simulate", "plot"):
+    for command in ("demo", "ingest", "simulate", "plot", "train", "evaluate"):
         assert command in top.stdout
         sub = _cognirace(command, "--help")
         assert sub.returncode == 0 and "Usage" in sub.stdout, command

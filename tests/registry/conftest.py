@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import fsspec
 import numpy as np
 import polars as pl
 import pytest
@@ -15,16 +12,6 @@ from cognirace.registry import Registry
 from models.reference import LinearLapTimeModel, lap_frame
 
 KINDS = {LinearLapTimeModel.kind: LinearLapTimeModel}
-
-
-@pytest.fixture
-def memory_url() -> Iterator[str]:
-    """A fresh memory:// root, removed afterwards (the memory file system is global)."""
-    url = f"memory://registry-{uuid.uuid4().hex}"
-    yield url
-    fs = fsspec.filesystem("memory")
-    if fs.exists(url):
-        fs.rm(url, recursive=True)
 
 
 @pytest.fixture(params=["memory", "local"])

@@ -7,9 +7,18 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add every sub-command to ``app``."""
-    from cognirace.cli import demo_cmd, ingest_cmd, plot_cmd, simulate_cmd
+    from cognirace.cli import (
+        demo_cmd,
+        evaluate_cmd,
+        ingest_cmd,
+        plot_cmd,
+        simulate_cmd,
+        train_cmd,
+    )
 
     app.command("demo")(demo_cmd.demo)
     app.command("ingest")(ingest_cmd.ingest)
     app.command("simulate")(simulate_cmd.simulate)
     app.command("plot")(plot_cmd.plot)
+    app.command("train")(train_cmd.train)
+    app.command("evaluate")(evaluate_cmd.evaluate)

@@ -1,8 +1,10 @@
 """``cognirace demo``: the main job end to end on a simulated season.
 
-Simulates the demo season in the real file format, ingests it into a fresh lake and
-prints what the lake holds. Each later stage of the product (train, serve, replay)
-joins this command as it lands, so one command always shows the whole product.
+Simulates the demo season in the real file format, ingests it into a fresh lake,
+trains every model into a fresh registry, then simulates a smaller season from another
+seed, ingests it, and evaluates the production models on it: races, drivers' days and
+weather none of the models saw. Each later stage of the product (serve, replay) joins
+this command as it lands, so one command always shows the whole product.
 """
 
 from __future__ import annotations
@@ -17,10 +19,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cognirace.cli.evaluate_cmd import comparison_table
+from cognirace.cli.train_cmd import print_training, train_with_progress
 from cognirace.config import get_settings
 from cognirace.ingest import ingest as run_ingest
 from cognirace.lake import open_lake
 from cognirace.sim import plan_season, simulate_season
+from cognirace.training import evaluate, markdown_table, open_registry, select_tasks
+
+HELDOUT_RACES_PER_TRACK = 2
+"""Races per track of the held-out season (one of each pair carries telemetry)."""
+
+HELDOUT_SEED_OFFSET = 1_000
+"""The held-out season's seed is the demo's plus this, so no race repeats a draw."""
+
+
+def _bar(console: Console, quiet: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, disable=quiet, transient=True)
 
 
 def _summary_table(lake: Path) -> Table:
@@ -37,36 +53,19 @@ def _summary_table(lake: Path) -> Table:
     return table
 
 
-def demo(
-    out: Path | None = typer.Option(
-        None, "--out", help="Folder for the demo's race files and lake "
-        "(default: COGNIRACE_DATA_DIR/demo, i.e. ./data/demo). Emptied first."),
-    seed: int = typer.Option(7, "--seed", help="Seed of the simulated season."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bars."),
-) -> None:
-    """Run the main job: simulate the demo season, ingest it, and summarise the lake.
-
-    The race files go to OUT/races (the real Hack-the-Track layout, with ground truth in
-    truth/ folders) and the lake to OUT/lake. Both are replaced on every run.
-    """
-    root = out if out is not None else get_settings().data_dir / "demo"
-    races_dir, lake_dir = root / "races", root / "lake"
-    for folder in (races_dir, lake_dir):
-        if folder.exists():
-            shutil.rmtree(folder)
-    console = Console()
+def _simulate_and_ingest(console: Console, races_dir: Path, lake_dir: Path, *, seed: int,
+                         quiet: bool, races: int | None = None) -> None:
+    """Simulate a demo-style season into ``races_dir`` and ingest it into ``lake_dir``."""
     started = time.perf_counter()
-    n_races = len(plan_season("demo", seed=seed))
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
-        task = bar.add_task("simulating the demo season", total=n_races)
-        season = simulate_season(races_dir, season="demo", seed=seed,
+    n_races = len(plan_season("demo", races=races, seed=seed))
+    with _bar(console, quiet) as bar:
+        task = bar.add_task(f"simulating {n_races} races (seed {seed})", total=n_races)
+        season = simulate_season(races_dir, season="demo", races=races, seed=seed,
                                  on_race=lambda _race: bar.advance(task))
     console.print(f"simulated {len(season.races)} races, {season.telemetry_rows:,} "
                   f"telemetry rows -> {races_dir}  ({time.perf_counter() - started:.0f} s)")
     ingest_started = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
+    with _bar(console, quiet) as bar:
         task = bar.add_task("ingesting", total=n_races)
         seen: set[str] = set()
 
@@ -81,5 +80,53 @@ def demo(
     console.print(f"ingested {len(reports)} races -> {lake_dir}  "
                   f"({time.perf_counter() - ingest_started:.0f} s; {repaired} laps repaired, "
                   f"{unmatched} cars unmatched; reports in {lake_dir / 'reports'})")
-    console.print(_summary_table(lake_dir))
+
+
+def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
+    """Train every model on OUT/lake, then evaluate on the held-out season."""
+    tasks = select_tasks()
+    registry = open_registry(root / "registry", tasks)
+    report = train_with_progress(console, open_lake(root / "lake"), registry, tasks,
+                                 seed=seed, quiet=quiet)
+    print_training(console, report)
+    console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s")
+    heldout_seed = seed + HELDOUT_SEED_OFFSET
+    _simulate_and_ingest(console, root / "heldout-races", root / "heldout-lake",
+                         seed=heldout_seed, quiet=quiet, races=HELDOUT_RACES_PER_TRACK)
+    started = time.perf_counter()
+    evaluation = evaluate(root / "heldout-lake", registry, tasks)
+    console.print(comparison_table(
+        evaluation.comparisons, f"Held-out season (seed {heldout_seed}): production "
+        "models against their baselines"))
+    wins = evaluation.primary_wins()
+    (root / "evaluation.md").write_text(markdown_table(evaluation.comparisons), encoding="utf-8")
+    console.print(f"{sum(wins.values())} of {len(wins)} models beat their baseline on their "
+                  f"primary metric ({time.perf_counter() - started:.0f} s); table in "
+                  f"{root / 'evaluation.md'}")
+
+
+def demo(
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for the demo's race files, lakes and registry "
+        "(default: COGNIRACE_DATA_DIR/demo, i.e. ./data/demo). Emptied first."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulated season and training."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bars."),
+) -> None:
+    """Run the main job: simulate, ingest, train, and evaluate on a held-out season.
+
+    The race files go to OUT/races (the real Hack-the-Track layout, with ground truth in
+    truth/ folders), the lake to OUT/lake and the models to OUT/registry. A smaller
+    season from another seed goes to OUT/heldout-races and OUT/heldout-lake; the
+    evaluation on it is printed and saved as Markdown in OUT/evaluation.md. Everything
+    is replaced on every run.
+    """
+    root = out if out is not None else get_settings().data_dir / "demo"
+    for name in ("races", "lake", "registry", "heldout-races", "heldout-lake"):
+        if (root / name).exists():
+            shutil.rmtree(root / name)
+    console = Console()
+    started = time.perf_counter()
+    _simulate_and_ingest(console, root / "races", root / "lake", seed=seed, quiet=quiet)
+    console.print(_summary_table(root / "lake"))
+    _train_and_evaluate(console, root, seed=seed, quiet=quiet)
     console.print(f"done in {time.perf_counter() - started:.0f} s")

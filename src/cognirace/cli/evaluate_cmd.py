@@ -1,0 +1,68 @@
+"""``cognirace evaluate``: score the production models on a lake they did not train on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cognirace.config import get_settings
+from cognirace.lake import open_lake
+from cognirace.training import (
+    Comparison,
+    markdown_table,
+    open_registry,
+    select_tasks,
+    table_header,
+    table_rows,
+)
+from cognirace.training import evaluate as run_evaluate
+
+
+def comparison_table(comparisons: Iterable[Comparison], title: str, *,
+                     with_evaluation: bool = False) -> Table:
+    """Model against baseline, one line per task and metric (gain > 0: model better)."""
+    table = Table(title=title)
+    header = table_header(with_evaluation=with_evaluation)
+    numeric = range(len(header) - 4, len(header) - 1)  # baseline, model, gain
+    for index, name in enumerate(header):
+        table.add_column(name, justify="right" if index in numeric else "left", no_wrap=True)
+    for cells in table_rows(comparisons, with_evaluation=with_evaluation):
+        verdict = {"yes": "[green]yes[/]", "no": "[red]no[/]"}.get(cells[-1], "")
+        table.add_row(*cells[:-1], verdict)
+    return table
+
+
+def evaluate(
+    lake: Path | None = typer.Option(
+        None, "--lake", help="Lake to evaluate on, ideally races the models never saw "
+        "(default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    registry: str | None = typer.Option(
+        None, "--registry", help="Model registry: folder or fsspec URL "
+        "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
+    models: list[str] | None = typer.Option(
+        None, "--models", "-m", help="A model to evaluate; repeat for more (default: all)."),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write the table as Markdown to this file."),
+) -> None:
+    """Score each production model and its baseline on every race of a lake.
+
+    Nothing is refitted: model and baseline come from the registry as trained. The
+    table shows each metric for both and the gain (positive: the model is better).
+    """
+    settings = get_settings()
+    tasks = select_tasks(models)
+    target = open_lake(lake if lake is not None else settings.lake_dir)
+    store = open_registry(registry if registry is not None else settings.registry_url)
+    report = run_evaluate(target, store, tasks)
+    console = Console()
+    console.print(comparison_table(report.comparisons, f"Evaluation on {target.root}"))
+    wins = report.primary_wins()
+    console.print(f"{sum(wins.values())} of {len(wins)} models beat their baseline on "
+                  "their primary metric")
+    if markdown is not None:
+        markdown.write_text(markdown_table(report.comparisons), encoding="utf-8")
+        console.print(f"wrote {markdown}")

@@ -1,0 +1,79 @@
+"""``cognirace train``: train, evaluate and publish the models from a lake."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cognirace.cli.evaluate_cmd import comparison_table
+from cognirace.config import get_settings
+from cognirace.lake import Lake, open_lake
+from cognirace.models.task import Task
+from cognirace.registry import Registry
+from cognirace.training import TrainingReport, open_registry, select_tasks
+from cognirace.training import train as run_train
+
+
+def train_with_progress(console: Console, lake: Lake, registry: Registry,
+                        tasks: Sequence[Task], *, seed: int, quiet: bool) -> TrainingReport:
+    """Run ``training.train`` under a progress bar (one step per fit-and-score)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
+        step = bar.add_task("training", total=None)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(step, description=label, completed=done, total=total)
+
+        return run_train(lake, registry, tasks, seed=seed, progress=progress)
+
+
+def versions_table(report: TrainingReport) -> Table:
+    """What was published: versions, data sizes and time per model."""
+    table = Table(title=f"Published to {report.registry} (production)")
+    for name in ("model", "version", "baseline", "rows", "races", "tracks", "time"):
+        table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
+    for t in report.tasks:
+        table.add_row(t.task, t.version, t.baseline_version, f"{t.n_rows:,}", str(t.n_races),
+                      str(t.n_tracks), f"{t.seconds:.0f} s")
+    return table
+
+
+def print_training(console: Console, report: TrainingReport) -> None:
+    """The evaluation summaries, then what was published."""
+    console.print(comparison_table(
+        report.comparisons(), "Model against baseline: held-out races and "
+        "leave-one-track-out (mean)", with_evaluation=True))
+    console.print(versions_table(report))
+
+
+def train(
+    lake: Path | None = typer.Option(
+        None, "--lake", help="Lake to train on (default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    registry: str | None = typer.Option(
+        None, "--registry", help="Model registry: folder or fsspec URL "
+        "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
+    models: list[str] | None = typer.Option(
+        None, "--models", "-m", help="A model to train; repeat for more (default: all)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the race split and the models."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
+) -> None:
+    """Train each model and its baseline, evaluate both on races they did not see, publish.
+
+    Evaluation holds out a quarter of the races, then each track in turn. Model and
+    baseline are then refitted on every race and published with a model card; both
+    become the `production` version.
+    """
+    settings = get_settings()
+    tasks = select_tasks(models)
+    source = open_lake(lake if lake is not None else settings.lake_dir)
+    store = open_registry(registry if registry is not None else settings.registry_url)
+    console = Console()
+    report = train_with_progress(console, source, store, tasks, seed=seed, quiet=quiet)
+    print_training(console, report)
+    console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s; "
+                  f"model cards in {store.url}/<model>/<version>/card.md")

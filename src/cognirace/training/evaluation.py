@@ -1,0 +1,72 @@
+"""Evaluate published models on a lake they never saw, without refitting anything.
+
+The production model and the production baseline of each task are loaded from the
+registry (the baseline is published beside the model for this reason: a baseline
+refitted here would learn from the very races it is scored on) and scored on every row
+of the lake, typically a season simulated from another seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cognirace.errors import ArtifactError
+from cognirace.lake import Lake, open_lake
+from cognirace.models.base import Model
+from cognirace.models.task import Task
+from cognirace.registry import Registry
+from cognirace.training.catalogue import baseline_name
+from cognirace.training.examples import task_examples
+from cognirace.training.report import Comparison, EvaluationReport, compare
+from cognirace.training.trainer import PRODUCTION
+
+HELDOUT = "heldout"
+"""The ``evaluation`` of comparisons made on an unseen lake."""
+
+
+def load_production(registry: Registry, name: str) -> tuple[Model, str]:
+    """The ``production`` version of ``name`` and its version string.
+
+    Raises:
+        ArtifactError: Not in the registry (or never promoted); says to train first.
+    """
+    try:
+        version = registry.resolve(name, PRODUCTION)
+        return registry.load(name, version), version
+    except ArtifactError as exc:
+        raise ArtifactError(f"the registry has no production model {name!r}",
+                            path=registry.url,
+                            hint="train it first: `cognirace train --lake DIR "
+                            f"--registry {registry.url}`") from exc
+
+
+def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task]
+             ) -> EvaluationReport:
+    """Score each task's production model and baseline on every row of ``lake``.
+
+    Raises:
+        ArtifactError: A task's model or baseline is missing from the registry.
+        DataError: The lake is empty or a task finds no rows in it.
+    """
+    lake = lake if isinstance(lake, Lake) else open_lake(lake)
+    loaded = {}
+    for task in tasks:  # fail on a missing model before the costly feature table
+        model, version = load_production(registry, task.name)
+        baseline, _ = load_production(registry, baseline_name(task))
+        loaded[task.name] = (model, baseline, version)
+    examples = task_examples(lake, tasks)
+    comparisons: list[Comparison] = []
+    for task in tasks:
+        rows = examples[task.name]
+        model, baseline, _ = loaded[task.name]
+        comparisons += compare(task, HELDOUT, task.score(rows, baseline.predict(rows)),
+                               task.score(rows, model.predict(rows)))
+    return EvaluationReport(
+        lake=str(lake.root), registry=registry.url,
+        versions={name: version for name, (_, _, version) in loaded.items()},
+        n_rows={name: rows.height for name, rows in examples.items()},
+        comparisons=tuple(comparisons))
+
+
+__all__ = ["HELDOUT", "evaluate", "load_production"]

@@ -1,0 +1,68 @@
+"""Every task's examples from one lake, with the feature table built once.
+
+The lap feature table is the expensive step (telemetry aggregates over every lap), and
+all tasks read it, so it is built once per lake and shared; the simulator's truth is
+read only when a task needs it for its labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import polars as pl
+
+from cognirace.errors import DataError
+from cognirace.features import feature_table
+from cognirace.lake import Lake
+from cognirace.models.task import Task
+from cognirace.training.truth import load_truth
+
+REQUIRED_COLUMNS = ("race_id", "track")
+"""Columns every task's rows must carry: the splits hold out whole races and tracks."""
+
+
+def task_examples(lake: Lake, tasks: Sequence[Task],
+                  on_step: Callable[[str], None] | None = None) -> dict[str, pl.DataFrame]:
+    """Each task's rows from ``lake``, by task name.
+
+    Args:
+        lake: An open lake.
+        tasks: The tasks whose rows to build.
+        on_step: Told what is being built (``"features"``, ``"truth"``, a task name).
+
+    Raises:
+        DataError: The lake holds no race, or a task builds no rows from it.
+    """
+    if not lake.race_ids:
+        raise DataError("the lake holds no races", path=lake.root,
+                        hint="ingest race files first: `cognirace ingest SRC --lake DIR`")
+    step = on_step or (lambda _label: None)
+    step("features")
+    features = feature_table(lake)
+    truth = None
+    if any(task.needs_truth for task in tasks):
+        step("truth")
+        truth = load_truth(lake)
+    examples = {}
+    for task in tasks:
+        step(task.name)
+        rows = task.rows(features, truth if task.needs_truth else None)
+        _check_rows(task, rows, lake)
+        examples[task.name] = rows
+    return examples
+
+
+def _check_rows(task: Task, rows: pl.DataFrame, lake: Lake) -> None:
+    """Refuse rows a split cannot use, naming the task and the likely cause."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
+        raise DataError(f"task {task.name!r} built rows without {', '.join(missing)}",
+                        hint="a task's rows must say which race and track each came from")
+    if rows.height == 0:
+        hint = ("this task's labels come from the simulator's truth/ folders, which this "
+                "lake's races lack") if task.needs_truth else "ingest more races"
+        raise DataError(f"task {task.name!r} found no examples in the lake",
+                        path=lake.root, hint=hint)
+
+
+__all__ = ["REQUIRED_COLUMNS", "task_examples"]
