@@ -28,8 +28,12 @@ def comparison_table(comparisons: Iterable[Comparison], title: str, *,
     table = Table(title=title)
     header = table_header(with_evaluation=with_evaluation)
     numeric = range(len(header) - 4, len(header) - 1)  # baseline, model, gain
+    header[-1] = "wins"  # keeps the table within 80 columns
     for index, name in enumerate(header):
-        table.add_column(name, justify="right" if index in numeric else "left", no_wrap=True)
+        # long metric and evaluation names wrap; numbers and model names never do
+        wraps = name in ("metric", "evaluation")
+        table.add_column(name, justify="right" if index in numeric else "left",
+                         no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     for cells in table_rows(comparisons, with_evaluation=with_evaluation):
         verdict = {"yes": "[green]yes[/]", "no": "[red]no[/]"}.get(cells[-1], "")
         table.add_row(*cells[:-1], verdict)
