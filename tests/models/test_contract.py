@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cognirace.models.fcy import ConstantHazardBaseline, FcyHazardModel
 from cognirace.models.fuel import FuelBurnModel, TrackMeanFuelBaseline
 from cognirace.models.laptime import LapTimeModel, PaceMedianBaseline
 from cognirace.models.pitloss import PitLossModel, TransitPitLossBaseline
 from cognirace.models.tire import TireDegradationModel, TrackMeanSlopeBaseline
 from models.contract import ContractCase, check_model_contract
 from models.reference import LinearLapTimeModel, lap_frame
+from models.test_fcy import fcy_frame
 from models.test_fuel import fuel_frame
 from models.test_laptime import laptime_frame
 from models.test_pitloss import stop_frame
@@ -29,6 +31,8 @@ CASES = [
     ContractCase("laptime_baseline", PaceMedianBaseline, laptime_frame),
     ContractCase("tire", TireDegradationModel, tire_frame),
     ContractCase("tire_baseline", TrackMeanSlopeBaseline, tire_frame),
+    ContractCase("fcy_hazard", FcyHazardModel, fcy_frame),
+    ContractCase("fcy_hazard_constant", ConstantHazardBaseline, fcy_frame),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -11,7 +13,9 @@ from cognirace.models.tire import (
     TASK,
     TireDegradationModel,
     TrackMeanSlopeBaseline,
+    conformal_factor,
     huber_slope,
+    race_folds,
     score_tire,
     shrink,
     tire_rows,
@@ -84,6 +88,76 @@ def test_shrink_keeps_the_prior_without_a_usable_slope() -> None:
     assert post[1] == pytest.approx(0.065) and se[1] == pytest.approx(np.sqrt(0.5) * 0.01)
 
 
-def test_task_uses_truth_for_scoring_only() -> None:
+def test_task_uses_truth_for_scoring_and_interval_width_only() -> None:
     assert TASK.name == "tire" and TASK.needs_truth
     assert "truth" in TASK.target_source and TireDegradationModel.targets == ()
+
+
+def calibration_frame(rng: np.random.Generator, n_races: int = 12) -> pl.DataFrame:
+    """Synthetic stints whose wear rates spread far more than the prior's ``tau``.
+
+    Each stint carries its true loss (rate x last age), as simulated rows do.
+    """
+    frame = tire_frame(rng, n_stints=30 * n_races)
+    deg = 0.035 + rng.normal(0.0, 0.02, frame.height)
+    times = [(np.asarray(t) + (d - 0.035) * np.asarray(a)).tolist() for t, a, d in
+             zip(frame["lap_times_s"].to_list(), frame["tire_ages_laps"].to_list(), deg,
+                 strict=True)]
+    return frame.with_columns(
+        pl.Series("lap_times_s", times),
+        pl.Series("race_id", [f"r{i % n_races}" for i in range(frame.height)]),
+        (pl.Series(deg) * pl.col("horizon_age_laps")).alias("true_loss_s"),
+        pl.Series("true_deg_s_per_lap", deg), pl.Series("true_slope_s_per_lap", deg))
+
+
+def test_calibrated_interval_covers_80_percent_of_held_out_races(
+        rng: np.random.Generator) -> None:
+    frame = calibration_frame(rng)
+    test = frame.get_column("race_id").is_in(["r0", "r1", "r2"])
+    model = TireDegradationModel(calibration_repeats=2).fit(frame.filter(~test))
+    held = frame.filter(test)
+    raw = TireDegradationModel().fit(frame.filter(~test).drop("true_loss_s"))
+    raw_cover = score_tire(held, raw.predict(held))
+    cover = score_tire(held, model.predict(held))["loss_coverage_p10_p90"]
+    assert model.interval_factor_ > 1.0 and model.n_calibration_ > 0
+    assert raw_cover["loss_coverage_p10_p90"] < 0.7
+    assert cover == pytest.approx(0.8, abs=0.1)
+
+
+def test_calibration_keeps_slopes_and_survives_save_and_load(
+        rng: np.random.Generator, tmp_path: Path) -> None:
+    frame = calibration_frame(rng, n_races=6)
+    model = TireDegradationModel(calibration_repeats=1).fit(frame)
+    plain = TireDegradationModel().fit(frame.drop("true_loss_s"))
+    assert plain.interval_factor_ == 1.0 and plain.n_calibration_ == 0
+    one_race = TireDegradationModel().fit(frame.filter(pl.col("race_id") == "r0"))
+    assert one_race.interval_factor_ == 1.0  # nothing to hold out
+    ours, theirs = model.predict(frame), plain.predict(frame)
+    assert np.allclose(ours["deg_s_per_lap"], theirs["deg_s_per_lap"])
+    assert np.allclose(ours["deg_se_s_per_lap"],
+                       model.interval_factor_ * theirs["deg_se_s_per_lap"])
+    model.save(tmp_path / "tire")
+    loaded = TireDegradationModel.load(tmp_path / "tire")
+    assert loaded.interval_factor_ == model.interval_factor_
+    assert loaded.predict(frame).equals(ours)
+
+
+def test_conformal_factor_is_the_finite_sample_quantile() -> None:
+    scores = np.arange(1.0, 101.0)
+    assert conformal_factor(scores, 0.8) == 81.0  # ceil(0.8 x 101) = 81st of 100
+    assert conformal_factor(np.array([0.5, 2.0]), 0.8) == 2.0
+    errors = np.random.default_rng(0).normal(0.0, 2.5, 20_000)  # 2.5 x the standard error
+    normal = np.abs(errors) / 1.2816
+    assert conformal_factor(normal, 0.8) == pytest.approx(2.5, rel=0.05)
+
+
+def test_race_folds_keep_races_whole_and_tracks_in_training(
+        rng: np.random.Generator) -> None:
+    frame = calibration_frame(rng, n_races=6).with_columns(
+        pl.format("{}-{}", "track", "race_id").alias("race_id"))
+    fold = race_folds(frame, 3, rng)
+    per_race = pl.DataFrame({"race_id": frame["race_id"], "fold": fold}) \
+        .group_by("race_id").agg(pl.col("fold").n_unique())
+    assert (per_race["fold"] == 1).all()
+    for j in range(3):
+        assert set(frame.filter(pl.Series(fold != j))["track"]) == set(frame["track"])

@@ -23,6 +23,8 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "laptime_baseline": ("laptime", "PaceMedianBaseline"),
     "tire": ("tire", "TireDegradationModel"),
     "tire_baseline": ("tire", "TrackMeanSlopeBaseline"),
+    "fcy_hazard": ("fcy", "FcyHazardModel"),
+    "fcy_hazard_constant": ("fcy", "ConstantHazardBaseline"),
 }
 """Model kind to (module under ``cognirace.models``, class name), imported on first use."""
 

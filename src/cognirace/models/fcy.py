@@ -1,0 +1,376 @@
+"""Caution hazard: the chance a full-course yellow starts within the next 1 to 6 laps.
+
+One row per race and leader lap: the race as it stands when the leader crosses the line.
+Every field value of a row comes from the laps each car had completed by that moment
+(an as-of join on ``lap_end``), so a row never reads a lap that ends after it.
+
+The label comes from the timing files alone: the leader's ``flag`` at the line. A
+caution starts on the first ``FCY`` lap after a green one; rows whose leader lap ended
+under FCY are left out (the hazard is of a *new* caution), and so are rows after the
+chequered flag (no lap follows). ``laps_to_fcy_start`` counts leader laps from the row
+to the next start, null when none comes before the race ends.
+
+``FcyHazardModel`` is a discrete-time hazard: a ridge logistic regression gives the
+chance ``h`` that a caution starts on the next lap from the race state; for the laps
+after that, lap number, laps since the last caution and race time left are advanced by
+one leader lap per step (and the hazard is 0 once the race is over), and
+``P(start within k) = 1 - prod_{j<k} (1 - h_j)``. Cautions are rare (under one a race),
+so the model is small and strongly regularised. ``ConstantHazardBaseline`` uses the
+training races' per-lap base rate for every lap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from cognirace.errors import DataError
+from cognirace.models.artifacts import ModelState
+from cognirace.models.base import Model
+from cognirace.models.schema import ColumnSpec
+from cognirace.models.task import Task
+
+FloatArray = npt.NDArray[np.float64]
+
+KEYS: tuple[str, ...] = ("race_id", "lap")
+TARGET = "laps_to_fcy_start"
+HORIZONS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+FCY = "FCY"
+OFF_PACE_S = 3.0
+"""A car is off pace when its last lap was this much slower than its pace median, s."""
+
+INPUTS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("lap", "Int32", "Leader laps completed", "laps", 1, 500),
+    ColumnSpec("race_time_left_s", "Float64", "Race time left after the leader's lap", "s",
+               0.0, 20_000.0),
+    ColumnSpec("track", "String", "Track key (`barber`)"),
+    ColumnSpec("leader_lap_s", "Float64", "The leader's last lap time", "s", 20.0, 1_000.0),
+    ColumnSpec("n_cars", "Int32", "Cars running (a lap completed in the race)", "", 0, 200),
+    ColumnSpec("n_close_1s", "Int32", "Cars within 1 s of the car ahead at their last line",
+               "", 0, 200),
+    ColumnSpec("n_close_2s", "Int32", "Cars within 2 s of the car ahead at their last line",
+               "", 0, 200),
+    ColumnSpec("p_close_2s", "Float64", "Share of gaps to the car ahead under 2 s", "", 0.0, 1.0),
+    ColumnSpec("laps_since_fcy", "Int32",
+               "Leader laps since the last FCY lap (since the start when none)", "laps", 0, 500),
+    ColumnSpec("n_fcy_starts", "Int32", "Cautions started so far in the race", "", 0, 100),
+    ColumnSpec("n_off_pace", "Int32",
+               f"Cars whose last lap was over {OFF_PACE_S:g} s slower than their pace median "
+               "(pit laps and laps under or just after FCY excluded)", "", 0, 200),
+)
+TARGETS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(TARGET, "Int32", "Leader laps until the next caution starts, null when none "
+               "starts before the race ends", "laps", 1, 500),
+)
+OUTPUTS: tuple[ColumnSpec, ...] = tuple(
+    ColumnSpec(f"p_fcy_start_{k}", "Float64",
+               f"Probability that a full-course yellow starts within the next {k} laps",
+               "", 0.0, 1.0)
+    for k in HORIZONS
+)
+NUMERIC: tuple[str, ...] = ("lap", "race_time_left_s", "n_close_1s", "p_close_2s",
+                            "laps_since_fcy", "n_fcy_starts", "n_off_pace")
+
+
+def _design(frame: pl.DataFrame, step: int) -> FloatArray:
+    """Numeric hazard features of each row ``step`` leader laps ahead (unscaled)."""
+    lap_s = frame["leader_lap_s"].fill_null(0.0).to_numpy()
+    cols = {name: frame[name].fill_null(0).cast(pl.Float64).to_numpy() for name in NUMERIC}
+    cols["lap"] = cols["lap"] + step
+    cols["laps_since_fcy"] = np.log1p(cols["laps_since_fcy"] + step)
+    cols["race_time_left_s"] = np.maximum(cols["race_time_left_s"] - step * lap_s, 0.0) / 60.0
+    return np.column_stack([cols[name] for name in NUMERIC]).astype(np.float64)
+
+
+def _alive(frame: pl.DataFrame, step: int) -> FloatArray:
+    """1 where a lap still follows ``step`` leader laps from now (race time left), else 0."""
+    left = frame["race_time_left_s"].fill_null(0.0).to_numpy()
+    lap_s = frame["leader_lap_s"].fill_null(0.0).to_numpy()
+    return np.asarray(left - step * lap_s > 0.0, dtype=np.float64)
+
+
+def _alive_expr() -> pl.Expr:
+    """Rows with race time left: a lap follows, so there is a next-lap outcome."""
+    return pl.col("race_time_left_s").fill_null(0.0) > 0.0
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
+
+
+def ridge_logistic(x: FloatArray, y: FloatArray, penalty: FloatArray,
+                   n_iter: int = 50) -> FloatArray:
+    """Coefficients of a logistic regression with a per-coefficient ridge penalty (Newton)."""
+    beta: FloatArray = np.zeros(x.shape[1])
+    for _ in range(n_iter):
+        p = _sigmoid(x @ beta)
+        grad = x.T @ (p - y) + penalty * beta
+        hess = (x * (p * (1.0 - p))[:, None]).T @ x + np.diag(penalty) + 1e-9 * np.eye(x.shape[1])
+        step = np.asarray(np.linalg.solve(hess, grad), dtype=np.float64)
+        beta = np.asarray(beta - step, dtype=np.float64)
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return beta
+
+
+def _events(frame: pl.DataFrame) -> FloatArray:
+    """1 where a caution starts on the next leader lap."""
+    return (frame[TARGET] == 1).fill_null(False).to_numpy().astype(np.float64)
+
+
+def _combine(hazards: list[FloatArray]) -> pl.DataFrame:
+    """``P(start within k) = 1 - prod_{j<k}(1 - h_j)`` for each horizon, as output columns."""
+    survive = np.cumprod(1.0 - np.column_stack(hazards), axis=1)
+    return pl.DataFrame({f"p_fcy_start_{k}": np.clip(1.0 - survive[:, k - 1], 0.0, 1.0)
+                         for k in HORIZONS})
+
+
+class FcyHazardModel(Model):
+    """Per-lap caution hazard from a ridge logistic regression, chained over 6 laps.
+
+    Hyperparameters:
+        l2: Ridge penalty on each standardised numeric coefficient (rows' worth of
+            weight pulling it to 0); cautions are rare, so it is strong.
+        track_l2: Ridge penalty on each track's offset; an unseen track gets none.
+    """
+
+    kind = "fcy_hazard"
+    kind_version = "1"
+    inputs = INPUTS
+    targets = TARGETS
+    outputs = OUTPUTS
+    keys: ClassVar[tuple[str, ...]] = KEYS
+
+    mean_: FloatArray
+    scale_: FloatArray
+    coef_: FloatArray
+    intercept_: float
+    track_offset_: dict[str, float]
+
+    def __init__(self, *, l2: float = 30.0, track_l2: float = 30.0) -> None:
+        self.l2 = l2
+        self.track_l2 = track_l2
+
+    def _fit(self, frame: pl.DataFrame) -> None:
+        frame = frame.filter(_alive_expr())
+        if frame.is_empty():
+            raise DataError("no green race state with a lap to follow", column=TARGET,
+                            hint="build rows with fcy_rows from races with green laps")
+        raw = _design(frame, 0)
+        self.mean_ = raw.mean(axis=0)
+        self.scale_ = np.where(raw.std(axis=0) > 0, raw.std(axis=0), 1.0)
+        tracks = sorted(set(frame["track"].to_list()))
+        onehot = np.column_stack([(frame["track"] == t).to_numpy() for t in tracks])
+        x = np.column_stack([np.ones(frame.height), (raw - self.mean_) / self.scale_,
+                             onehot.astype(np.float64)])
+        penalty = np.r_[0.0, np.full(raw.shape[1], self.l2), np.full(len(tracks), self.track_l2)]
+        beta = ridge_logistic(x, _events(frame), penalty)
+        self.intercept_ = float(beta[0])
+        self.coef_ = np.asarray(beta[1:1 + raw.shape[1]], dtype=np.float64)
+        self.track_offset_ = {t: float(b) for t, b in
+                              zip(tracks, beta[1 + raw.shape[1]:], strict=True)}
+
+    def hazard(self, frame: pl.DataFrame, step: int = 0) -> FloatArray:
+        """Chance a caution starts on lap ``step + 1`` from now, given none before it."""
+        self._check_fitted("compute a hazard")
+        z = ((_design(frame, step) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        z = z + np.array([self.track_offset_.get(str(t), 0.0) for t in frame["track"]])
+        return _sigmoid(z) * _alive(frame, step)
+
+    def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return _combine([self.hazard(frame, j) for j in range(len(HORIZONS))])
+
+    def _get_state(self) -> ModelState:
+        return ModelState(
+            values={"intercept": self.intercept_, "track_offset": self.track_offset_},
+            arrays={"mean": self.mean_, "scale": self.scale_, "coef": self.coef_},
+        )
+
+    def _set_state(self, state: ModelState) -> None:
+        self.intercept_ = float(state.values["intercept"])
+        self.track_offset_ = {str(k): float(v)
+                              for k, v in state.values["track_offset"].items()}
+        self.mean_ = np.asarray(state.arrays["mean"], dtype=np.float64)
+        self.scale_ = np.asarray(state.arrays["scale"], dtype=np.float64)
+        self.coef_ = np.asarray(state.arrays["coef"], dtype=np.float64)
+
+
+class ConstantHazardBaseline(Model):
+    """Baseline: the training races' per-lap caution start rate, the same on every lap."""
+
+    kind = "fcy_hazard_constant"
+    kind_version = "1"
+    inputs = INPUTS
+    targets = TARGETS
+    outputs = OUTPUTS
+    keys: ClassVar[tuple[str, ...]] = KEYS
+
+    hazard_: float
+
+    def _fit(self, frame: pl.DataFrame) -> None:
+        frame = frame.filter(_alive_expr())
+        if frame.is_empty():
+            raise DataError("no green race state with a lap to follow", column=TARGET)
+        self.hazard_ = float(_events(frame).mean())
+
+    def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        h = np.full(frame.height, self.hazard_)
+        return _combine([h] * len(HORIZONS))
+
+    def _get_state(self) -> ModelState:
+        return ModelState(values={"hazard": self.hazard_})
+
+    def _set_state(self, state: ModelState) -> None:
+        self.hazard_ = float(state.values["hazard"])
+
+
+def _leader_laps(features: pl.DataFrame) -> pl.DataFrame:
+    """The leader's crossing of each lap, with the caution history and the label."""
+    race = "race_id"
+    fcy = pl.col("flag") == FCY
+    start = fcy & ~fcy.shift(1).over(race).fill_null(False)
+    leader = (features.filter(pl.col("position") == 1).sort(race, "lap")
+              .unique([race, "lap"], keep="first", maintain_order=True)
+              .select(race, "lap", "track", "flag", "race_time_left_s",
+                      pl.col("lap_end").alias("leader_end"),
+                      pl.col("lap_time_s").alias("leader_lap_s")))
+    last_fcy = pl.when(fcy).then(pl.col("lap")).forward_fill().over(race)
+    next_start = pl.when(start).then(pl.col("lap")).shift(-1).backward_fill().over(race)
+    return leader.with_columns(
+        n_fcy_starts=start.cast(pl.Int32).cum_sum().over(race),
+        laps_since_fcy=(pl.col("lap") - last_fcy.fill_null(0)).cast(pl.Int32),
+        **{TARGET: (next_start - pl.col("lap")).cast(pl.Int32)},
+    )
+
+
+def _car_state(features: pl.DataFrame) -> pl.DataFrame:
+    """Each car's laps with an off-pace flag: a clean lap > ``OFF_PACE_S`` over its pace."""
+    car = ["race_id", "vehicle_id"]
+    clean = (~pl.col("in_pit") & ~pl.col("out_lap") & (pl.col("flag") != FCY)
+             & ~pl.col("prev_fcy") & (pl.col("lap") > 1)).fill_null(False)
+    pace = pl.col("pace_median3_s").shift(1).over(car)
+    return (features.sort(*car, "lap")
+            .with_columns(off_pace=(clean & (pl.col("lap_time_s") - pace > OFF_PACE_S))
+                          .fill_null(False))
+            .select(*car, "lap_end", "gap_ahead_s", "off_pace")
+            .sort("lap_end"))
+
+
+def _field_at_leader(leader: pl.DataFrame, cars: pl.DataFrame) -> pl.DataFrame:
+    """Field density and cars off pace from each car's last lap done when the leader crossed."""
+    vehicles = cars.select("race_id", "vehicle_id").unique()
+    grid = (leader.select("race_id", "lap", "leader_end").join(vehicles, on="race_id")
+            .sort("leader_end"))
+    asof = grid.join_asof(cars, left_on="leader_end", right_on="lap_end",
+                          by=["race_id", "vehicle_id"], strategy="backward",
+                          check_sortedness=False)  # both sorted by time above
+    gap = pl.col("gap_ahead_s")
+    return asof.group_by("race_id", "lap").agg(
+        n_cars=pl.col("lap_end").is_not_null().sum().cast(pl.Int32),
+        n_close_1s=(gap < 1.0).sum().cast(pl.Int32),
+        n_close_2s=(gap < 2.0).sum().cast(pl.Int32),
+        p_close_2s=((gap < 2.0).sum() / gap.is_not_null().sum().clip(lower_bound=1))
+        .cast(pl.Float64),
+        n_off_pace=pl.col("off_pace").fill_null(False).sum().cast(pl.Int32),
+    )
+
+
+def fcy_rows(features: pl.DataFrame,
+             truth: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
+    """One row per race and green leader lap with a lap to follow (see the module doc).
+
+    ``truth`` is not used: the label is the leader's flag in the timing files.
+
+    Returns:
+        Keys, ``track``, the inputs, ``laps_to_fcy_start`` and the leader's ``flag``.
+    """
+    leader = _leader_laps(features)
+    field = _field_at_leader(leader, _car_state(features))
+    rows = (leader.join(field, on=["race_id", "lap"], how="left")
+            .filter((pl.col("flag") != FCY) & (pl.col("race_time_left_s") > 0.0)))
+    return rows.select(*KEYS, *(s.name for s in INPUTS if s.name not in KEYS), TARGET,
+                       "flag").sort(KEYS)
+
+
+def horizon_labels(rows: pl.DataFrame) -> FloatArray:
+    """Whether a caution starts within k laps, one column per horizon of ``HORIZONS``."""
+    laps = rows[TARGET].fill_null(10**6).to_numpy()
+    return np.column_stack([(laps <= k) for k in HORIZONS]).astype(np.float64)
+
+
+def reliability_table(p: FloatArray, y: FloatArray, n_bins: int = 10) -> pl.DataFrame:
+    """Predictions in ``n_bins`` equal-width bins: count, mean prediction, observed rate."""
+    bins = np.minimum((np.asarray(p) * n_bins).astype(np.int64), n_bins - 1)
+    table = pl.DataFrame({"bin": bins, "p": p, "y": y}).group_by("bin").agg(
+        n=pl.len().cast(pl.Int64), p_mean=pl.col("p").mean(), y_rate=pl.col("y").mean())
+    return table.sort("bin").with_columns(
+        p_low=pl.col("bin") / n_bins, p_high=(pl.col("bin") + 1) / n_bins)
+
+
+def calibration_error(p: FloatArray, y: FloatArray, n_bins: int = 10) -> float:
+    """Expected calibration error: the count-weighted mean |prediction - observed| per bin."""
+    table = reliability_table(p, y, n_bins)
+    if table.is_empty():
+        return 0.0
+    gap = (table["p_mean"] - table["y_rate"]).abs() * table["n"]
+    return float(gap.sum()) / float(table["n"].sum())
+
+
+def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
+    """Brier score and log loss over horizons 1..6 (and at 1 and 6), and the pooled ECE."""
+    y = horizon_labels(rows)
+    p = np.column_stack([predictions[f"p_fcy_start_{k}"].to_numpy() for k in HORIZONS])
+    q = np.clip(p, 1e-6, 1.0 - 1e-6)
+    brier = ((p - y) ** 2).mean(axis=0) if rows.height else np.zeros(len(HORIZONS))
+    loss = (-(y * np.log(q) + (1 - y) * np.log(1 - q))).mean(axis=0) if rows.height \
+        else np.zeros(len(HORIZONS))
+    last = len(HORIZONS) - 1
+    return {
+        "n_rows": float(rows.height), "n_starts": float((rows[TARGET] == 1).sum()),
+        "brier": float(brier.mean()), "log_loss": float(loss.mean()),
+        "brier_loss_k1": float(brier[0]), f"brier_loss_k{HORIZONS[last]}": float(brier[last]),
+        "log_loss_k1": float(loss[0]), f"log_loss_k{HORIZONS[last]}": float(loss[last]),
+        "calibration_error": calibration_error(p.ravel(), y.ravel()),
+    }
+
+
+TASK = Task(
+    name="fcy",
+    title="Chance a full-course yellow starts within the next 1 to 6 laps",
+    model=FcyHazardModel,
+    baseline=ConstantHazardBaseline,
+    rows=fcy_rows,
+    score=score_fcy,
+    primary="brier",
+    target_source="timing files: the leader's flag at the line (`FLAG_AT_FL`); a caution "
+                  "starts on the first FCY lap after a green one",
+    real_data_note="Everything comes from the official timing files, so real data gives "
+                   "the same labels and the same model.",
+    limits=(
+        "Cautions are rare (under one a race): the hazard rests on a few dozen starts and "
+        "is strongly regularised toward the base rate.",
+        "A caution on lap 1 has no row before it and cannot be predicted.",
+        "Field features come from the timing line only; an incident between crossings is "
+        "seen at the next line at the earliest.",
+        "The baseline does not know when the race ends; part of the model's edge at long "
+        "horizons near the end is that no lap is left.",
+    ),
+)
+
+
+__all__ = [
+    "HORIZONS",
+    "TASK",
+    "ConstantHazardBaseline",
+    "FcyHazardModel",
+    "calibration_error",
+    "fcy_rows",
+    "horizon_labels",
+    "reliability_table",
+    "ridge_logistic",
+    "score_fcy",
+]
