@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from cognirace.models.base import Model
+
+if TYPE_CHECKING:
+    from cognirace.lake import Lake
 
 Rows = Callable[[pl.DataFrame, "Mapping[str, pl.DataFrame] | None"], pl.DataFrame]
 """``(features, truth) -> rows``: the lap feature table (``cognirace.features``) and, for
@@ -23,6 +27,12 @@ tasks that need it, the simulator's truth tables by name (``laps``, ``pit_stops`
 ``cautions``, ``faults``, ``cars``), each keyed by the lake's ``race_id`` and
 ``car_number``. Returns one row per example with ``race_id``, ``track``, the model's
 inputs, its targets and any columns the metrics need."""
+
+Source = Callable[["Lake"], pl.DataFrame]
+"""Builds the table a task's ``rows`` reads, from a lake, when the lap feature table is
+not it: telemetry windows for the anomaly detector, per-lap style vectors for the driver
+embedding. Such builders live in ``cognirace.features`` so training and live use share
+them."""
 
 Scorer = Callable[[pl.DataFrame, pl.DataFrame], dict[str, float]]
 """``(rows, predictions) -> metrics``; predictions are row-aligned with ``rows``."""
@@ -46,6 +56,8 @@ class Task:
         real_data_note: What a user with only real data gets from this model.
         limits: Known limits, for the model card.
         needs_truth: Whether ``rows`` needs the truth tables to build its labels.
+        source: Builds the table ``rows`` receives in place of the lap feature table;
+            ``None`` for the lap feature table itself.
     """
 
     name: str
@@ -60,6 +72,7 @@ class Task:
     real_data_note: str = ""
     limits: tuple[str, ...] = field(default_factory=tuple)
     needs_truth: bool = False
+    source: Source | None = None
 
     def gain(self, model_value: float, baseline_value: float) -> float:
         """How much the model beats the baseline on ``primary``: positive is better."""
@@ -67,4 +80,4 @@ class Task:
         return diff if self.higher_is_better else -diff
 
 
-__all__ = ["Rows", "Scorer", "Task"]
+__all__ = ["Rows", "Scorer", "Source", "Task"]

@@ -1,8 +1,9 @@
 """Every task's examples from one lake, with the feature table built once.
 
 The lap feature table is the expensive step (telemetry aggregates over every lap), and
-all tasks read it, so it is built once per lake and shared; the simulator's truth is
-read only when a task needs it for its labels.
+most tasks read it, so it is built once per lake and shared; a task that reads another
+table (telemetry windows, style vectors) names its builder as ``Task.source``. The
+simulator's truth is read only when a task needs it for its labels.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
         raise DataError("the lake holds no races", path=lake.root,
                         hint="ingest race files first: `cognirace ingest SRC --lake DIR`")
     step = on_step or (lambda _label: None)
-    step("features")
-    features = feature_table(lake)
+    features = None
+    if any(task.source is None for task in tasks):
+        step("features")
+        features = feature_table(lake)
     truth = None
     if any(task.needs_truth for task in tasks):
         step("truth")
@@ -46,7 +49,9 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
     examples = {}
     for task in tasks:
         step(task.name)
-        rows = task.rows(features, truth if task.needs_truth else None)
+        table = task.source(lake) if task.source is not None else features
+        assert table is not None  # built above for every task without a source
+        rows = task.rows(table, truth if task.needs_truth else None)
         _check_rows(task, rows, lake)
         examples[task.name] = rows
     return examples
