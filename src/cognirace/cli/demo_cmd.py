@@ -26,6 +26,7 @@ from cognirace.ingest import ingest as run_ingest
 from cognirace.lake import open_lake
 from cognirace.sim import plan_season, simulate_season
 from cognirace.training import evaluate, markdown_table, open_registry, select_tasks
+from cognirace.training.maps import driver_map
 
 HELDOUT_RACES_PER_TRACK = 2
 """Races per track of the held-out season (one of each pair carries telemetry)."""
@@ -103,6 +104,9 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
     console.print(f"{sum(wins.values())} of {len(wins)} models beat their baseline on their "
                   f"primary metric ({time.perf_counter() - started:.0f} s); table in "
                   f"{root / 'evaluation.md'}")
+    if any(task.name == "driver" for task in tasks):
+        picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png")
+        console.print(f"driver-style map of the held-out season: {picture}")
 
 
 def demo(

@@ -25,6 +25,12 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "tire_baseline": ("tire", "TrackMeanSlopeBaseline"),
     "fcy_hazard": ("fcy", "FcyHazardModel"),
     "fcy_hazard_constant": ("fcy", "ConstantHazardBaseline"),
+    "anomaly": ("anomaly", "AnomalyDetector"),
+    "anomaly_zscore": ("anomaly", "ZScoreBaseline"),
+    "traffic_gnn": ("traffic", "TrafficGnnModel"),
+    "traffic_logistic": ("traffic", "GapPaceLogisticBaseline"),
+    "driver_embedding": ("driver", "DriverEmbeddingModel"),
+    "driver_embedding_random": ("driver", "RandomEmbeddingBaseline"),
 }
 """Model kind to (module under ``cognirace.models``, class name), imported on first use."""
 

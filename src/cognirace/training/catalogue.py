@@ -18,7 +18,9 @@ from cognirace.models.base import Model
 from cognirace.models.task import Task
 from cognirace.registry import Registry
 
-TASK_MODULES: tuple[str, ...] = ("laptime", "tire", "fuel", "pitloss", "fcy")
+TASK_MODULES: tuple[str, ...] = (
+    "laptime", "tire", "fuel", "pitloss", "fcy", "driver", "traffic", "anomaly",
+)
 """Modules of ``cognirace.models`` that expose a ``TASK``, in training order."""
 
 BASELINE_SUFFIX = "-baseline"

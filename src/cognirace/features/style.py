@@ -1,0 +1,193 @@
+"""Per-lap driving-style features from telemetry: braking, throttle, corners, steering, gears.
+
+``lap_style(samples)`` turns one lap's samples (the lake's telemetry schema) into one
+row of ``STYLE_FEATURES``; ``style_table(lake)`` runs it over every green lap with
+telemetry, so a live stream and the batch table compute the same numbers.
+
+The features describe *how* a lap was driven rather than how fast: ratios to the lap's
+own speeds where a faster or slower lap would shift the raw value (corner speeds over
+the lap's mean speed), pedal and brake shapes, and gear use. They still differ by
+track (a track with a hairpin has lower corner speeds for everyone), so the driver
+embedding z-scores them per track against the training field before projecting.
+
+Green laps only: no lap 1 (standing start), no pit-in or pit-out lap, no lap under or
+just after a full-course yellow; their pedal traces say little about a driver's habits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+if TYPE_CHECKING:
+    from cognirace.lake import Lake
+
+FloatArray = npt.NDArray[np.float64]
+
+BRAKING_BAR = 5.0
+"""Front brake pressure (bar) from which a sample counts as braking; a resting pedal
+reads under 1 bar in motion (12 bar only at standstill in the pit)."""
+
+FULL_APS = 95.0
+"""Pedal position (%) from which a sample counts as full throttle."""
+
+TURNING_DEG = 15.0
+"""Steering angle (deg) from which a sample counts as turning (trail braking when braking)."""
+
+MIN_SAMPLES = 20
+"""Fewest samples a lap needs for a style row (10 s at 2 Hz); shorter laps are partial."""
+
+N_CORNERS = 3
+"""How many of the lap's slowest corners (speed minima) get their own feature."""
+
+STYLE_KEYS: tuple[str, ...] = ("race_id", "track", "vehicle_id", "car_number", "lap", "stint")
+
+STYLE_FEATURES: tuple[str, ...] = (
+    "peak_brake_bar", "brake_bar_per_g", "brake_zone_m", "brake_frac", "trail_brake_frac",
+    "peak_decel_g", "throttle_rate_pct_s", "full_after_apex_s", "full_throttle_frac",
+    "partial_aps_pct", *(f"corner{i + 1}_speed_rel" for i in range(N_CORNERS)),
+    "apex_speed_rel", "peak_lat_g", "steer_rate_rel", "upshift_rpm",
+)
+"""Columns of one lap's style row, in order (units in ``lap_style``)."""
+
+
+def _nanmean(values: FloatArray) -> float:
+    """Mean of the finite values, NaN when none (a lap without, say, any upshift)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """Start and end (exclusive) index of each run of True in ``mask``."""
+    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def _braking(brake: FloatArray, accx: FloatArray, steer: FloatArray,
+             dist: FloatArray) -> dict[str, float]:
+    """Peak pressure (bar), pressure per g (bar/g), zone length (m), overlaps (shares)."""
+    on = brake >= BRAKING_BAR
+    zones = [float(dist[min(e, len(dist) - 1)] - dist[s]) for s, e in _runs(on)]
+    decel = -accx
+    per_g = np.where(on & (decel > 0.2), brake / np.maximum(decel, 0.2), np.nan)
+    return {
+        "peak_brake_bar": float(brake.max()),
+        "brake_bar_per_g": _nanmean(per_g),
+        "brake_zone_m": _nanmean(np.array([z for z in zones if z >= 0.0])),
+        "brake_frac": float(on.mean()),
+        "trail_brake_frac": float((on & (np.abs(steer) >= TURNING_DEG)).sum() / max(on.sum(), 1)),
+        "peak_decel_g": float(decel.max()),
+    }
+
+
+def _throttle(aps: FloatArray, speed: FloatArray, t: FloatArray) -> dict[str, float]:
+    """Application rate (%/s), time to full throttle after each apex (s), shares."""
+    d_aps = np.diff(aps) / np.maximum(np.diff(t), 1e-3)
+    rising = d_aps[d_aps > 1.0]
+    apexes = np.flatnonzero((speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])) + 1
+    full = np.flatnonzero(aps >= FULL_APS)
+    waits = [float(t[full[full >= a][0]] - t[a]) for a in apexes if np.any(full >= a)]
+    partial = aps[(aps > 10.0) & (aps < FULL_APS)]
+    return {
+        "throttle_rate_pct_s": _nanmean(rising),
+        "full_after_apex_s": _nanmean(np.array(waits)),
+        "full_throttle_frac": float((aps >= FULL_APS).mean()),
+        "partial_aps_pct": _nanmean(partial),
+    }
+
+
+def _corners(speed: FloatArray, accy: FloatArray, steer: FloatArray,
+             t: FloatArray) -> dict[str, float]:
+    """Slowest corner speeds and mean apex speed over the lap's mean speed; lateral g."""
+    mean_speed = max(float(speed.mean()), 1.0)
+    inner = (speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])
+    minima = np.sort(speed[1:-1][inner])
+    padded = np.r_[minima, np.full(N_CORNERS, np.nan)][:N_CORNERS]
+    steer_rate = np.abs(np.diff(steer)) / np.maximum(np.diff(t), 1e-3)
+    out = {f"corner{i + 1}_speed_rel": float(v / mean_speed) for i, v in enumerate(padded)}
+    out |= {
+        "apex_speed_rel": _nanmean(minima) / mean_speed,
+        "peak_lat_g": float(np.quantile(np.abs(accy), 0.95)),
+        "steer_rate_rel": float(steer_rate.mean() / max(float(np.abs(steer).mean()), 1.0)),
+    }
+    return out
+
+
+def _upshift_rpm(gear: FloatArray, rpm: FloatArray) -> float:
+    """Mean revs (1/min) on the last sample before each upshift."""
+    up = np.flatnonzero(np.diff(gear) > 0)
+    return _nanmean(rpm[up]) if up.size else float("nan")
+
+
+def lap_style(samples: pl.DataFrame) -> dict[str, float]:
+    """One lap's style row from its telemetry samples (any order; sorted by time here).
+
+    Args:
+        samples: One car's samples of one lap with the lake's telemetry columns
+            (``time``, ``lap_dist_m``, ``speed_kph``, ``gear``, ``rpm``, ``aps``,
+            ``pbrake_f``, ``accx_g``, ``accy_g``, ``steering_deg``).
+
+    Returns:
+        ``STYLE_FEATURES`` to values; NaN where the lap has no such event (no upshift,
+        no braking zone) or too few samples (under ``MIN_SAMPLES``).
+    """
+    if samples.height < MIN_SAMPLES:
+        return dict.fromkeys(STYLE_FEATURES, float("nan"))
+    s = samples.sort("time")
+
+    def col(name: str) -> FloatArray:
+        return s[name].cast(pl.Float64).fill_null(strategy="forward").fill_null(0.0).to_numpy()
+
+    t = (s["time"].cast(pl.Int64) - s["time"].cast(pl.Int64)[0]).to_numpy() * 1e-6
+    speed, steer = col("speed_kph"), col("steering_deg")
+    row = _braking(col("pbrake_f"), col("accx_g"), steer, col("lap_dist_m"))
+    row |= _throttle(col("aps"), speed, t)
+    row |= _corners(speed, col("accy_g"), steer, t)
+    row["upshift_rpm"] = _upshift_rpm(col("gear"), col("rpm"))
+    return {name: row[name] for name in STYLE_FEATURES}
+
+
+def green_laps(lake: Lake) -> pl.DataFrame:
+    """Laps fit for a style row, with ``track`` and the stint number (pit stops so far)."""
+    laps = lake.laps.join(lake.races.select("race_id", "track"), on="race_id", how="left")
+    car = ["race_id", "vehicle_id"]
+    fcy = (pl.col("flag") == "FCY").fill_null(False)
+    pit = pl.col("in_pit").fill_null(False)
+    return (laps.sort(*car, "lap")
+            .with_columns(stint=(pit.shift(1).fill_null(False).cast(pl.Int32).cum_sum()
+                                 .over(car) + 1).cast(pl.Int32),
+                          _bad=fcy | fcy.shift(1).over(car).fill_null(False) | pit
+                          | pit.shift(1).over(car).fill_null(False) | (pl.col("lap") <= 1))
+            .filter(~pl.col("_bad"))
+            .select("race_id", "track", "vehicle_id", "car_number", "lap", "stint"))
+
+
+def style_table(lake: Lake) -> pl.DataFrame:
+    """One row per race, car and green lap with telemetry: ``STYLE_KEYS`` then features.
+
+    Races without telemetry add no rows; a lake without any gives an empty frame with
+    the full schema.
+    """
+    laps = green_laps(lake)
+    rows: list[dict[str, object]] = []
+    for race_id in laps["race_id"].unique().sort().to_list():
+        samples = lake.scan_telemetry(race_id=race_id).collect()
+        if samples.is_empty():
+            continue
+        keep = laps.filter(pl.col("race_id") == race_id)
+        samples = samples.join(keep.select("vehicle_id", "lap"), on=["vehicle_id", "lap"])
+        index = {(r["vehicle_id"], r["lap"]): r for r in keep.iter_rows(named=True)}
+        for (vehicle, lap), group in samples.group_by("vehicle_id", "lap"):
+            rows.append({**index[(vehicle, lap)], **lap_style(group)})
+    schema = {"race_id": pl.String, "track": pl.String, "vehicle_id": pl.String,
+              "car_number": pl.Int32, "lap": pl.Int32, "stint": pl.Int32,
+              **dict.fromkeys(STYLE_FEATURES, pl.Float64)}
+    table = pl.DataFrame(rows, schema=schema)
+    return table.filter(pl.col(STYLE_FEATURES[0]).is_not_nan()).sort(
+        "race_id", "vehicle_id", "lap")
+
+
+__all__ = ["STYLE_FEATURES", "STYLE_KEYS", "green_laps", "lap_style", "style_table"]

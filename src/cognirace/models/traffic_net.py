@@ -1,0 +1,140 @@
+"""The traffic model's PyTorch network; imported only when the model fits or predicts.
+
+Each message-passing round sends, along every edge, an MLP of the source car's state and
+the edge (gap, pace difference); a car averages what it receives and mixes it with its
+own state. A linear head gives two pass logits and a softplus traffic loss (s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor, nn
+
+from cognirace.models.traffic_graph import TrafficGraph
+
+FloatArray = npt.NDArray[np.float64]
+Labels = tuple[FloatArray, FloatArray, FloatArray]
+"""Pass ahead (0/1), passed (0/1) and traffic loss (s), one value per node."""
+EDGE_FEATURES = 2
+EDGE_SCALE = np.array([3.0, 2.0])
+"""Edge features are divided by these (gap in s, pace difference in s) to be of order 1."""
+CHECK_EVERY = 5
+"""Epochs between validation checks of early stopping (each check is a forward pass)."""
+HUBER_DELTA_S = 1.0
+"""The traffic loss is fitted with a Huber loss: squared below this, s, linear above."""
+
+
+class _Layer(nn.Module):
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.from_node = nn.Linear(hidden, hidden)
+        self.from_edge = nn.Linear(EDGE_FEATURES, hidden, bias=False)
+        self.update = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU())
+
+    def forward(self, h: Tensor, src: Tensor, dst: Tensor, edges: Tensor) -> Tensor:
+        # ReLU(W [h_src, e]) with W split, so the node part is computed per car, not per edge
+        msg = torch.relu(self.from_node(h)[src] + self.from_edge(edges))
+        total = torch.zeros_like(h).index_add_(0, dst, msg)
+        count = torch.zeros(h.shape[0], 1).index_add_(0, dst, torch.ones(len(dst), 1))
+        new: Tensor = self.update(torch.cat([h, total / count.clamp(min=1.0)], dim=1))
+        return new
+
+
+class TrafficNet(nn.Module):
+    """Encoder, ``n_layers`` message-passing rounds with a skip, and a 3-output head."""
+
+    def __init__(self, n_features: int, hidden: int, n_layers: int) -> None:
+        super().__init__()
+        self.encode = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
+        self.layers = nn.ModuleList([_Layer(hidden) for _ in range(n_layers)])
+        self.head = nn.Linear(2 * hidden, 3)
+
+    def forward(self, x: Tensor, src: Tensor, dst: Tensor, edges: Tensor) -> Tensor:
+        h0 = self.encode(x)
+        h = h0
+        for layer in self.layers:
+            h = layer(h, src, dst, edges)
+        out: Tensor = self.head(torch.cat([h0, h], dim=1))
+        return out
+
+
+def _tensors(graph: TrafficGraph) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    return (torch.tensor(graph.nodes, dtype=torch.float32),
+            torch.tensor(graph.src, dtype=torch.int64),
+            torch.tensor(graph.dst, dtype=torch.int64),
+            torch.tensor(graph.edges / EDGE_SCALE, dtype=torch.float32))
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Run with ``n`` PyTorch threads (the machine is shared), then restore the setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _loss(out: Tensor, y: Tensor) -> Tensor:
+    """Two pass log losses plus a Huber loss on the traffic loss (s)."""
+    bce = nn.functional.binary_cross_entropy_with_logits
+    traffic = nn.functional.huber_loss(nn.functional.softplus(out[:, 2]), y[:, 2],
+                                       delta=HUBER_DELTA_S)
+    return bce(out[:, 0], y[:, 0]) + bce(out[:, 1], y[:, 1]) + traffic
+
+
+def _labels(labels: Labels) -> Tensor:
+    return torch.tensor(np.column_stack(labels), dtype=torch.float32)
+
+
+def train_net(net: TrafficNet, graph: TrafficGraph, labels: Labels, *, seed: int,
+              epochs: int, learning_rate: float, weight_decay: float,
+              validation: tuple[TrafficGraph, Labels] | None = None) -> int:
+    """Fit ``net`` full-batch on all graphs of ``graph``.
+
+    With ``validation`` (graphs of races left out of ``graph``), the weights of the epoch
+    with the lowest validation loss are kept: early stopping, so a small season does not
+    overfit. Returns the number of epochs kept.
+    """
+    with _threads(1):
+        torch.manual_seed(seed)
+        for module in net.modules():  # re-initialise under the seed, whatever came before
+            if isinstance(module, nn.Linear):
+                module.reset_parameters()
+        inputs, y = _tensors(graph), _labels(labels)
+        held = (_tensors(validation[0]), _labels(validation[1])) if validation else None
+        optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate,
+                                      weight_decay=weight_decay)
+        best, best_epoch = float("inf"), epochs
+        best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        for epoch in range(1, epochs + 1):
+            net.train()
+            optimiser.zero_grad()
+            _loss(net(*inputs), y).backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            if held is not None and (epoch % CHECK_EVERY == 0 or epoch == epochs):
+                net.eval()
+                with torch.no_grad():
+                    value = float(_loss(net(*held[0]), held[1]))
+                if value < best:
+                    best, best_epoch = value, epoch
+                    best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        if held is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+    return best_epoch
+
+
+def run_net(net: TrafficNet, graph: TrafficGraph) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Pass probabilities and traffic loss (s) for every node, in node order."""
+    with _threads(1), torch.no_grad():
+        out = net(*_tensors(graph))
+        p = torch.sigmoid(out[:, :2]).double().numpy()
+        loss_s = nn.functional.softplus(out[:, 2]).double().numpy()
+    return p[:, 0], p[:, 1], loss_s

@@ -1,0 +1,107 @@
+"""The driver-style embedding: LDA on per-track z-scores, its random baseline and scorer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cognirace.errors import DataError
+from cognirace.features.style import STYLE_FEATURES
+from cognirace.models.driver import (
+    TASK,
+    DriverEmbeddingModel,
+    RandomEmbeddingBaseline,
+    driver_rows,
+    lda_projection,
+    plot_embedding,
+    score_driver,
+)
+
+TRACKS = ("barber", "sonoma")
+
+
+def driver_frame(rng: np.random.Generator, n_drivers: int = 6, n_laps: int = 12
+                 ) -> pl.DataFrame:
+    """Style rows of drivers with their own habits, offset per track, over four races."""
+    style = rng.normal(0.0, 1.0, (n_drivers, len(STYLE_FEATURES)))
+    track_offset = {t: rng.normal(0.0, 5.0, len(STYLE_FEATURES)) for t in TRACKS}
+    rows = []
+    for t in TRACKS:
+        for race in (1, 2):
+            for d in range(n_drivers):
+                for lap in range(2, 2 + n_laps):
+                    x = 10.0 + track_offset[t] + style[d] + rng.normal(0.0, 0.8, style.shape[1])
+                    rows.append({"race_id": f"{t}-R{race}", "track": t,
+                                 "vehicle_id": f"GR86-{d:03d}", "car_number": d,
+                                 "lap": lap, "stint": 1 + lap // 8, "driver_id": f"D{d:02d}",
+                                 **dict(zip(STYLE_FEATURES, np.abs(x), strict=True))})
+    return pl.DataFrame(rows).with_columns(pl.col("car_number", "lap", "stint").cast(pl.Int32))
+
+
+def test_the_embedding_identifies_drivers_across_tracks(seed: int) -> None:
+    frame = driver_frame(np.random.default_rng(seed))
+    train, test = frame.filter(pl.col("race_id").str.ends_with("R1")), \
+        frame.filter(pl.col("race_id").str.ends_with("R2"))
+    model = DriverEmbeddingModel(n_dims=4).fit(train)
+    scores = score_driver(test, model.predict(test))
+    baseline = RandomEmbeddingBaseline(n_dims=4).fit(train)
+    chance = score_driver(test, baseline.predict(test))
+    assert scores["n_queries"] == test.height and scores["chance_top1"] == pytest.approx(1 / 6)
+    assert scores["top1"] > 0.8 and scores["top1_stint"] > 0.8
+    assert chance["top1"] < 0.45 and scores["top5"] >= scores["top1"]
+
+
+def test_lda_finds_the_separating_direction(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.array(["a", "b"]), 50)
+    x = rng.normal(0.0, 1.0, (100, 3))
+    x[:, 1] += np.where(labels == "a", -3.0, 3.0)
+    w = lda_projection(x, labels, n_dims=2, shrinkage=0.1)
+    assert abs(w[1, 0]) > 5 * max(abs(w[0, 0]), abs(w[2, 0]))
+    assert np.all(w[:, 1] == 0.0), "two classes give one direction; the rest is zero"
+
+
+def test_a_single_race_is_scored_on_its_halves(seed: int) -> None:
+    frame = driver_frame(np.random.default_rng(seed)).filter(pl.col("race_id") == "barber-R1")
+    model = DriverEmbeddingModel().fit(frame)
+    scores = score_driver(frame, model.predict(frame))
+    assert scores["n_queries"] == frame.height and scores["top1"] > 0.8
+
+
+def test_the_random_baseline_is_seeded_per_row(seed: int) -> None:
+    frame = driver_frame(np.random.default_rng(seed))
+    model = RandomEmbeddingBaseline(seed=seed).fit(frame)
+    whole = model.predict(frame)
+    emb = whole.select(pl.selectors.starts_with("emb_")).to_numpy()
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0)
+    assert whole.tail(5).equals(model.predict(frame.tail(5)))
+
+
+def test_rows_take_the_driver_from_truth_and_need_it() -> None:
+    styles = driver_frame(np.random.default_rng(0)).drop("driver_id")
+    cars = pl.DataFrame({"race_id": ["barber-R1"], "car_number": [3], "driver_id": ["D42"]})
+    rows = driver_rows(styles, {"cars": cars})
+    assert set(rows["driver_id"]) == {"D42"} and set(rows["race_id"]) == {"barber-R1"}
+    with pytest.raises(DataError, match="truth"):
+        driver_rows(styles, None)
+    assert TASK.needs_truth and TASK.source is not None and TASK.higher_is_better
+
+
+def test_an_unseen_track_is_read_against_its_own_field(seed: int) -> None:
+    frame = driver_frame(np.random.default_rng(seed))
+    model = DriverEmbeddingModel(min_field_laps=50).fit(frame.filter(pl.col("track") == "barber"))
+    other = frame.filter(pl.col("track") == "sonoma").with_columns(track=pl.lit("cota"))
+    scores = score_driver(other, model.predict(other))
+    assert scores["top1"] > 0.8, "a new race's laps give the new track's field"
+    few = model.predict(other.head(3)).drop("race_id", "vehicle_id", "lap").to_numpy()
+    assert np.isfinite(few).all(), "too few laps fall back to the pooled training field"
+
+
+def test_the_map_is_a_png(tmp_path: Path) -> None:
+    frame = driver_frame(np.random.default_rng(1), n_drivers=3, n_laps=4)
+    model = DriverEmbeddingModel().fit(frame)
+    path = plot_embedding(frame, model.predict(frame), tmp_path / "maps" / "driver.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
