@@ -152,7 +152,7 @@ class AnomalyDetector(Model):
     def __init__(self, *, n_estimators: int = 40, learning_rate: float = 0.1,
                  num_leaves: int = 15, min_data_in_leaf: int = 20,
                  clean_fraction: float = 0.25, n_folds: int = 3,
-                 max_false_alarms_per_hour: float = 0.5, seed: int = 0) -> None:
+                 max_false_alarms_per_hour: float = 0.25, seed: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -345,7 +345,7 @@ TASK = Task(
         "A window is labelled faulty for the whole fault span, even where the fault cannot "
         "show (brake fade on a straight, a spike between hits), which caps recall.",
         "A slow drift is invisible in its first minutes: each window is judged alone.",
-        "The alarm threshold is set on training races for under 0.5 false alarms per "
+        "The alarm threshold is set on training races for under 0.25 false alarms per "
         "car-hour; unseen tracks may raise more.",
     ),
     needs_truth=True,
