@@ -128,3 +128,13 @@ def test_a_tree_of_tracks_with_both_races(tmp_path: Path) -> None:
     assert sonoma["lat"].null_count() == 0 and sonoma["ath"].null_count() == sonoma.height
     assert "channel ath" in lake.report("sonoma-R1")["missing"]
     assert lake.summary()["n_laps"].to_list() == [9, 9, 9]
+
+
+def test_source_dir_is_absolute_whatever_the_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_race(tmp_path / "barber")
+    monkeypatch.chdir(tmp_path)
+    ingest(Path("barber"), Path("lake"))
+    source = open_lake(tmp_path / "lake").races["source_dir"][0]
+    assert Path(source).is_absolute()
+    assert Path(source) == (tmp_path / "barber").resolve()

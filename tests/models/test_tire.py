@@ -13,13 +13,10 @@ from cognirace.models.tire import (
     TASK,
     TireDegradationModel,
     TrackMeanSlopeBaseline,
-    conformal_factor,
-    huber_slope,
-    race_folds,
     score_tire,
-    shrink,
     tire_rows,
 )
+from cognirace.models.tire_stats import conformal_factor, huber_slope, race_folds, shrink
 from models.conftest import SmallSeason
 
 

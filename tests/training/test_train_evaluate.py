@@ -106,3 +106,15 @@ def test_an_unknown_model_lists_the_known_ones() -> None:
         select_tasks(["laptimes"], {"toy": TOY})
     assert "known models: toy" in str(info.value)
     assert select_tasks(None, {"toy": TOY}) == [TOY]
+
+
+def test_truth_tasks_on_a_lake_without_truth_say_what_to_do(tmp_path: Path) -> None:
+    from cognirace.ingest import ingest
+    from cognirace.lake import open_lake
+    from cognirace.training import select_tasks, task_examples
+    from factories import write_race
+
+    write_race(tmp_path / "barber")
+    ingest(tmp_path / "barber", tmp_path / "lake")
+    with pytest.raises(DataError, match="need the simulator's truth"):
+        task_examples(open_lake(tmp_path / "lake"), select_tasks(["fuel"]))

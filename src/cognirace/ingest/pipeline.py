@@ -89,7 +89,9 @@ def ingest(src: Path, lake: Path, *, progress: Progress | None = None) -> list[R
         DataError: for input that cannot be trusted (``SchemaError`` names the file,
             line and column).
     """
-    races = discover(Path(src))
+    # absolute, so the lake's source_dir (and the truth beside simulated races) is found
+    # from any working folder
+    races = discover(Path(src).resolve())
     events = [race_event(r) for r in races]
     keys = [RaceKey(r.track, r.session, d, str(r.source_dir)) for r, (_, d) in zip(
         races, events, strict=True)]

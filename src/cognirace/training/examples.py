@@ -46,6 +46,13 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
     if any(task.needs_truth for task in tasks):
         step("truth")
         truth = load_truth(lake)
+        if truth["laps"].is_empty():
+            names = ", ".join(t.name for t in tasks if t.needs_truth)
+            raise DataError(
+                f"{names} need the simulator's truth for their labels or scores, and no "
+                "race of this lake has a truth/ folder at its source_dir", path=lake.root,
+                hint="train and evaluate them on simulated races (`cognirace simulate`), "
+                "or leave them out with --models")
     examples = {}
     for task in tasks:
         step(task.name)
