@@ -25,7 +25,13 @@ from cognirace.config import get_settings
 from cognirace.ingest import ingest as run_ingest
 from cognirace.lake import open_lake
 from cognirace.sim import plan_season, simulate_season
-from cognirace.training import evaluate, markdown_table, open_registry, select_tasks
+from cognirace.training import (
+    evaluate,
+    markdown_table,
+    open_registry,
+    select_tasks,
+    task_examples,
+)
 from cognirace.training.maps import driver_map
 
 HELDOUT_RACES_PER_TRACK = 2
@@ -95,7 +101,8 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
     _simulate_and_ingest(console, root / "heldout-races", root / "heldout-lake",
                          seed=heldout_seed, quiet=quiet, races=HELDOUT_RACES_PER_TRACK)
     started = time.perf_counter()
-    evaluation = evaluate(root / "heldout-lake", registry, tasks)
+    examples = task_examples(open_lake(root / "heldout-lake"), tasks)  # once, for both uses
+    evaluation = evaluate(root / "heldout-lake", registry, tasks, examples=examples)
     console.print(comparison_table(
         evaluation.comparisons, f"Held-out season (seed {heldout_seed}): production "
         "models against their baselines"))
@@ -105,7 +112,8 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
                   f"primary metric ({time.perf_counter() - started:.0f} s); table in "
                   f"{root / 'evaluation.md'}")
     if any(task.name == "driver" for task in tasks):
-        picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png")
+        picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",
+                             rows=examples["driver"])
         console.print(f"driver-style map of the held-out season: {picture}")
 
 

@@ -18,8 +18,9 @@ import polars as pl
 from cognirace.domain.channels import CHANNELS
 from cognirace.ingest.laps import MAX_LAP
 
-_NAMES = [c.raw for c in CHANNELS]
-_CHANNEL = pl.Enum(_NAMES)
+CHANNEL_NAMES = [c.raw for c in CHANNELS]
+"""Channel names as logged in the real files, the only ones the lake keeps."""
+_CHANNEL = pl.Enum(CHANNEL_NAMES)
 
 
 def scan(paths: Sequence[Path], *, as_text: bool = False) -> pl.LazyFrame:
@@ -139,4 +140,4 @@ def _stats(wide: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-__all__ = ["Pivot", "pivot", "scan"]
+__all__ = ["CHANNEL_NAMES", "Pivot", "pivot", "scan"]

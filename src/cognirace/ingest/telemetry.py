@@ -25,10 +25,10 @@ import polars as pl
 from cognirace.domain.channels import CHANNELS, LAP_NUMBER_SENTINEL
 from cognirace.errors import SchemaError
 from cognirace.ingest.laps import MAX_LAP
+from cognirace.ingest.pivot import CHANNEL_NAMES as _NAMES
 from cognirace.ingest.pivot import Pivot, pivot, scan
 from cognirace.lake.schema import TELEMETRY
 
-_NAMES = [c.raw for c in CHANNELS]
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 LAP_RESET_M = 1000.0
 """A drop of the lap distance by more than this many metres is a start/finish crossing."""
@@ -250,8 +250,7 @@ def sample_rates(stats: pl.DataFrame, frame: pl.DataFrame) -> dict[str, float]:
         .alias("span_s")
     )
     per_car = (
-        stats.with_columns(pl.col("telemetry_name").str.strip_chars())
-        .filter(pl.col("telemetry_name").is_in(_NAMES) & (pl.col("values") > 0))
+        stats.filter(pl.col("telemetry_name").is_in(_NAMES) & (pl.col("values") > 0))
         .join(spans, on="vehicle_id")
         .filter(pl.col("span_s") > 0)
         .group_by("telemetry_name")

@@ -31,6 +31,7 @@ import polars as pl
 from cognirace.errors import DataError
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
+from cognirace.models.per_track import per_track
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
@@ -178,7 +179,7 @@ class FcyHazardModel(Model):
         """Chance a caution starts on lap ``step + 1`` from now, given none before it."""
         self._check_fitted("compute a hazard")
         z = ((_design(frame, step) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        z = z + np.array([self.track_offset_.get(str(t), 0.0) for t in frame["track"]])
+        z = z + per_track(self.track_offset_, frame["track"], 0.0)
         return _sigmoid(z) * _alive(frame, step)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:

@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from cognirace.domain.tracks import TRACKS
 from cognirace.errors import DataError
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
+from cognirace.models.per_track import TRACK_LENGTH_KM, per_track
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
@@ -73,12 +73,6 @@ TERMS: tuple[str, ...] = (
 _INTERCEPTS = (0, 4)
 
 
-def _track_length_km(tracks: pl.Series) -> npt.NDArray[np.float64]:
-    """Lap length of each row's track, km (NaN for a track CogniRace does not know)."""
-    lengths = {key: t.length_km for key, t in TRACKS.items()}
-    return np.array([lengths.get(t, np.nan) for t in tracks], dtype=np.float64)
-
-
 def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
     """The ``TERMS`` matrix of a checked input frame (NaN where an input is null).
 
@@ -90,7 +84,7 @@ def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
     green = 1.0 - fcy
     proxy = frame["fuel_proxy_krev"].fill_null(np.nan).to_numpy()
     lap_time = frame["lap_time_s"].fill_null(np.nan).to_numpy()
-    length = _track_length_km(frame["track"])
+    length = per_track(TRACK_LENGTH_KM, frame["track"], np.nan)  # NaN: unknown track
     cols = [green, green * proxy, green * lap_time, green * length,
             fcy, fcy * proxy, fcy * lap_time, fcy * length,
             frame["in_pit"].fill_null(False).to_numpy().astype(np.float64),
@@ -197,8 +191,7 @@ class TrackMeanFuelBaseline(Model):
                         "": mean_of(labelled[TARGET])}
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        default = self.mean_l_[""]
-        burn = [self.mean_l_.get(str(t), default) for t in frame["track"]]
+        burn = per_track(self.mean_l_, frame["track"], self.mean_l_[""])
         return pl.DataFrame({PREDICTION: pl.Series(burn, dtype=pl.Float64)})
 
     def _get_state(self) -> ModelState:

@@ -33,6 +33,7 @@ from cognirace.errors import DataError
 from cognirace.features import PIT_TRANSIT_S
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
+from cognirace.models.per_track import per_track
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
@@ -57,11 +58,6 @@ OUTPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec(PREDICTION, "Float64", "Expected race time lost by the stop", "s",
                -30.0, 400.0),
 )
-
-def _transit(tracks: pl.Series, default: float) -> npt.NDArray[np.float64]:
-    """Transit time of each row's track, s; ``default`` for a track not in ``TRACKS``."""
-    return np.array([PIT_TRANSIT_S.get(str(t), default) for t in tracks], dtype=np.float64)
-
 
 def _flags(frame: pl.DataFrame, name: str) -> npt.NDArray[np.float64]:
     return frame[name].fill_null(False).to_numpy().astype(np.float64)
@@ -122,15 +118,17 @@ class PitLossModel(Model):
         onehot = np.column_stack([(frame["track"] == t).to_numpy() for t in tracks])
         x = np.column_stack([np.ones(frame.height), _flags(frame, "tire_change"),
                              _flags(frame, "caution"), onehot.astype(np.float64)])
-        y = frame[TARGET].to_numpy() - _transit(frame["track"], self.default_transit_s_)
+        y = frame[TARGET].to_numpy() - per_track(PIT_TRANSIT_S, frame["track"],
+                                                 self.default_transit_s_)
         penalty = np.r_[np.zeros(3), np.full(len(tracks), self.shrinkage_stops)]
         beta = huber_ridge(x, y, penalty, self.huber_s)
         self.offset_s_, self.tire_change_s_, self.caution_s_ = (float(b) for b in beta[:3])
         self.track_offset_s_ = {t: float(b) for t, b in zip(tracks, beta[3:], strict=True)}
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        offset = np.array([self.track_offset_s_.get(str(t), 0.0) for t in frame["track"]])
-        loss = (_transit(frame["track"], self.default_transit_s_) + self.offset_s_ + offset
+        offset = per_track(self.track_offset_s_, frame["track"], 0.0)
+        loss = (per_track(PIT_TRANSIT_S, frame["track"], self.default_transit_s_)
+                + self.offset_s_ + offset
                 + self.tire_change_s_ * _flags(frame, "tire_change")
                 + self.caution_s_ * _flags(frame, "caution"))
         return pl.DataFrame({PREDICTION: loss})
@@ -170,8 +168,7 @@ class TransitPitLossBaseline(Model):
         self.transit_s_ = {**PIT_TRANSIT_S, "": float(np.mean(list(PIT_TRANSIT_S.values())))}
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        default = self.transit_s_[""]
-        loss = [self.transit_s_.get(str(t), default) for t in frame["track"]]
+        loss = per_track(self.transit_s_, frame["track"], self.transit_s_[""])
         return pl.DataFrame({PREDICTION: pl.Series(loss, dtype=pl.Float64)})
 
     def _get_state(self) -> ModelState:

@@ -14,6 +14,7 @@ import polars as pl
 from cognirace.domain.tracks import TRACKS
 from cognirace.errors import DataError
 from cognirace.models.lgbm import FloatArray
+from cognirace.models.per_track import MEAN_TRACK_LENGTH_KM, TRACK_LENGTH_KM, per_track
 
 FCY_FUEL_SHARE = 0.5
 """Fuel burned on a full-course-yellow lap relative to a green lap (about half)."""
@@ -21,9 +22,7 @@ FCY_FUEL_SHARE = 0.5
 
 def track_lengths(tracks: pl.Series) -> FloatArray:
     """Lap length of each row's track (km); an unknown track gets the mean length."""
-    mean = float(np.mean([t.length_km for t in TRACKS.values()]))
-    lookup = {key: t.length_km for key, t in TRACKS.items()}
-    return np.array([lookup.get(t, mean) for t in tracks.to_list()], dtype=np.float64)
+    return per_track(TRACK_LENGTH_KM, tracks, MEAN_TRACK_LENGTH_KM)
 
 
 def stint_laps(frame: pl.DataFrame) -> pl.DataFrame:

@@ -8,8 +8,10 @@ of the lake, typically a season simulated from another seed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import polars as pl
 
 from cognirace.errors import ArtifactError
 from cognirace.lake import Lake, open_lake
@@ -41,9 +43,13 @@ def load_production(registry: Registry, name: str) -> tuple[Model, str]:
                             f"--registry {registry.url}`") from exc
 
 
-def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task]
-             ) -> EvaluationReport:
+def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
+             examples: Mapping[str, pl.DataFrame] | None = None) -> EvaluationReport:
     """Score each task's production model and baseline on every row of ``lake``.
+
+    Args:
+        examples: The tasks' rows from ``lake`` when the caller built them already
+            (``task_examples``), so they are not built twice.
 
     Raises:
         ArtifactError: A task's model or baseline is missing from the registry.
@@ -55,7 +61,8 @@ def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task]
         model, version = load_production(registry, task.name)
         baseline, _ = load_production(registry, baseline_name(task))
         loaded[task.name] = (model, baseline, version)
-    examples = task_examples(lake, tasks)
+    if examples is None:
+        examples = task_examples(lake, tasks)
     comparisons: list[Comparison] = []
     for task in tasks:
         rows = examples[task.name]
@@ -65,7 +72,7 @@ def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task]
     return EvaluationReport(
         lake=str(lake.root), registry=registry.url,
         versions={name: version for name, (_, _, version) in loaded.items()},
-        n_rows={name: rows.height for name, rows in examples.items()},
+        n_rows={task.name: examples[task.name].height for task in tasks},
         comparisons=tuple(comparisons))
 
 
