@@ -15,7 +15,7 @@ from cognirace.ingest import ingest
 from cognirace.lake import Lake, open_lake
 from cognirace.sim import RaceConfig, season_roster, simulate_one
 
-RACE_SEED = 8
+RACE_SEED = 27
 
 
 @pytest.fixture(scope="session")

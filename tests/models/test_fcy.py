@@ -14,6 +14,7 @@ from cognirace.models.fcy import (
     ConstantHazardBaseline,
     FcyHazardModel,
     calibration_error,
+    calibration_error_debiased,
     fcy_rows,
     horizon_labels,
     reliability_table,
@@ -26,9 +27,10 @@ OUTPUT_COLUMNS = [f"p_fcy_start_{k}" for k in HORIZONS]
 
 
 def fcy_frame(rng: np.random.Generator, n_rows: int = 300) -> pl.DataFrame:
-    """Race states whose per-lap caution hazard rises with the number of cars off pace."""
-    off_pace = rng.poisson(0.5, n_rows).astype(np.int32)
-    laps_to_start = rng.geometric(np.minimum(0.02 + 0.1 * off_pace, 0.9))
+    """Race states whose per-lap caution hazard rises with the number of cars off pace
+    (logistic in it, from 2% a lap with none), for every lap ahead."""
+    off_pace = np.minimum(rng.poisson(0.5, n_rows), 3).astype(np.int32)
+    laps_to_start = rng.geometric(1.0 / (1.0 + np.exp(3.9 - 1.2 * off_pace)))
     close = rng.integers(0, 10, n_rows).astype(np.int32)
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2", "r3"], n_rows),
@@ -167,3 +169,12 @@ def test_the_task_is_registered() -> None:
     assert TASK.name == "fcy" and TASK.primary == "brier" and not TASK.higher_is_better
     assert resolve_kind("fcy_hazard") is FcyHazardModel
     assert resolve_kind("fcy_hazard_constant") is ConstantHazardBaseline
+
+
+def test_the_debiased_calibration_error_removes_sampling_noise() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.0, 0.3, 20_000)
+    y = (rng.random(p.size) < p).astype(np.float64)
+    assert calibration_error_debiased(p, y) < 0.005 < calibration_error(p, y[::-1] * 0 + 1)
+    off = np.clip(p + 0.05, 0.0, 1.0)  # every forecast 5 points too high
+    assert calibration_error_debiased(off, y) == pytest.approx(0.05, abs=0.006)

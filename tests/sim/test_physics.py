@@ -100,6 +100,18 @@ def test_caution_counts_follow_the_reference_distribution() -> None:
     assert np.allclose(share, P_CAUTIONS, atol=0.04)
 
 
+def test_some_cautions_follow_a_car_limping_two_laps_before() -> None:
+    limped, later = 0, 0
+    for seed in range(40):
+        race = _race("barber", seed, n_cars=12)
+        for caution in race.cautions:
+            if caution.start_lap > 3:
+                later += 1
+                limped += race.terms["error"][caution.start_lap - 3, caution.cause_car] >= 4.0
+    assert later >= 15
+    assert 0.15 <= limped / later <= 0.65  # P_CAUTION_PRECURSOR = 0.4
+
+
 def test_positions_change_through_overtakes() -> None:
     race = _race("road_america", 0)
     assert race.overtakes.sum() > 5

@@ -23,14 +23,14 @@ from training.toy import FITTED_RACES, SCORED_RACES, TOY
 TRACKS = ("barber", "sonoma")
 
 
-def tiny_lake(root: Path, seed: int, races_per_track: int = 2) -> Lake:
-    """Simulate and ingest a small season under ``root``; return its lake."""
+def tiny_lake(root: Path, seed: int, races_per_track: int = 2, year: int = 2025) -> Lake:
+    """Simulate and ingest a small season of ``year`` under ``root``; return its lake."""
     roster = season_roster(seed)
     for event, track in enumerate(TRACKS):
         for race in range(1, races_per_track + 1):
             config = RaceConfig(
                 track, session=f"R{race}", event_number=event + 1,
-                event_date=dt.date(2025, 4, 6) + dt.timedelta(days=14 * event),
+                event_date=dt.date(year, 4, 6) + dt.timedelta(days=14 * event),
                 n_cars=12, duration_s=1800.0, telemetry_hz=2.0 if race == 2 else 0.0)
             simulate_one(root / "races", config, roster, seed)
     ingest(root / "races", root / "lake")
@@ -45,8 +45,8 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 @pytest.fixture(scope="session")
 def heldout(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """An unseen season from another seed."""
-    return tiny_lake(tmp_path_factory.mktemp("heldout"), seed=4)
+    """An unseen season from another seed and year (so a history lake too)."""
+    return tiny_lake(tmp_path_factory.mktemp("heldout"), seed=4, year=2024)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from cognirace.lake import Lake
 from cognirace.registry import Registry
 from cognirace.training import (
     HELDOUT,
+    HISTORY_PREFIX,
     PRODUCTION,
     TEST_FRACTION,
     evaluate,
@@ -118,3 +120,27 @@ def test_truth_tasks_on_a_lake_without_truth_say_what_to_do(tmp_path: Path) -> N
     ingest(tmp_path / "barber", tmp_path / "lake")
     with pytest.raises(DataError, match="need the simulator's truth"):
         task_examples(open_lake(tmp_path / "lake"), select_tasks(["fuel"]))
+
+
+def test_a_history_task_also_learns_from_the_history_lake(
+        season: Lake, heldout: Lake, registry: Registry) -> None:
+    train(season, registry, [replace(TOY, history=True)], seed=1, history=heldout)
+    past = {HISTORY_PREFIX + race for race in heldout.race_ids}
+    assert FITTED_RACES[-1] == set(season.race_ids) | past  # same ids, kept apart
+    FITTED_RACES.clear()
+    train(season, registry, [TOY], seed=1, history=heldout)  # no history flag: lake only
+    assert FITTED_RACES[-1] == set(season.race_ids)
+
+
+def test_a_history_task_is_scored_on_the_history_lake_too(
+        season: Lake, heldout: Lake, registry: Registry) -> None:
+    task = replace(TOY, history=True)
+    train(season, registry, [task], seed=1)
+    alone = evaluate(heldout, registry, [task])
+    both = evaluate(heldout, registry, [task], history=season)
+    assert both.n_rows["toy"] > alone.n_rows["toy"] > 0
+
+
+def test_the_lake_itself_is_refused_as_history(season: Lake, registry: Registry) -> None:
+    with pytest.raises(DataError, match="the history lake is the lake itself"):
+        train(season, registry, [replace(TOY, history=True)], seed=1, history=season)

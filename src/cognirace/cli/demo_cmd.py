@@ -23,14 +23,14 @@ from cognirace.cli.evaluate_cmd import comparison_table
 from cognirace.cli.train_cmd import print_training, train_with_progress
 from cognirace.config import get_settings
 from cognirace.ingest import ingest as run_ingest
-from cognirace.lake import open_lake
+from cognirace.lake import Lake, open_lake
 from cognirace.sim import plan_season, simulate_season
 from cognirace.training import (
     evaluate,
+    examples_with_history,
     markdown_table,
     open_registry,
     select_tasks,
-    task_examples,
 )
 from cognirace.training.maps import driver_map
 
@@ -39,6 +39,19 @@ HELDOUT_RACES_PER_TRACK = 2
 
 HELDOUT_SEED_OFFSET = 1_000
 """The held-out season's seed is the demo's plus this, so no race repeats a draw."""
+
+HISTORY_SEASONS = 10
+"""Timing-only past seasons the caution hazard learns from (and as many it is scored on).
+
+Cautions are rare, under one a race: the hazard model learns from past seasons' timing
+files, as a team would. Ten seasons of 14 races simulate and ingest in about 30 s."""
+
+HISTORY_RACES_PER_TRACK = 2
+"""Races per track of a history season: a real season's size."""
+
+HISTORY_LAST_YEAR = 2024
+"""Training history covers the ten seasons up to this year, the held-out history the
+ten before them; each season's seed is the demo's (or held-out's) seed plus its year."""
 
 
 def _bar(console: Console, quiet: bool) -> Progress:
@@ -71,7 +84,13 @@ def _simulate_and_ingest(console: Console, races_dir: Path, lake_dir: Path, *, s
                                  on_race=lambda _race: bar.advance(task))
     console.print(f"simulated {len(season.races)} races, {season.telemetry_rows:,} "
                   f"telemetry rows -> {races_dir}  ({time.perf_counter() - started:.0f} s)")
-    ingest_started = time.perf_counter()
+    _ingest(console, races_dir, lake_dir, n_races=n_races, quiet=quiet)
+
+
+def _ingest(console: Console, races_dir: Path, lake_dir: Path, *, n_races: int,
+            quiet: bool) -> None:
+    """Ingest every race under ``races_dir`` into ``lake_dir`` under a progress bar."""
+    started = time.perf_counter()
     with _bar(console, quiet) as bar:
         task = bar.add_task("ingesting", total=n_races)
         seen: set[str] = set()
@@ -85,23 +104,48 @@ def _simulate_and_ingest(console: Console, races_dir: Path, lake_dir: Path, *, s
     repaired = sum(r.laps_repaired for r in reports)
     unmatched = sum(len(r.cars_unmatched) for r in reports)
     console.print(f"ingested {len(reports)} races -> {lake_dir}  "
-                  f"({time.perf_counter() - ingest_started:.0f} s; {repaired} laps repaired, "
+                  f"({time.perf_counter() - started:.0f} s; {repaired} laps repaired, "
                   f"{unmatched} cars unmatched; reports in {lake_dir / 'reports'})")
+
+
+def _history(console: Console, root: Path, name: str, *, seed: int, last_year: int,
+             quiet: bool) -> Lake:
+    """Timing-only past seasons up to ``last_year`` in OUT/NAME-races, ingested."""
+    started = time.perf_counter()
+    races_dir, lake_dir = root / f"{name}-races", root / f"{name}-lake"
+    years = range(last_year - HISTORY_SEASONS + 1, last_year + 1)
+    n_races = len(years) * len(plan_season("demo", races=HISTORY_RACES_PER_TRACK))
+    with _bar(console, quiet) as bar:
+        task = bar.add_task(f"simulating {len(years)} timing-only seasons "
+                            f"{years[0]}-{years[-1]}", total=n_races)
+        for year in years:
+            simulate_season(races_dir / str(year), season="demo", seed=seed + year,
+                            races=HISTORY_RACES_PER_TRACK, telemetry_hz=0.0, year=year,
+                            on_race=lambda _race: bar.advance(task))
+    console.print(f"simulated {n_races} timing-only races of seasons {years[0]}-{years[-1]} "
+                  f"-> {races_dir}  ({time.perf_counter() - started:.0f} s)")
+    _ingest(console, races_dir, lake_dir, n_races=n_races, quiet=quiet)
+    return open_lake(lake_dir)
 
 
 def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
     """Train every model on OUT/lake, then evaluate on the held-out season."""
     tasks = select_tasks()
     registry = open_registry(root / "registry", tasks)
+    history = _history(console, root, "history", seed=seed, last_year=HISTORY_LAST_YEAR,
+                       quiet=quiet)
     report = train_with_progress(console, open_lake(root / "lake"), registry, tasks,
-                                 seed=seed, quiet=quiet)
+                                 seed=seed, quiet=quiet, history=history)
     print_training(console, report)
     console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s")
     heldout_seed = seed + HELDOUT_SEED_OFFSET
     _simulate_and_ingest(console, root / "heldout-races", root / "heldout-lake",
                          seed=heldout_seed, quiet=quiet, races=HELDOUT_RACES_PER_TRACK)
+    heldout_history = _history(console, root, "heldout-history", seed=heldout_seed,
+                               last_year=HISTORY_LAST_YEAR - HISTORY_SEASONS, quiet=quiet)
     started = time.perf_counter()
-    examples = task_examples(open_lake(root / "heldout-lake"), tasks)  # once, for both uses
+    examples = examples_with_history(open_lake(root / "heldout-lake"), tasks,
+                                     heldout_history)  # once, for both uses
     evaluation = evaluate(root / "heldout-lake", registry, tasks, examples=examples)
     console.print(comparison_table(
         evaluation.comparisons, f"Held-out season (seed {heldout_seed}): production "
@@ -129,11 +173,15 @@ def demo(
     The race files go to OUT/races (the real Hack-the-Track layout, with ground truth in
     truth/ folders), the lake to OUT/lake and the models to OUT/registry. A smaller
     season from another seed goes to OUT/heldout-races and OUT/heldout-lake; the
-    evaluation on it is printed and saved as Markdown in OUT/evaluation.md. Everything
-    is replaced on every run.
+    evaluation on it is printed and saved as Markdown in OUT/evaluation.md. Two
+    sets of ten timing-only past seasons (OUT/history-*, OUT/heldout-history-*) give
+    the caution hazard enough cautions to learn from and to be scored on. Everything is
+    replaced on every run.
     """
     root = out if out is not None else get_settings().data_dir / "demo"
-    for name in ("races", "lake", "registry", "heldout-races", "heldout-lake"):
+    for name in ("races", "lake", "registry", "heldout-races", "heldout-lake",
+                 "history-races", "history-lake", "heldout-history-races",
+                 "heldout-history-lake"):
         if (root / name).exists():
             shutil.rmtree(root / name)
     console = Console()

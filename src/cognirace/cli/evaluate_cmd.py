@@ -49,6 +49,9 @@ def evaluate(
         "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
     models: list[str] | None = typer.Option(
         None, "--models", "-m", help="A model to evaluate; repeat for more (default: all)."),
+    history: Path | None = typer.Option(
+        None, "--history-lake", help="A lake of other seasons' races (timing files are "
+        "enough) that the caution hazard also is scored on; rare events need many races."),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the table as Markdown to this file."),
 ) -> None:
@@ -61,7 +64,7 @@ def evaluate(
     tasks = select_tasks(models)
     target = open_lake(lake if lake is not None else settings.lake_dir)
     store = open_registry(registry if registry is not None else settings.registry_url)
-    report = run_evaluate(target, store, tasks)
+    report = run_evaluate(target, store, tasks, history=history)
     console = Console()
     console.print(comparison_table(report.comparisons, f"Evaluation on {target.root}"))
     wins = report.primary_wins()

@@ -32,6 +32,9 @@ def simulate(
         None, "--telemetry-hz", help="Telemetry rate for every race, Hz; 0 writes none."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes the same files."),
+    year: int = typer.Option(
+        2025, "--year", help="The season's year; seasons of different years can share a lake."
+    ),
     no_quirks: bool = typer.Option(
         False, "--no-quirks", help="Write clean files (no lap 32768, clock drift, car 0...)."
     ),
@@ -60,7 +63,7 @@ def simulate(
 
         summary = simulate_season(
             out, season=season, tracks=tracks, races=races, cars=cars,
-            telemetry_hz=telemetry_hz, seed=seed,
+            telemetry_hz=telemetry_hz, seed=seed, year=year,
             quirks=QuirkRates.none() if no_quirks else None, progress=on_car, on_race=on_race,
         )
     console.print(

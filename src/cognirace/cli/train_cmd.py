@@ -20,7 +20,8 @@ from cognirace.training import train as run_train
 
 
 def train_with_progress(console: Console, lake: Lake, registry: Registry,
-                        tasks: Sequence[Task], *, seed: int, quiet: bool) -> TrainingReport:
+                        tasks: Sequence[Task], *, seed: int, quiet: bool,
+                        history: Lake | None = None) -> TrainingReport:
     """Run ``training.train`` under a progress bar (one step per fit-and-score)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
@@ -29,7 +30,8 @@ def train_with_progress(console: Console, lake: Lake, registry: Registry,
         def progress(label: str, done: int, total: int) -> None:
             bar.update(step, description=label, completed=done, total=total)
 
-        return run_train(lake, registry, tasks, seed=seed, progress=progress)
+        return run_train(lake, registry, tasks, seed=seed, progress=progress,
+                         history=history)
 
 
 def versions_table(report: TrainingReport) -> Table:
@@ -60,6 +62,9 @@ def train(
     models: list[str] | None = typer.Option(
         None, "--models", "-m", help="A model to train; repeat for more (default: all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the race split and the models."),
+    history: Path | None = typer.Option(
+        None, "--history-lake", help="A lake of other seasons' races (timing files are "
+        "enough) that the caution hazard also learns from; rare events need many races."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
 ) -> None:
     """Train each model and its baseline, evaluate both on races they did not see, publish.
@@ -73,7 +78,9 @@ def train(
     source = open_lake(lake if lake is not None else settings.lake_dir)
     store = open_registry(registry if registry is not None else settings.registry_url)
     console = Console()
-    report = train_with_progress(console, source, store, tasks, seed=seed, quiet=quiet)
+    past = open_lake(history) if history is not None else None
+    report = train_with_progress(console, source, store, tasks, seed=seed, quiet=quiet,
+                                 history=past)
     print_training(console, report)
     console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s; "
                   f"model cards in {store.url}/<model>/<version>/card.md")

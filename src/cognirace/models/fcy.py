@@ -10,13 +10,14 @@ under FCY are left out (the hazard is of a *new* caution), and so are rows after
 chequered flag (no lap follows). ``laps_to_fcy_start`` counts leader laps from the row
 to the next start, null when none comes before the race ends.
 
-``FcyHazardModel`` is a discrete-time hazard: a ridge logistic regression gives the
-chance ``h`` that a caution starts on the next lap from the race state; for the laps
-after that, lap number, laps since the last caution and race time left are advanced by
-one leader lap per step (and the hazard is 0 once the race is over), and
+``FcyHazardModel`` is a discrete-time hazard: for each lap ``j + 1`` ahead, a ridge
+logistic regression gives the chance ``h_j`` that a caution starts on that lap given
+none before it, from the race state now (lap, race time left and laps since the last
+caution advanced by ``j`` leader laps; the hazard is 0 once the race is over), and
 ``P(start within k) = 1 - prod_{j<k} (1 - h_j)``. Cautions are rare (under one a race),
-so the model is small and strongly regularised. ``ConstantHazardBaseline`` uses the
-training races' per-lap base rate for every lap.
+so the model is small and regularised, and learns best from many seasons of timing
+files (``Task.history``). ``ConstantHazardBaseline`` uses the training races' per-lap
+base rate for every lap.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import polars as pl
 from cognirace.errors import DataError
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
-from cognirace.models.per_track import per_track
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
@@ -73,25 +73,46 @@ OUTPUTS: tuple[ColumnSpec, ...] = tuple(
                "", 0.0, 1.0)
     for k in HORIZONS
 )
-NUMERIC: tuple[str, ...] = ("lap", "race_time_left_s", "n_close_1s", "p_close_2s",
-                            "laps_since_fcy", "n_fcy_starts", "n_off_pace")
+FEATURES: tuple[str, ...] = (
+    "log_laps_left", "laps_left_4", "race_fraction", "race_fraction_sq", "restart",
+    "n_fcy_starts", "any_fcy", "log_laps_since_fcy", "n_off_pace_3", "n_close_1s",
+    "p_close_2s")
+"""Hazard features ``step`` leader laps ahead: no caution starts in the last laps (too
+few to restart), the hazard's shape over the race, the first green laps after a
+restart, cautions so far, cars limping (a car off pace may stop on track) and density."""
 
 
-def _design(frame: pl.DataFrame, step: int) -> FloatArray:
-    """Numeric hazard features of each row ``step`` leader laps ahead (unscaled)."""
-    lap_s = frame["leader_lap_s"].fill_null(0.0).to_numpy()
-    cols = {name: frame[name].fill_null(0).cast(pl.Float64).to_numpy() for name in NUMERIC}
-    cols["lap"] = cols["lap"] + step
-    cols["laps_since_fcy"] = np.log1p(cols["laps_since_fcy"] + step)
-    cols["race_time_left_s"] = np.maximum(cols["race_time_left_s"] - step * lap_s, 0.0) / 60.0
-    return np.column_stack([cols[name] for name in NUMERIC]).astype(np.float64)
+def _columns(frame: pl.DataFrame) -> dict[str, FloatArray]:
+    """The inputs the features need, as float arrays, read once per call."""
+    return {
+        "lap": frame["lap"].cast(pl.Float64).to_numpy(),
+        "left": frame["race_time_left_s"].fill_null(0.0).to_numpy(),
+        "lap_s": frame["leader_lap_s"].fill_null(0.0).to_numpy(),
+        **{name: frame[name].fill_null(0).cast(pl.Float64).to_numpy()
+           for name in ("laps_since_fcy", "n_fcy_starts", "n_off_pace", "n_close_1s",
+                        "p_close_2s")},
+    }
 
 
-def _alive(frame: pl.DataFrame, step: int) -> FloatArray:
+def _design(cols: Mapping[str, FloatArray], step: int) -> FloatArray:
+    """``FEATURES`` of each row ``step`` leader laps ahead (unscaled)."""
+    lap_s = np.maximum(cols["lap_s"], 1.0)
+    laps_left = np.maximum(cols["left"] - step * cols["lap_s"], 0.0) / lap_s
+    lap = cols["lap"] + step
+    since = cols["laps_since_fcy"] + step
+    starts = cols["n_fcy_starts"]
+    fraction = lap / (lap + laps_left)
+    return np.column_stack([
+        np.log1p(laps_left), np.minimum(laps_left, 4.0), fraction, fraction ** 2,
+        ((starts > 0) & (since <= 2)).astype(np.float64), starts,
+        np.minimum(starts, 1.0), np.log1p(since), np.minimum(cols["n_off_pace"], 3.0),
+        cols["n_close_1s"], cols["p_close_2s"],
+    ])
+
+
+def _alive(cols: Mapping[str, FloatArray], step: int) -> FloatArray:
     """1 where a lap still follows ``step`` leader laps from now (race time left), else 0."""
-    left = frame["race_time_left_s"].fill_null(0.0).to_numpy()
-    lap_s = frame["leader_lap_s"].fill_null(0.0).to_numpy()
-    return np.asarray(left - step * lap_s > 0.0, dtype=np.float64)
+    return np.asarray(cols["left"] - step * cols["lap_s"] > 0.0, dtype=np.float64)
 
 
 def _alive_expr() -> pl.Expr:
@@ -131,16 +152,21 @@ def _combine(hazards: list[FloatArray]) -> pl.DataFrame:
 
 
 class FcyHazardModel(Model):
-    """Per-lap caution hazard from a ridge logistic regression, chained over 6 laps.
+    """Discrete-time caution hazard: one ridge logistic regression per lap ahead.
+
+    The hazard of lap ``j + 1`` ahead is fitted on the rows with no caution start in
+    the ``j`` laps before it, so each step learns what still predicts a start that far
+    ahead (a car limping now predicts the next lap, not the sixth), and the chained
+    probabilities stay calibrated at every horizon.
 
     Hyperparameters:
-        l2: Ridge penalty on each standardised numeric coefficient (rows' worth of
-            weight pulling it to 0); cautions are rare, so it is strong.
+        l2: Ridge penalty on each standardised feature's coefficient (rows' worth of
+            weight pulling it to 0); cautions are rare, so the fit needs it.
         track_l2: Ridge penalty on each track's offset; an unseen track gets none.
     """
 
     kind = "fcy_hazard"
-    kind_version = "1"
+    kind_version = "2"
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -148,11 +174,10 @@ class FcyHazardModel(Model):
 
     mean_: FloatArray
     scale_: FloatArray
-    coef_: FloatArray
-    intercept_: float
-    track_offset_: dict[str, float]
+    beta_: FloatArray
+    tracks_: list[str]
 
-    def __init__(self, *, l2: float = 30.0, track_l2: float = 30.0) -> None:
+    def __init__(self, *, l2: float = 3.0, track_l2: float = 30.0) -> None:
         self.l2 = l2
         self.track_l2 = track_l2
 
@@ -161,43 +186,52 @@ class FcyHazardModel(Model):
         if frame.is_empty():
             raise DataError("no green race state with a lap to follow", column=TARGET,
                             hint="build rows with fcy_rows from races with green laps")
-        raw = _design(frame, 0)
+        cols = _columns(frame)
+        raw = _design(cols, 0)
         self.mean_ = raw.mean(axis=0)
         self.scale_ = np.where(raw.std(axis=0) > 0, raw.std(axis=0), 1.0)
-        tracks = sorted(set(frame["track"].to_list()))
-        onehot = np.column_stack([(frame["track"] == t).to_numpy() for t in tracks])
-        x = np.column_stack([np.ones(frame.height), (raw - self.mean_) / self.scale_,
-                             onehot.astype(np.float64)])
-        penalty = np.r_[0.0, np.full(raw.shape[1], self.l2), np.full(len(tracks), self.track_l2)]
-        beta = ridge_logistic(x, _events(frame), penalty)
-        self.intercept_ = float(beta[0])
-        self.coef_ = np.asarray(beta[1:1 + raw.shape[1]], dtype=np.float64)
-        self.track_offset_ = {t: float(b) for t, b in
-                              zip(tracks, beta[1 + raw.shape[1]:], strict=True)}
+        self.tracks_ = sorted(set(frame["track"].to_list()))
+        onehot = self._onehot(frame)
+        laps = frame[TARGET].fill_null(10**6).to_numpy()
+        penalty = np.r_[0.0, np.full(raw.shape[1], self.l2),
+                        np.full(len(self.tracks_), self.track_l2)]
+        betas = []
+        for step in range(len(HORIZONS)):
+            at_risk = (laps > step) & (_alive(cols, step) > 0)
+            x = self._x(cols, onehot, step)[at_risk]
+            betas.append(ridge_logistic(x, (laps[at_risk] == step + 1).astype(np.float64),
+                                        penalty))
+        self.beta_ = np.vstack(betas)
 
-    def hazard(self, frame: pl.DataFrame, step: int = 0) -> FloatArray:
-        """Chance a caution starts on lap ``step + 1`` from now, given none before it."""
+    def _onehot(self, frame: pl.DataFrame) -> FloatArray:
+        track = frame["track"].to_numpy()
+        return np.column_stack([track == name for name in self.tracks_]).astype(np.float64) \
+            if self.tracks_ else np.zeros((frame.height, 0))
+
+    def _x(self, cols: Mapping[str, FloatArray], onehot: FloatArray, step: int) -> FloatArray:
+        scaled = (_design(cols, step) - self.mean_) / self.scale_
+        return np.column_stack([np.ones(len(scaled)), scaled, onehot])
+
+    def hazards(self, frame: pl.DataFrame) -> list[FloatArray]:
+        """Chance a caution starts on lap ``j + 1`` from now given none before, per ``j``."""
         self._check_fitted("compute a hazard")
-        z = ((_design(frame, step) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        z = z + per_track(self.track_offset_, frame["track"], 0.0)
-        return _sigmoid(z) * _alive(frame, step)
+        cols = _columns(frame)
+        onehot = self._onehot(frame)
+        return [_sigmoid(self._x(cols, onehot, j) @ self.beta_[j]) * _alive(cols, j)
+                for j in range(len(HORIZONS))]
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return _combine([self.hazard(frame, j) for j in range(len(HORIZONS))])
+        return _combine(self.hazards(frame))
 
     def _get_state(self) -> ModelState:
-        return ModelState(
-            values={"intercept": self.intercept_, "track_offset": self.track_offset_},
-            arrays={"mean": self.mean_, "scale": self.scale_, "coef": self.coef_},
-        )
+        return ModelState(values={"tracks": self.tracks_},
+                          arrays={"mean": self.mean_, "scale": self.scale_, "beta": self.beta_})
 
     def _set_state(self, state: ModelState) -> None:
-        self.intercept_ = float(state.values["intercept"])
-        self.track_offset_ = {str(k): float(v)
-                              for k, v in state.values["track_offset"].items()}
+        self.tracks_ = [str(name) for name in state.values["tracks"]]
         self.mean_ = np.asarray(state.arrays["mean"], dtype=np.float64)
         self.scale_ = np.asarray(state.arrays["scale"], dtype=np.float64)
-        self.coef_ = np.asarray(state.arrays["coef"], dtype=np.float64)
+        self.beta_ = np.asarray(state.arrays["beta"], dtype=np.float64)
 
 
 class ConstantHazardBaseline(Model):
@@ -321,8 +355,24 @@ def calibration_error(p: FloatArray, y: FloatArray, n_bins: int = 10) -> float:
     return float(gap.sum()) / float(table["n"].sum())
 
 
+def calibration_error_debiased(p: FloatArray, y: FloatArray, n_bins: int = 10) -> float:
+    """Root of the squared calibration error less its sampling noise (Kumar et al. 2019).
+
+    The plain binned error of a perfectly calibrated forecast is not 0 on finite data,
+    and grows with the bins its predictions spread over, so it favours a constant
+    forecast; subtracting each bin's variance of the observed rate removes that bias.
+    """
+    table = reliability_table(p, y, n_bins).filter(pl.col("n") > 1)
+    if table.is_empty():
+        return 0.0
+    n, rate = table["n"].to_numpy().astype(np.float64), table["y_rate"].to_numpy()
+    gap = (table["p_mean"].to_numpy() - rate) ** 2 - rate * (1.0 - rate) / (n - 1.0)
+    return float(np.sqrt(max(float((gap * n).sum() / len(p)), 0.0)))
+
+
 def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
-    """Brier score and log loss over horizons 1..6 (and at 1 and 6), and the pooled ECE."""
+    """Brier score and log loss over horizons 1..6 (and at 1 and 6), and the pooled
+    calibration error, plain (ECE) and debiased."""
     y = horizon_labels(rows)
     p = np.column_stack([predictions[f"p_fcy_start_{k}"].to_numpy() for k in HORIZONS])
     q = np.clip(p, 1e-6, 1.0 - 1e-6)
@@ -336,6 +386,7 @@ def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]
         "brier_loss_k1": float(brier[0]), f"brier_loss_k{HORIZONS[last]}": float(brier[last]),
         "log_loss_k1": float(loss[0]), f"log_loss_k{HORIZONS[last]}": float(loss[last]),
         "calibration_error": calibration_error(p.ravel(), y.ravel()),
+        "calibration_error_debiased": calibration_error_debiased(p.ravel(), y.ravel()),
     }
 
 
@@ -347,13 +398,14 @@ TASK = Task(
     rows=fcy_rows,
     score=score_fcy,
     primary="brier",
+    history=True,
     target_source="timing files: the leader's flag at the line (`FLAG_AT_FL`); a caution "
                   "starts on the first FCY lap after a green one",
     real_data_note="Everything comes from the official timing files, so real data gives "
                    "the same labels and the same model.",
     limits=(
-        "Cautions are rare (under one a race): the hazard rests on a few dozen starts and "
-        "is strongly regularised toward the base rate.",
+        "Cautions are rare (under one a race): the hazard needs many seasons of timing "
+        "files (`--history-lake`); on one season it rests on a dozen starts.",
         "A caution on lap 1 has no row before it and cannot be predicted.",
         "Field features come from the timing line only; an incident between crossings is "
         "seen at the next line at the earliest.",
@@ -369,6 +421,7 @@ __all__ = [
     "ConstantHazardBaseline",
     "FcyHazardModel",
     "calibration_error",
+    "calibration_error_debiased",
     "fcy_rows",
     "horizon_labels",
     "reliability_table",

@@ -58,6 +58,9 @@ class Task:
         needs_truth: Whether ``rows`` needs the truth tables to build its labels.
         source: Builds the table ``rows`` receives in place of the lap feature table;
             ``None`` for the lap feature table itself.
+        history: Whether the task also learns from (and is scored on) a history lake:
+            past seasons' timing files, which exist in far greater number than
+            telemetry. Rare events (cautions) need them.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Task:
     limits: tuple[str, ...] = field(default_factory=tuple)
     needs_truth: bool = False
     source: Source | None = None
+    history: bool = False
 
     def gain(self, model_value: float, baseline_value: float) -> float:
         """How much the model beats the baseline on ``primary``: positive is better."""

@@ -28,8 +28,10 @@ from cognirace.sim.car import FUEL_DENSITY_KG_PER_L, GR86
 from cognirace.sim.config import RaceConfig
 from cognirace.sim.drivers import Driver
 from cognirace.sim.events import (
+    P_CAUTION_PRECURSOR,
     P_MECHANICAL_DNF,
     P_PENALTY,
+    PRECURSOR_LOSS_S,
     Caution,
     Fault,
     draw_cautions,
@@ -190,6 +192,9 @@ def _plan(config: RaceConfig, n_laps: int, rng: np.random.Generator) -> _Plan:
     loss: dict[tuple[int, int], float] = {}
     for c in cautions:
         loss[(c.start_lap - 1, c.cause_car)] = float(rng.uniform(8.0, 30.0))
+        if c.start_lap > 3 and rng.random() < P_CAUTION_PRECURSOR:
+            # completed before the leader's line two laps ahead of the yellow: visible
+            loss[(c.start_lap - 3, c.cause_car)] = float(rng.uniform(*PRECURSOR_LOSS_S))
         fate = rng.random()
         if fate < 0.3:
             dnf[c.cause_car] = c.start_lap + 1

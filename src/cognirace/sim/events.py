@@ -16,6 +16,15 @@ P_CAUTIONS = (0.455, 0.413, 0.099, 0.033)
 P_FIRST_CAUTION_LAP1 = 0.36
 """Share of first cautions that start on lap 1."""
 
+P_CAUTION_PRECURSOR = 0.4
+"""Share of cautions after lap 3 whose car ran off pace two laps before it stopped.
+
+A car limping with damage or a problem often loses time for a lap before it stops on
+track and brings out the yellow; the rest are sudden (a crash, a spin into the gravel)."""
+
+PRECURSOR_LOSS_S = (4.0, 15.0)
+"""Bounds of the time the limping car loses on that lap, s."""
+
 CAUTION_LAPS = (2, 3, 4, 5)
 P_CAUTION_LAPS = (0.25, 0.45, 0.2, 0.1)
 """Length of a caution in laps: mostly 3."""

@@ -97,7 +97,7 @@ def season_roster(seed: int) -> list[Driver]:
 def plan_season(
     season: str = "demo", *, tracks: list[str] | None = None, races: int | None = None,
     cars: int | None = None, telemetry_hz: float | None = None, seed: int = 0,
-    quirks: QuirkRates | None = None,
+    quirks: QuirkRates | None = None, year: int = SEASON_START.year,
 ) -> list[RaceConfig]:
     """The races of a season, validated.
 
@@ -110,6 +110,8 @@ def plan_season(
         telemetry_hz: Telemetry rate for every race; 0 for none; overrides the season's.
         seed: Seed of the season.
         quirks: Quirk rates; default on.
+        year: The season's year: its first event is on SEASON_START's day of that year,
+            so seasons of different years never share a race id.
     """
     if season not in SEASONS:
         raise ConfigError(f"unknown season {season!r}", value=season,
@@ -122,13 +124,16 @@ def plan_season(
     per_track = races if races is not None else (6 if season == "demo" else 2)
     if not 1 <= per_track <= 40:
         raise ConfigError("races per track must be within 1..40", value=per_track)
+    if not 1950 <= year <= 2100:
+        raise ConfigError("the season's year must be within 1950..2100", value=year)
+    start = SEASON_START.replace(year=year)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     configs = []
     round_no = 0
     for key in keys:
         for event in range(math.ceil(per_track / 2)):
             round_no += 1
-            date = SEASON_START + dt.timedelta(days=14 * (round_no - 1))
+            date = start + dt.timedelta(days=14 * (round_no - 1))
             for r in range(min(2, per_track - 2 * event)):
                 n_cars = cars or int(rng.integers(20, 27) if season == "demo"
                                      else rng.integers(25, MAX_CARS + 1))
@@ -290,7 +295,7 @@ def simulate_season(
     out: str | Path, *, season: str = "demo", tracks: list[str] | None = None,
     races: int | None = None, cars: int | None = None, telemetry_hz: float | None = None,
     seed: int = 0, quirks: QuirkRates | None = None, progress: Progress | None = None,
-    on_race: Callable[[RaceSummary], None] | None = None,
+    on_race: Callable[[RaceSummary], None] | None = None, year: int = SEASON_START.year,
 ) -> SeasonSummary:
     """Simulate a season and write it under ``out`` (see ``plan_season`` for arguments).
 
@@ -298,7 +303,7 @@ def simulate_season(
         on_race: Called after each race is written.
     """
     configs = plan_season(season, tracks=tracks, races=races, cars=cars,
-                          telemetry_hz=telemetry_hz, seed=seed, quirks=quirks)
+                          telemetry_hz=telemetry_hz, seed=seed, quirks=quirks, year=year)
     out_path = Path(out)
     out_path.mkdir(parents=True, exist_ok=True)
     roster = season_roster(seed)

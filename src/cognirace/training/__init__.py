@@ -21,7 +21,7 @@ from cognirace.training.catalogue import (
     task_kinds,
 )
 from cognirace.training.evaluation import HELDOUT, evaluate, load_production
-from cognirace.training.examples import task_examples
+from cognirace.training.examples import HISTORY_PREFIX, examples_with_history, task_examples
 from cognirace.training.report import (
     Comparison,
     EvaluationReport,
@@ -48,6 +48,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BASELINE_SUFFIX",
     "HELDOUT",
+    "HISTORY_PREFIX",
     "PRODUCTION",
     "TASKS",
     "TASK_MODULES",
@@ -64,6 +65,7 @@ __all__ = [
     "card_json",
     "card_markdown",
     "evaluate",
+    "examples_with_history",
     "load_production",
     "load_truth",
     "markdown_table",

@@ -19,7 +19,7 @@ from cognirace.models.base import Model
 from cognirace.models.task import Task
 from cognirace.registry import Registry
 from cognirace.training.catalogue import baseline_name
-from cognirace.training.examples import task_examples
+from cognirace.training.examples import examples_with_history
 from cognirace.training.report import Comparison, EvaluationReport, compare
 from cognirace.training.trainer import PRODUCTION
 
@@ -44,12 +44,15 @@ def load_production(registry: Registry, name: str) -> tuple[Model, str]:
 
 
 def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
-             examples: Mapping[str, pl.DataFrame] | None = None) -> EvaluationReport:
+             examples: Mapping[str, pl.DataFrame] | None = None,
+             history: Lake | str | Path | None = None) -> EvaluationReport:
     """Score each task's production model and baseline on every row of ``lake``.
 
     Args:
         examples: The tasks' rows from ``lake`` when the caller built them already
-            (``task_examples``), so they are not built twice.
+            (``examples_with_history``), so they are not built twice.
+        history: Further unseen races (timing files are enough) that tasks with
+            ``Task.history`` are scored on as well.
 
     Raises:
         ArtifactError: A task's model or baseline is missing from the registry.
@@ -62,7 +65,8 @@ def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task],
         baseline, _ = load_production(registry, baseline_name(task))
         loaded[task.name] = (model, baseline, version)
     if examples is None:
-        examples = task_examples(lake, tasks)
+        past = history if isinstance(history, Lake | None) else open_lake(history)
+        examples = examples_with_history(lake, tasks, past)
     comparisons: list[Comparison] = []
     for task in tasks:
         rows = examples[task.name]

@@ -64,6 +64,38 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
     return examples
 
 
+HISTORY_PREFIX = "history/"
+"""Put before the history lake's race ids: ids are unique within a lake only
+(``barber-R1`` may name a race of each lake), and splits group rows by race id."""
+
+
+def examples_with_history(lake: Lake, tasks: Sequence[Task], history: Lake | None,
+                          on_step: Callable[[str], None] | None = None
+                          ) -> dict[str, pl.DataFrame]:
+    """``task_examples`` of ``lake``, with the history lake's rows added for history tasks.
+
+    The history rows' race ids start with ``HISTORY_PREFIX``.
+
+    Raises:
+        DataError: As ``task_examples``; or the history lake is the lake itself (its
+            rows would count twice and land on both sides of a split).
+    """
+    examples = task_examples(lake, tasks, on_step)
+    wanting = [task for task in tasks if task.history]
+    if history is None or not wanting:
+        return examples
+    if history.root.resolve() == lake.root.resolve():
+        raise DataError("the history lake is the lake itself", path=history.root,
+                        hint="a history lake holds other seasons' races; ingest them "
+                        "into a folder of their own")
+    step = on_step or (lambda _what: None)
+    extra = task_examples(history, wanting, on_step=lambda what: step(f"history: {what}"))
+    for task in wanting:
+        past = extra[task.name].with_columns((HISTORY_PREFIX + pl.col("race_id")).alias("race_id"))
+        examples[task.name] = pl.concat([examples[task.name], past], how="vertical_relaxed")
+    return examples
+
+
 def _check_rows(task: Task, rows: pl.DataFrame, lake: Lake) -> None:
     """Refuse rows a split cannot use, naming the task and the likely cause."""
     missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
@@ -77,4 +109,4 @@ def _check_rows(task: Task, rows: pl.DataFrame, lake: Lake) -> None:
                         path=lake.root, hint=hint)
 
 
-__all__ = ["REQUIRED_COLUMNS", "task_examples"]
+__all__ = ["HISTORY_PREFIX", "REQUIRED_COLUMNS", "examples_with_history", "task_examples"]

@@ -24,7 +24,7 @@ from cognirace.models.task import Task
 from cognirace.registry import Registry
 from cognirace.training.cards import TrainingData, card_json, card_markdown
 from cognirace.training.catalogue import baseline_name
-from cognirace.training.examples import task_examples
+from cognirace.training.examples import examples_with_history
 from cognirace.training.report import (
     Comparison,
     TaskTraining,
@@ -129,7 +129,8 @@ def _train_task(task: Task, rows: pl.DataFrame, registry: Registry, lake: Lake, 
 
 
 def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
-          seed: int = 0, progress: Progress | None = None) -> TrainingReport:
+          seed: int = 0, progress: Progress | None = None,
+          history: Lake | str | Path | None = None) -> TrainingReport:
     """Train, evaluate and publish ``tasks`` from the races of ``lake``.
 
     Args:
@@ -138,6 +139,8 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
         tasks: The tasks to train (see ``select_tasks``).
         seed: Seed of the race split and of seeded models.
         progress: Told of each step (see ``Progress``).
+        history: A lake of other seasons' races (timing files are enough); tasks with
+            ``Task.history`` learn from its races too.
 
     Raises:
         DataError: The lake is empty, a task finds no rows, or fewer than two races.
@@ -149,8 +152,9 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
     total, done = 1 + per_task * len(tasks), 0
     report = progress or (lambda _label, _done, _total: None)
     report("building features", 0, total)
-    examples: Mapping[str, pl.DataFrame] = task_examples(
-        lake, tasks, on_step=lambda what: report(f"building rows: {what}", 0, total))
+    past = history if isinstance(history, Lake | None) else open_lake(history)
+    examples: Mapping[str, pl.DataFrame] = examples_with_history(
+        lake, tasks, past, on_step=lambda what: report(f"building rows: {what}", 0, total))
 
     def tick(label: str) -> None:
         nonlocal done
