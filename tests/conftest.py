@@ -10,6 +10,9 @@ import pytest
 
 from cognirace.config import get_settings
 
+pytest_plugins = ["redis_server"]
+"""The ``redis_url`` fixture: a real Redis server, started when none runs."""
+
 
 @pytest.fixture
 def seed() -> int:

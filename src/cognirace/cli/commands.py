@@ -11,7 +11,9 @@ def register(app: typer.Typer) -> None:
         demo_cmd,
         evaluate_cmd,
         ingest_cmd,
+        keys_cmd,
         plot_cmd,
+        serve_cmd,
         simulate_cmd,
         train_cmd,
     )
@@ -22,3 +24,5 @@ def register(app: typer.Typer) -> None:
     app.command("plot")(plot_cmd.plot)
     app.command("train")(train_cmd.train)
     app.command("evaluate")(evaluate_cmd.evaluate)
+    app.command("serve", epilog=serve_cmd.EPILOG)(serve_cmd.serve)
+    app.add_typer(keys_cmd.app, name="keys")

@@ -3,7 +3,8 @@
 Simulates the demo season in the real file format, ingests it into a fresh lake,
 trains every model into a fresh registry, then simulates a smaller season from another
 seed, ingests it, and evaluates the production models on it: races, drivers' days and
-weather none of the models saw. Each later stage of the product (serve, replay) joins
+weather none of the models saw. Last, it serves the models over HTTP and asks each of
+them held-out rows, as a client would. Each later stage of the product (serve, replay) joins
 this command as it lands, so one command always shows the whole product.
 """
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cognirace.cli.demo_serve import serve_demo
 from cognirace.cli.evaluate_cmd import comparison_table
 from cognirace.cli.train_cmd import print_training, train_with_progress
 from cognirace.config import get_settings
@@ -159,6 +161,7 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
         picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",
                              rows=examples["driver"])
         console.print(f"driver-style map of the held-out season: {picture}")
+    serve_demo(console, root / "registry", tasks, examples)
 
 
 def demo(
@@ -168,7 +171,7 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated season and training."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bars."),
 ) -> None:
-    """Run the main job: simulate, ingest, train, and evaluate on a held-out season.
+    """Run the main job: simulate, ingest, train, evaluate on a held-out season, serve.
 
     The race files go to OUT/races (the real Hack-the-Track layout, with ground truth in
     truth/ folders), the lake to OUT/lake and the models to OUT/registry. A smaller

@@ -32,6 +32,7 @@ import polars as pl
 from cognirace.errors import DataError
 from cognirace.features.windows import CHANNELS, STATS, WINDOW_FEATURES, WINDOW_S, window_table
 from cognirace.models.anomaly_scoring import KINDS, TARGET, false_alarms_per_hour, score_anomaly
+from cognirace.models.arrays import float_matrix
 from cognirace.models.artifacts import ModelState, read_state, write_state
 from cognirace.models.base import Model
 from cognirace.models.lgbm import BASE_PARAMS, load_booster, save_booster
@@ -69,9 +70,8 @@ OUTPUTS: tuple[ColumnSpec, ...] = (
 
 
 def _matrix(frame: pl.DataFrame) -> FloatArray:
-    """The window features as a float matrix, NaN for missing."""
-    cols = frame.select(pl.col(n).cast(pl.Float64).fill_null(np.nan) for n in WINDOW_FEATURES)
-    return cols.to_numpy().astype(np.float64, copy=False)
+    """The window features as a float matrix, NaN for missing (columns are Float64)."""
+    return float_matrix(frame, WINDOW_FEATURES)
 
 
 def _labels(frame: pl.DataFrame) -> npt.NDArray[np.int64]:

@@ -31,6 +31,7 @@ import scipy.linalg
 
 from cognirace.errors import DataError
 from cognirace.features.style import STYLE_FEATURES, style_table
+from cognirace.models.arrays import float_matrix
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.driver_map import plot_embedding
@@ -84,7 +85,7 @@ def _outputs(n_dims: int) -> tuple[ColumnSpec, ...]:
 
 
 def _features(frame: pl.DataFrame) -> FloatArray:
-    return frame.select(pl.col(STYLE_FEATURES).fill_null(np.nan)).to_numpy().astype(np.float64)
+    return float_matrix(frame, STYLE_FEATURES)
 
 
 def lda_projection(x: FloatArray, labels: npt.NDArray[np.str_], n_dims: int,

@@ -30,6 +30,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.errors import DataError
+from cognirace.models.arrays import filled
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.schema import ColumnSpec
@@ -85,10 +86,10 @@ restart, cautions so far, cars limping (a car off pace may stop on track) and de
 def _columns(frame: pl.DataFrame) -> dict[str, FloatArray]:
     """The inputs the features need, as float arrays, read once per call."""
     return {
-        "lap": frame["lap"].cast(pl.Float64).to_numpy(),
-        "left": frame["race_time_left_s"].fill_null(0.0).to_numpy(),
-        "lap_s": frame["leader_lap_s"].fill_null(0.0).to_numpy(),
-        **{name: frame[name].fill_null(0).cast(pl.Float64).to_numpy()
+        "lap": np.asarray(frame["lap"].to_numpy(), dtype=np.float64),
+        "left": np.asarray(filled(frame["race_time_left_s"], 0.0), dtype=np.float64),
+        "lap_s": np.asarray(filled(frame["leader_lap_s"], 0.0), dtype=np.float64),
+        **{name: np.asarray(filled(frame[name], 0), dtype=np.float64)
            for name in ("laps_since_fcy", "n_fcy_starts", "n_off_pace", "n_close_1s",
                         "p_close_2s")},
     }

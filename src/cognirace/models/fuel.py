@@ -23,6 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.errors import DataError
+from cognirace.models.arrays import flags, float_matrix
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.per_track import TRACK_LENGTH_KM, per_track
@@ -80,16 +81,14 @@ def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
     length, because a yellow lap's burn is not a green lap's burn scaled by throttle:
     the car idles behind the queue for much of it.
     """
-    fcy = (frame["flag"] == FCY).fill_null(False).to_numpy().astype(np.float64)
+    fcy = flags(frame["flag"] == FCY)
     green = 1.0 - fcy
-    proxy = frame["fuel_proxy_krev"].fill_null(np.nan).to_numpy()
-    lap_time = frame["lap_time_s"].fill_null(np.nan).to_numpy()
+    proxy = float_matrix(frame, ["fuel_proxy_krev"])[:, 0]
+    lap_time = float_matrix(frame, ["lap_time_s"])[:, 0]
     length = per_track(TRACK_LENGTH_KM, frame["track"], np.nan)  # NaN: unknown track
     cols = [green, green * proxy, green * lap_time, green * length,
             fcy, fcy * proxy, fcy * lap_time, fcy * length,
-            frame["in_pit"].fill_null(False).to_numpy().astype(np.float64),
-            frame["out_lap"].fill_null(False).to_numpy().astype(np.float64),
-            (frame["lap"] == 1).fill_null(False).to_numpy().astype(np.float64)]
+            flags(frame["in_pit"]), flags(frame["out_lap"]), flags(frame["lap"] == 1)]
     return np.column_stack(cols)
 
 

@@ -31,6 +31,7 @@ import polars as pl
 
 from cognirace.errors import DataError
 from cognirace.features import PIT_TRANSIT_S
+from cognirace.models.arrays import flags
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.per_track import per_track
@@ -60,7 +61,7 @@ OUTPUTS: tuple[ColumnSpec, ...] = (
 )
 
 def _flags(frame: pl.DataFrame, name: str) -> npt.NDArray[np.float64]:
-    return frame[name].fill_null(False).to_numpy().astype(np.float64)
+    return flags(frame.get_column(name))
 
 
 def huber_ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],

@@ -106,7 +106,8 @@ def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> p
     Raises:
         SchemaError: A column is missing or cannot be cast; the message names it.
     """
-    missing = [spec.name for spec in specs if spec.name not in frame.columns]
+    schema = frame.schema  # built on every access: read it once (this is the hot path)
+    missing = [spec.name for spec in specs if spec.name not in schema]
     if missing:
         raise SchemaError(
             f"{role} frame lacks {len(missing)} column(s): {', '.join(missing)}",
@@ -114,14 +115,14 @@ def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> p
         )
     casts = []
     for spec in specs:
-        if frame.schema[spec.name] == spec.polars_dtype:
+        if schema[spec.name] == spec.polars_dtype:
             continue
         try:
             frame.get_column(spec.name).cast(spec.polars_dtype, strict=True)
         except (pl.exceptions.PolarsError, TypeError) as exc:
             raise SchemaError(
                 f"{role} column cannot be read as {spec.dtype}", column=spec.name,
-                value=str(frame.schema[spec.name]), hint=str(exc).splitlines()[0],
+                value=str(schema[spec.name]), hint=str(exc).splitlines()[0],
             ) from exc
         casts.append(pl.col(spec.name).cast(spec.polars_dtype, strict=True))
     return frame.with_columns(casts) if casts else frame

@@ -1,0 +1,66 @@
+"""``cognirace serve``: the prediction service, in the foreground, under uvicorn.
+
+The options become ``COGNIRACE_*`` variables before uvicorn starts, because each worker
+process builds its own app from the environment (``app_from_env`` as a factory): that is
+how ``--workers N`` gives N independent workers, each loading the models once. The
+settings are checked here first, so a bad value or a public bind without API keys stops
+the command with a one-line error instead of N failing workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from cognirace.api.auth import KeyStore
+from cognirace.api.logs import configure_logging
+from cognirace.api.settings import ServeSettings, describe_settings
+
+APP_FACTORY = "cognirace.api.app:app_from_env"
+GRACEFUL_S = 8
+"""Seconds in-flight requests get after SIGTERM (Cloud Run kills 10 s after it)."""
+
+EPILOG = ("Every setting is also read from the environment:\n\n" + describe_settings()
+          + "\n\nMake an API key with `cognirace keys create --name NAME`.")
+
+
+def serve(
+    host: str | None = typer.Option(
+        None, "--host", help="Address to bind (default COGNIRACE_HOST or 127.0.0.1). A "
+        "non-local address needs API keys."),
+    port: int | None = typer.Option(
+        None, "--port", help="TCP port (default AIP_HTTP_PORT, COGNIRACE_PORT or 8005)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes, each with its own copy of the models "
+        "(default COGNIRACE_WORKERS or 1)."),
+    registry: str | None = typer.Option(
+        None, "--registry", help="Model registry: folder or fsspec URL (default "
+        "COGNIRACE_REGISTRY_URL or ./data/registry)."),
+    reload: bool = typer.Option(
+        False, "--reload", help="Restart on code changes (development only; one worker)."),
+) -> None:
+    """Serve the eight models over HTTP (FastAPI on uvicorn), in the foreground.
+
+    Stops gracefully on SIGTERM or Ctrl-C: in-flight requests finish first.
+    API docs at /docs, health at /health and /ready, metrics at /metrics.
+    """
+    import uvicorn
+
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers),
+                        ("REGISTRY_URL", registry)):
+        if value is not None:
+            os.environ[f"COGNIRACE_{name}"] = str(value)
+    if port is not None:
+        os.environ.pop("AIP_HTTP_PORT", None)  # the command line wins over the platform
+    settings = ServeSettings()
+    settings.check_bind(len(KeyStore.load(settings.keys_file, settings.api_keys)))
+    configure_logging(settings.log_level)
+    uvicorn.run(APP_FACTORY, factory=True, host=settings.host, port=settings.port,
+                workers=None if reload else settings.workers, reload=reload,
+                loop="uvloop", http="httptools", log_config=None, access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_S, server_header=False,
+                log_level=settings.log_level)
+
+
+__all__ = ["EPILOG", "serve"]
