@@ -114,5 +114,8 @@ def test_remote_registry_models_are_cached_on_local_disk(make_client: Any, train
     assert client.get("/ready").status_code == 200, client.get("/ready").text
     cached = list(cache.rglob("model.json"))
     assert len(cached) == 8  # one verified copy per model: a restart reads them from disk
+    for path in fs.find(memory_url):  # the remote artifacts go; manifests and aliases stay
+        if "/model/" in path:
+            fs.rm(path)
     again = ModelStore.open(memory_url, cache)
     assert all(o.status == "loaded" for o in again.reload().values())
