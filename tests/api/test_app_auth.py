@@ -114,3 +114,18 @@ def test_limit_headers_also_on_errors_and_every_predict_route(make_client: Any, 
         response = getattr(client, method)(path, json=body)
         assert response.status_code == 200, response.text
         assert all(h in response.headers for h in LIMIT_HEADERS), path
+
+
+def test_refused_requests_count_under_their_model(make_client: Any, keys: Any,
+                                                  trained: Any) -> None:
+    client = make_client(keys_file=keys.file)
+    client.post("/v1/predict/fuel", json=trained.instances("fuel")[0])
+    client.post("/v1/predict/nosuchmodel", json={})
+    metrics = client.get("/metrics").text
+    assert 'cognirace_http_requests_total{method="POST",route="/v1/predict/fuel",status="401"}' \
+        in metrics
+    fuel_401 = [line for line in metrics.splitlines()
+                if line.startswith("cognirace_http_request_duration_seconds_count")
+                and 'model="fuel"' in line]
+    assert fuel_401, "the refused request is timed under model fuel"
+    assert 'model="nosuchmodel"' not in metrics  # unknown names never become labels

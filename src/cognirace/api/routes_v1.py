@@ -57,6 +57,8 @@ async def answer(request: Request, name: str, schemas: RouteSchemas | None, *,
                  batch: bool) -> Response:
     """The shared body of the single and batch routes (auth, limit, cache, predict)."""
     service = get_service(request)
+    if schemas is not None:  # a known name only: label values stay a fixed set
+        request.scope["state"]["model"] = name  # refused requests count per model too
     await service.admit(request)
     served = service.served(request, name)
     if schemas is None:  # a model served by the store but without generated schemas
