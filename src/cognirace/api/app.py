@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from cognirace import __version__
 from cognirace.api import problems, routes_admin, routes_meta, routes_oip, routes_v1, routes_vertex
-from cognirace.api.auth import KeyStore
 from cognirace.api.cache import MemoryCache, RedisCache, ResponseCache
+from cognirace.api.keywatch import WatchedKeys
 from cognirace.api.logs import configure_logging
 from cognirace.api.metrics import Metrics
 from cognirace.api.middleware import RequestMiddleware
@@ -58,7 +58,7 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
     Raises:
         ConfigError: Bad keys, a public bind without keys, or Redis unreachable.
     """
-    keys = KeyStore.load(settings.keys_file, settings.api_keys)
+    keys = WatchedKeys(settings.keys_file, settings.api_keys)
     settings.check_bind(len(keys))
     metrics = Metrics()
     if store is None:

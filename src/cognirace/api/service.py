@@ -20,8 +20,9 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from cognirace.api.auth import KeyStore, Principal
+from cognirace.api.auth import Principal
 from cognirace.api.cache import ResponseCache, cache_key
+from cognirace.api.keywatch import WatchedKeys
 from cognirace.api.metrics import Metrics
 from cognirace.api.problems import ProblemError, field_errors, invalid_input
 from cognirace.api.ratelimit import RateLimiter, rate_limit_headers
@@ -40,7 +41,7 @@ class Service:
 
     settings: ServeSettings
     store: ModelStore
-    keys: KeyStore
+    keys: WatchedKeys
     limiter: RateLimiter
     cache: ResponseCache | None
     metrics: Metrics
@@ -50,7 +51,7 @@ class Service:
     @property
     def open_access(self) -> bool:
         """True when no key is configured: every caller is let in (localhost only)."""
-        return len(self.keys) == 0
+        return self.keys.open_access
 
     def authenticate(self, request: Request, scope: str) -> Principal | None:
         """The caller's key, checked for ``scope``; None in open access.
@@ -60,7 +61,7 @@ class Service:
         """
         if self.open_access:
             return None
-        principal = self.keys.authenticate(request.headers.get("x-api-key"))
+        principal = self.keys.current().authenticate(request.headers.get("x-api-key"))
         if principal is None:
             raise ProblemError(401, "missing or unknown API key; send it in the X-API-Key "
                                "header", kind="unauthorized",

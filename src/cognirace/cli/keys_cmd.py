@@ -75,7 +75,7 @@ def revoke(
     key_id: str = typer.Argument(..., metavar="ID", help="Id of the key (see `keys list`)."),
     keys_file: Path | None = _keys_file_option(),
 ) -> None:
-    """Delete a key from the keys file (a running service reads the file at start: restart it)."""
+    """Delete a key from the keys file; a running service stops accepting it within a second."""
     path = _path(keys_file)
     if not revoke_key(path, key_id):
         raise ConfigError(f"no key with id {key_id!r}", path=path,

@@ -1,0 +1,80 @@
+"""The accepted keys, kept in step with the keys file while the service runs.
+
+``cognirace keys create`` and ``keys revoke`` rewrite the keys file atomically; a
+leaked key must stop working without a restart. So a worker looks at the file's
+stamp (modification time, size, inode) at most once a ``interval_s`` and reads it again
+when it changed; a file that fails to parse keeps the previous keys and says so in the
+log. Whether the service is open (no key at all) is bounded by how it started: one
+started with keys never opens, even when every key is revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cognirace.api.auth import KeyStore
+from cognirace.errors import ConfigError
+
+logger = logging.getLogger("cognirace.api.keys")
+
+Stamp = tuple[int, int, int] | None
+
+
+def _stamp(path: Path | None) -> Stamp:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class WatchedKeys:
+    """A ``KeyStore`` re-read when the keys file changes (checked once a second)."""
+
+    def __init__(self, keys_file: Path | None, env_keys: str | None, *,
+                 interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        """Read the keys now; a bad file or entry fails here, before the service starts.
+
+        Raises:
+            ConfigError: As ``KeyStore.load``.
+        """
+        self._file, self._env = keys_file, env_keys
+        self._interval_s, self._clock = interval_s, clock
+        self._seen = _stamp(keys_file)
+        self._store = KeyStore.load(keys_file, env_keys)
+        self.started_open = len(self._store) == 0
+        self._next_check = clock() + interval_s
+
+    def current(self) -> KeyStore:
+        """The keys to check a request against, re-read if the file changed."""
+        now = self._clock()
+        if now < self._next_check:
+            return self._store
+        self._next_check = now + self._interval_s
+        stamp = _stamp(self._file)
+        if stamp != self._seen:
+            try:
+                self._store = KeyStore.load(self._file, self._env)
+            except ConfigError as exc:
+                logger.warning("keys file changed but cannot be read; keeping the previous "
+                               "keys: %s", exc)
+            else:
+                logger.info("keys file re-read: %d keys", len(self._store))
+            self._seen = stamp
+        return self._store
+
+    @property
+    def open_access(self) -> bool:
+        """Open only when started without keys (on localhost) and still without any."""
+        return self.started_open and len(self.current()) == 0
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+
+__all__ = ["WatchedKeys"]
