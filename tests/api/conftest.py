@@ -122,7 +122,8 @@ def make_client(trained: Trained, shared_store: ModelStore, tmp_path: Path
 
     def factory(*, store: ModelStore | None = None, **overrides: Any) -> TestClient:
         values: dict[str, Any] = {"registry_url": str(trained.registry),
-                                  "keys_file": tmp_path / "no-keys.json"}
+                                  "keys_file": tmp_path / "no-keys.json",
+                                  "model_cache_dir": tmp_path / "model-cache"}
         values.update(overrides)
         app = create_app(ServeSettings(**values), store=store or shared_store)
         client = TestClient(app, raise_server_exceptions=False)

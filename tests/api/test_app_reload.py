@@ -119,3 +119,23 @@ def test_remote_registry_models_are_cached_on_local_disk(make_client: Any, train
             fs.rm(path)
     again = ModelStore.open(memory_url, cache)
     assert all(o.status == "loaded" for o in again.reload().values())
+
+
+def test_a_reload_reaches_the_other_workers_of_the_machine(make_client: Any,
+                                                          registry_copy: Path,
+                                                          trained: Any) -> None:
+    workers = []
+    for _ in range(2):  # two apps on one registry and cache folder: two uvicorn workers
+        store = ModelStore.open(str(registry_copy), None)
+        workers.append((make_client(registry_url=str(registry_copy), store=store), store))
+    (first, first_store), (second, _) = workers
+    instance = trained.instances("fuel")[0]
+    assert second.post("/v1/predict/fuel", json=instance).json()["version"] == "v1"
+    publish_again(registry_copy, first_store, "fuel")
+    assert first.post("/v1/admin/reload").json()["models"]["fuel"]["status"] == "loaded"
+    deadline = time.monotonic() + 10
+    version = "v1"
+    while version == "v1" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        version = second.post("/v1/predict/fuel", json=instance).json()["version"]
+    assert version == "v2"

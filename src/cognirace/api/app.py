@@ -31,6 +31,7 @@ from cognirace.api.metrics import Metrics
 from cognirace.api.middleware import RequestMiddleware
 from cognirace.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from cognirace.api.redis_client import connect_redis, redact_url
+from cognirace.api.reload_signal import ReloadSignal, signal_path
 from cognirace.api.schemas import RouteSchemas, route_schemas
 from cognirace.api.service import Service
 from cognirace.api.settings import ServeSettings
@@ -70,8 +71,10 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
         metrics.set_model_version(served.name, served.version)
     limiter, cache = _limiter_and_cache(settings)
     schemas = _route_schemas(store.names)
+    signal = ReloadSignal(signal_path(settings.model_cache_dir, settings.registry_url,
+                                      settings.model_alias))
     service = Service(settings=settings, store=store, keys=keys, limiter=limiter,
-                      cache=cache, metrics=metrics, schemas=schemas)
+                      cache=cache, metrics=metrics, schemas=schemas, reload_signal=signal)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

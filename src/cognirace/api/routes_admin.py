@@ -3,8 +3,8 @@
 The reload runs in a worker thread while requests keep flowing; each model is swapped
 whole once its new version is loaded and verified, and a request in flight finishes on
 the version it started with. A version that fails to load leaves the previous one
-serving. Each worker reloads itself: with several workers, call it once per worker
-(or restart them), since a request reaches only one.
+serving. The worker the request reaches reloads at once and signals the machine's
+other workers, which follow within about a second (``reload_signal``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ async def reload(request: Request, service: ServiceDep) -> Response:
     """Per model: ``loaded`` (new version), ``unchanged`` or ``failed`` (previous kept)."""
     await service.admit(request, "admin")
     outcomes = await run_in_threadpool(service.store.reload)
+    if service.reload_signal is not None:
+        service.reload_signal.notify()
     failed = [name for name, o in outcomes.items() if o.status == "failed"]
     return json_response({"ok": not failed, "failed": failed,
                           "models": {name: o.to_dict() for name, o in outcomes.items()}})

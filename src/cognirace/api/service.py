@@ -10,6 +10,7 @@ keeps serving other requests and a slow prediction ends in a 504, not a hung cli
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from cognirace.api.keywatch import WatchedKeys
 from cognirace.api.metrics import Metrics
 from cognirace.api.problems import ProblemError, field_errors, invalid_input
 from cognirace.api.ratelimit import RateLimiter, rate_limit_headers
+from cognirace.api.reload_signal import ReloadSignal
 from cognirace.api.schemas import RouteSchemas
 from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore, Served
@@ -46,6 +48,7 @@ class Service:
     cache: ResponseCache | None
     metrics: Metrics
     schemas: dict[str, RouteSchemas]
+    reload_signal: ReloadSignal | None = None
     executor: ThreadPoolExecutor = field(default_factory=lambda: _threads())
 
     @property
@@ -101,6 +104,10 @@ class Service:
             ProblemError: 404 for an unknown model, 503 when it is not loaded.
         """
         request.scope["state"]["model"] = name
+        if self.reload_signal is not None and self.reload_signal.due():
+            # another worker reloaded: follow it without holding up this request
+            threading.Thread(target=self.store.reload, name="cognirace-reload",
+                             daemon=True).start()
         served = self.store.get(name)
         if served is not None:
             return served
