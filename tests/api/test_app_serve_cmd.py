@@ -74,3 +74,38 @@ def test_serves_in_the_foreground_and_stops_on_sigterm(trained: Any, tmp_path: P
     assert proc.returncode in (0, -signal.SIGTERM), err.decode()[-2000:]
     assert b"Application shutdown complete" in err
     assert b'"severity"' in err  # JSON-line logs
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_metrics_view(trained: Any, tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COGNIRACE_", "AIP_", "PROMETHEUS_"))}
+    env["COGNIRACE_KEYS_FILE"] = str(tmp_path / "none.json")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cognirace.cli.main", "serve", "--port", str(port),
+         "--workers", "2", "--registry", str(trained.registry)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        instance = trained.instances("pitloss")[0]
+        for i in range(20):  # a new connection each time: both workers answer some
+            assert httpx.post(f"{base}/v1/predict/pitloss", json={**instance, "n": i},
+                              timeout=10).status_code == 200
+        for _ in range(4):  # whichever worker answers the scrape counts all of them
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                          if line.startswith("cognirace_http_requests_total{")
+                          and "/v1/predict/pitloss" in line)
+            assert counted == 20
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

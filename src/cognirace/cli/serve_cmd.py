@@ -5,16 +5,27 @@ process builds its own app from the environment (``app_from_env`` as a factory):
 how ``--workers N`` gives N independent workers, each loading the models once. The
 settings are checked here first, so a bad value or a public bind without API keys stops
 the command with a one-line error instead of N failing workers.
+
+With more than one worker, ``/metrics`` must add up every worker's counts, whichever
+worker answers the scrape: prometheus_client does that from files in
+``PROMETHEUS_MULTIPROC_DIR``, which this command points at a fresh folder (or empties,
+when the operator set it) before the workers start.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
 from cognirace.api.auth import KeyStore
 from cognirace.api.logs import configure_logging
+from cognirace.api.metrics import MULTIPROC_ENV
 from cognirace.api.settings import ServeSettings, describe_settings
 
 APP_FACTORY = "cognirace.api.app:app_from_env"
@@ -56,11 +67,34 @@ def serve(
     settings = ServeSettings()
     settings.check_bind(len(KeyStore.load(settings.keys_file, settings.api_keys)))
     configure_logging(settings.log_level)
-    uvicorn.run(APP_FACTORY, factory=True, host=settings.host, port=settings.port,
-                workers=None if reload else settings.workers, reload=reload,
-                loop="uvloop", http="httptools", log_config=None, access_log=False,
-                timeout_graceful_shutdown=GRACEFUL_S, server_header=False,
-                log_level=settings.log_level)
+    workers_n = 1 if reload else settings.workers
+    with _metrics_folder(workers_n):
+        uvicorn.run(APP_FACTORY, factory=True, host=settings.host, port=settings.port,
+                    workers=None if reload else settings.workers, reload=reload,
+                    loop="uvloop", http="httptools", log_config=None, access_log=False,
+                    timeout_graceful_shutdown=GRACEFUL_S, server_header=False,
+                    log_level=settings.log_level)
+
+
+@contextmanager
+def _metrics_folder(workers: int) -> Iterator[None]:
+    """Shared metric files for several workers: a fresh folder, removed at the end."""
+    if workers <= 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):  # counts of an earlier run's workers
+            stale.unlink()
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="cognirace-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 __all__ = ["EPILOG", "serve"]
