@@ -1,11 +1,11 @@
 """The accepted keys, kept in step with the keys file while the service runs.
 
 ``cognirace keys create`` and ``keys revoke`` rewrite the keys file atomically; a
-leaked key must stop working without a restart. So a worker looks at the file's
-stamp (modification time, size, inode) at most once a ``interval_s`` and reads it again
-when it changed; a file that fails to parse keeps the previous keys and says so in the
-log. Whether the service is open (no key at all) is bounded by how it started: one
-started with keys never opens, even when every key is revoked.
+leaked key must stop working without a restart. So a worker watches the file
+(``FileWatch``, once a second at most) and reads it again when it changed; a file that
+fails to parse keeps the previous keys and says so in the log. Whether the service is
+open (no key at all) is bounded by how it started: one started with keys never opens,
+even when every key is revoked.
 """
 
 from __future__ import annotations
@@ -16,21 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cognirace.api.auth import KeyStore
+from cognirace.api.filewatch import FileWatch
 from cognirace.errors import ConfigError
 
 logger = logging.getLogger("cognirace.api.keys")
-
-Stamp = tuple[int, int, int] | None
-
-
-def _stamp(path: Path | None) -> Stamp:
-    if path is None:
-        return None
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class WatchedKeys:
@@ -44,20 +33,13 @@ class WatchedKeys:
             ConfigError: As ``KeyStore.load``.
         """
         self._file, self._env = keys_file, env_keys
-        self._interval_s, self._clock = interval_s, clock
-        self._seen = _stamp(keys_file)
+        self._watch = FileWatch(keys_file, interval_s=interval_s, clock=clock)
         self._store = KeyStore.load(keys_file, env_keys)
         self.started_open = len(self._store) == 0
-        self._next_check = clock() + interval_s
 
     def current(self) -> KeyStore:
         """The keys to check a request against, re-read if the file changed."""
-        now = self._clock()
-        if now < self._next_check:
-            return self._store
-        self._next_check = now + self._interval_s
-        stamp = _stamp(self._file)
-        if stamp != self._seen:
+        if self._watch.changed():
             try:
                 self._store = KeyStore.load(self._file, self._env)
             except ConfigError as exc:
@@ -65,7 +47,6 @@ class WatchedKeys:
                                "keys: %s", exc)
             else:
                 logger.info("keys file re-read: %d keys", len(self._store))
-            self._seen = stamp
         return self._store
 
     @property

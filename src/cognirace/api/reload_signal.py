@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-Stamp = tuple[int, int, int] | None
+from cognirace.api.filewatch import FileWatch
 
 
 def signal_path(cache_dir: Path, registry_url: str, alias: str) -> Path:
@@ -26,23 +26,13 @@ def signal_path(cache_dir: Path, registry_url: str, alias: str) -> Path:
     return cache_dir / "reload" / f"{key}.signal"
 
 
-def _stamp(path: Path) -> Stamp:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 class ReloadSignal:
     """Tell the other workers a reload happened; learn when another worker did."""
 
     def __init__(self, path: Path, *, interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
-        self._interval_s, self._clock = interval_s, clock
-        self._seen = _stamp(path)  # a reload before this worker started is not news
-        self._next_check = clock() + interval_s
+        self._watch = FileWatch(path, interval_s=interval_s, clock=clock)
 
     def notify(self) -> None:
         """Touch the signal (a new file, renamed over the old: a new inode every time)."""
@@ -50,19 +40,11 @@ class ReloadSignal:
         staged = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
         staged.write_text(f"{time.time_ns()} {os.getpid()}\n", encoding="ascii")
         staged.replace(self.path)
-        self._seen = _stamp(self.path)
+        self._watch.mark_seen()
 
     def due(self) -> bool:
         """True once after another worker signalled (checked at most once an interval)."""
-        now = self._clock()
-        if now < self._next_check:
-            return False
-        self._next_check = now + self._interval_s
-        stamp = _stamp(self.path)
-        if stamp == self._seen:
-            return False
-        self._seen = stamp
-        return True
+        return self._watch.changed()
 
 
 __all__ = ["ReloadSignal", "signal_path"]

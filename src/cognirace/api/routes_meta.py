@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from cognirace import __version__
-from cognirace.api.problems import PROBLEM_JSON, ProblemError, problem_body
+from cognirace.api.problems import PROBLEM_JSON, problem_body
 from cognirace.api.routes_v1 import ERROR_RESPONSES, SECURITY
 from cognirace.api.service import ServiceDep
 
@@ -82,14 +82,7 @@ async def list_models(request: Request, service: ServiceDep) -> Response:
 async def get_model(request: Request, name: str, service: ServiceDep) -> Response:
     """Name, version, registry metrics and input/output schema (with units) of ``name``."""
     service.authenticate(request, "predict")
-    served = service.store.get(name)
-    if served is None:
-        if name not in service.store.names:
-            raise ProblemError(404, f"no model named {name!r}", kind="unknown-model",
-                               models=list(service.store.names))
-        raise ProblemError(503, f"model {name!r} is not loaded; see /ready",
-                           kind="model-unavailable")
-    return json_response(served.info)
+    return json_response(service.served(request, name).info)
 
 
 __all__ = ["json_response", "router"]

@@ -8,6 +8,7 @@ protocol: ``FP64``, ``INT32``, ``INT64``, ``BOOL``, ``BYTES`` (strings).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.responses import Response
 
 from cognirace import __version__
 from cognirace.api.frames import columns_frame, columns_out
-from cognirace.api.problems import ProblemError, invalid_input
+from cognirace.api.problems import invalid_input
 from cognirace.api.routes_meta import json_response
 from cognirace.api.routes_v1 import ERROR_RESPONSES, SECURITY
 from cognirace.api.schemas import SANITY_ABS
@@ -111,13 +112,13 @@ async def model_ready(request: Request, name: str, service: ServiceDep) -> Respo
     responses=ERROR_RESPONSES)
 async def infer(request: Request, name: str, service: ServiceDep) -> Response:
     """Columnar tensors in, one tensor per output column out (rows in input order)."""
-    await service.admit(request)
+    await service.admit(request, model=name)
     served = service.served(request, name)
     body = await request.body()
 
     async def compute() -> bytes:
         parsed: InferRequest = validate(InferRequest, body)
-        frame = tensors_frame(served, parsed.inputs, service.settings.batch_limit)
+        frame = tensors_frame(served, parsed.inputs, service.check_batch)
         result = await service.predict(served, frame)
         outputs = columns_out(served, result)
         return orjson.dumps({
@@ -128,7 +129,8 @@ async def infer(request: Request, name: str, service: ServiceDep) -> Response:
     return await service.respond(request, served, body, compute)
 
 
-def tensors_frame(served: Served, tensors: list[InferTensor], limit: int) -> pl.DataFrame:
+def tensors_frame(served: Served, tensors: list[InferTensor],
+                  check_batch: Callable[[int], None]) -> pl.DataFrame:
     """The model's input frame from named tensors, checked like the v1 routes' fields.
 
     Raises:
@@ -143,9 +145,7 @@ def tensors_frame(served: Served, tensors: list[InferTensor], limit: int) -> pl.
     lengths = {len(by_name[s.name]) for s in served.inputs}
     if len(lengths) != 1:
         raise invalid_input([{"field": "inputs", "reason": "tensors differ in length"}])
-    if lengths.pop() > limit:
-        raise ProblemError(413, f"more rows than the batch limit {limit}",
-                           kind="batch-too-large", limit=limit)
+    check_batch(lengths.pop())
     try:
         frame = columns_frame(served, by_name)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:

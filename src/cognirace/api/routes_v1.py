@@ -57,9 +57,7 @@ async def answer(request: Request, name: str, schemas: RouteSchemas | None, *,
                  batch: bool) -> Response:
     """The shared body of the single and batch routes (auth, limit, cache, predict)."""
     service = get_service(request)
-    if schemas is not None:  # a known name only: label values stay a fixed set
-        request.scope["state"]["model"] = name  # refused requests count per model too
-    await service.admit(request)
+    await service.admit(request, model=name)
     served = service.served(request, name)
     if schemas is None:  # a model served by the store but without generated schemas
         raise ProblemError(404, f"no model named {name!r}", kind="unknown-model")
@@ -68,10 +66,7 @@ async def answer(request: Request, name: str, schemas: RouteSchemas | None, *,
     async def compute() -> bytes:
         if batch:
             instances = validate(schemas.batch, body).instances
-            limit = service.settings.batch_limit
-            if len(instances) > limit:
-                raise ProblemError(413, f"{len(instances)} instances in one batch; the "
-                                   f"limit is {limit}", kind="batch-too-large", limit=limit)
+            service.check_batch(len(instances))
             rows = await predict_rows(service, served, instances)
             return orjson.dumps({"model": name, "version": served.version,
                                  "predictions": rows})

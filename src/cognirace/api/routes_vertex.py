@@ -59,9 +59,7 @@ async def predict(request: Request) -> Response:
 
     async def compute() -> bytes:
         instances = validate(schemas[name].batch, body).instances
-        if len(instances) > service.settings.batch_limit:
-            raise ProblemError(413, f"{len(instances)} instances; the limit is "
-                               f"{service.settings.batch_limit}", kind="batch-too-large")
+        service.check_batch(len(instances))
         rows = await predict_rows(service, served, instances)
         return orjson.dumps({"predictions": rows, "model": name, "version": served.version})
 

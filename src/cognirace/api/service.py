@@ -74,14 +74,18 @@ class Service:
             raise ProblemError(403, f"this key lacks the {scope!r} scope", kind="forbidden")
         return principal
 
-    async def admit(self, request: Request, scope: str = "predict") -> Principal | None:
+    async def admit(self, request: Request, scope: str = "predict", *,
+                    model: str | None = None) -> Principal | None:
         """Authenticate, then take one token from the caller's bucket.
 
-        The rate-limit headers go on the response whatever its status.
+        The rate-limit headers go on the response whatever its status, and a request
+        for ``model`` counts under it in the metrics even when it is refused here.
 
         Raises:
             ProblemError: 401, 403, or 429 with ``Retry-After``.
         """
+        if model is not None:
+            self._label(request, model)
         principal = self.authenticate(request, scope)
         if principal is not None:
             bucket = principal.key_id
@@ -103,7 +107,7 @@ class Service:
         Raises:
             ProblemError: 404 for an unknown model, 503 when it is not loaded.
         """
-        request.scope["state"]["model"] = name
+        self._label(request, name)
         if self.reload_signal is not None and self.reload_signal.due():
             # another worker reloaded: follow it without holding up this request
             threading.Thread(target=self.store.reload, name="cognirace-reload",
@@ -116,6 +120,23 @@ class Service:
                                models=list(self.store.names))
         raise ProblemError(503, f"model {name!r} is not loaded; see /ready",
                            kind="model-unavailable", headers={"Retry-After": "30"})
+
+    def check_batch(self, n_rows: int) -> None:
+        """Refuse a batch of more than ``batch_limit`` rows, the same on every route.
+
+        Raises:
+            ProblemError: 413, with the limit.
+        """
+        limit = self.settings.batch_limit
+        if n_rows > limit:
+            raise ProblemError(413, f"{n_rows} instances in one batch; the limit is {limit}",
+                               kind="batch-too-large", limit=limit)
+
+    def _label(self, request: Request, name: str) -> None:
+        """Name the request's model for metrics and logs; known names only, so a
+        client cannot mint label values."""
+        if name in self.store.names:
+            request.scope["state"]["model"] = name
 
     async def predict(self, served: Served, frame: pl.DataFrame) -> pl.DataFrame:
         """``served.model.predict(frame)`` in a worker thread, within the time limit.

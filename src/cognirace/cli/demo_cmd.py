@@ -4,7 +4,7 @@ Simulates the demo season in the real file format, ingests it into a fresh lake,
 trains every model into a fresh registry, then simulates a smaller season from another
 seed, ingests it, and evaluates the production models on it: races, drivers' days and
 weather none of the models saw. Last, it serves the models over HTTP and asks each of
-them held-out rows, as a client would. Each later stage of the product (serve, replay) joins
+them held-out rows, as a client would. Each later stage of the product (replay) joins
 this command as it lands, so one command always shows the whole product.
 """
 

@@ -67,10 +67,10 @@ def serve(
     settings = ServeSettings()
     settings.check_bind(len(KeyStore.load(settings.keys_file, settings.api_keys)))
     configure_logging(settings.log_level)
-    workers_n = 1 if reload else settings.workers
-    with _metrics_folder(workers_n):
+    n_workers = None if reload else settings.workers  # --reload runs one, its own way
+    with _metrics_folder(n_workers or 1):
         uvicorn.run(APP_FACTORY, factory=True, host=settings.host, port=settings.port,
-                    workers=None if reload else settings.workers, reload=reload,
+                    workers=n_workers, reload=reload,
                     loop="uvloop", http="httptools", log_config=None, access_log=False,
                     timeout_graceful_shutdown=GRACEFUL_S, server_header=False,
                     log_level=settings.log_level)

@@ -103,12 +103,16 @@ def _design(cols: Mapping[str, FloatArray], step: int) -> FloatArray:
     since = cols["laps_since_fcy"] + step
     starts = cols["n_fcy_starts"]
     fraction = lap / (lap + laps_left)
-    return np.column_stack([
-        np.log1p(laps_left), np.minimum(laps_left, 4.0), fraction, fraction ** 2,
-        ((starts > 0) & (since <= 2)).astype(np.float64), starts,
-        np.minimum(starts, 1.0), np.log1p(since), np.minimum(cols["n_off_pace"], 3.0),
-        cols["n_close_1s"], cols["p_close_2s"],
-    ])
+    features = {
+        "log_laps_left": np.log1p(laps_left), "laps_left_4": np.minimum(laps_left, 4.0),
+        "race_fraction": fraction, "race_fraction_sq": fraction ** 2,
+        "restart": ((starts > 0) & (since <= 2)).astype(np.float64),
+        "n_fcy_starts": starts, "any_fcy": np.minimum(starts, 1.0),
+        "log_laps_since_fcy": np.log1p(since),
+        "n_off_pace_3": np.minimum(cols["n_off_pace"], 3.0),
+        "n_close_1s": cols["n_close_1s"], "p_close_2s": cols["p_close_2s"],
+    }
+    return np.column_stack([features[name] for name in FEATURES])
 
 
 def _alive(cols: Mapping[str, FloatArray], step: int) -> FloatArray:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.errors import DataError
-from cognirace.models.arrays import flags, float_matrix
+from cognirace.models.arrays import flags
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.per_track import TRACK_LENGTH_KM, per_track
@@ -83,8 +83,8 @@ def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
     """
     fcy = flags(frame["flag"] == FCY)
     green = 1.0 - fcy
-    proxy = float_matrix(frame, ["fuel_proxy_krev"])[:, 0]
-    lap_time = float_matrix(frame, ["lap_time_s"])[:, 0]
+    proxy = frame["fuel_proxy_krev"].to_numpy()  # Float64: null arrives as NaN
+    lap_time = frame["lap_time_s"].to_numpy()
     length = per_track(TRACK_LENGTH_KM, frame["track"], np.nan)  # NaN: unknown track
     cols = [green, green * proxy, green * lap_time, green * length,
             fcy, fcy * proxy, fcy * lap_time, fcy * length,

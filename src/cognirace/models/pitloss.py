@@ -60,10 +60,6 @@ OUTPUTS: tuple[ColumnSpec, ...] = (
                -30.0, 400.0),
 )
 
-def _flags(frame: pl.DataFrame, name: str) -> npt.NDArray[np.float64]:
-    return flags(frame.get_column(name))
-
-
 def huber_ridge(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
                 penalty: npt.NDArray[np.float64], delta: float,
                 n_iter: int = 50) -> npt.NDArray[np.float64]:
@@ -117,8 +113,8 @@ class PitLossModel(Model):
         self.default_transit_s_ = float(np.mean(list(PIT_TRANSIT_S.values())))
         tracks = sorted(set(frame["track"].to_list()))
         onehot = np.column_stack([(frame["track"] == t).to_numpy() for t in tracks])
-        x = np.column_stack([np.ones(frame.height), _flags(frame, "tire_change"),
-                             _flags(frame, "caution"), onehot.astype(np.float64)])
+        x = np.column_stack([np.ones(frame.height), flags(frame["tire_change"]),
+                             flags(frame["caution"]), onehot.astype(np.float64)])
         y = frame[TARGET].to_numpy() - per_track(PIT_TRANSIT_S, frame["track"],
                                                  self.default_transit_s_)
         penalty = np.r_[np.zeros(3), np.full(len(tracks), self.shrinkage_stops)]
@@ -130,8 +126,8 @@ class PitLossModel(Model):
         offset = per_track(self.track_offset_s_, frame["track"], 0.0)
         loss = (per_track(PIT_TRANSIT_S, frame["track"], self.default_transit_s_)
                 + self.offset_s_ + offset
-                + self.tire_change_s_ * _flags(frame, "tire_change")
-                + self.caution_s_ * _flags(frame, "caution"))
+                + self.tire_change_s_ * flags(frame["tire_change"])
+                + self.caution_s_ * flags(frame["caution"]))
         return pl.DataFrame({PREDICTION: loss})
 
     def _get_state(self) -> ModelState:

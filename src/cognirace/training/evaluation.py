@@ -65,8 +65,7 @@ def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task],
         baseline, _ = load_production(registry, baseline_name(task))
         loaded[task.name] = (model, baseline, version)
     if examples is None:
-        past = history if isinstance(history, Lake | None) else open_lake(history)
-        examples = examples_with_history(lake, tasks, past)
+        examples = examples_with_history(lake, tasks, history)
     comparisons: list[Comparison] = []
     for task in tasks:
         rows = examples[task.name]

@@ -9,12 +9,13 @@ simulator's truth is read only when a task needs it for its labels.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import polars as pl
 
 from cognirace.errors import DataError
 from cognirace.features import feature_table
-from cognirace.lake import Lake
+from cognirace.lake import Lake, open_lake
 from cognirace.models.task import Task
 from cognirace.training.truth import load_truth
 
@@ -69,12 +70,13 @@ HISTORY_PREFIX = "history/"
 (``barber-R1`` may name a race of each lake), and splits group rows by race id."""
 
 
-def examples_with_history(lake: Lake, tasks: Sequence[Task], history: Lake | None,
+def examples_with_history(lake: Lake, tasks: Sequence[Task],
+                          history: Lake | str | Path | None,
                           on_step: Callable[[str], None] | None = None
                           ) -> dict[str, pl.DataFrame]:
     """``task_examples`` of ``lake``, with the history lake's rows added for history tasks.
 
-    The history rows' race ids start with ``HISTORY_PREFIX``.
+    ``history`` is a lake or its folder; its rows' race ids start with ``HISTORY_PREFIX``.
 
     Raises:
         DataError: As ``task_examples``; or the history lake is the lake itself (its
@@ -84,6 +86,7 @@ def examples_with_history(lake: Lake, tasks: Sequence[Task], history: Lake | Non
     wanting = [task for task in tasks if task.history]
     if history is None or not wanting:
         return examples
+    history = history if isinstance(history, Lake) else open_lake(history)
     if history.root.resolve() == lake.root.resolve():
         raise DataError("the history lake is the lake itself", path=history.root,
                         hint="a history lake holds other seasons' races; ingest them "

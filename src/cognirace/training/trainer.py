@@ -152,9 +152,8 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
     total, done = 1 + per_task * len(tasks), 0
     report = progress or (lambda _label, _done, _total: None)
     report("building features", 0, total)
-    past = history if isinstance(history, Lake | None) else open_lake(history)
     examples: Mapping[str, pl.DataFrame] = examples_with_history(
-        lake, tasks, past, on_step=lambda what: report(f"building rows: {what}", 0, total))
+        lake, tasks, history, on_step=lambda what: report(f"building rows: {what}", 0, total))
 
     def tick(label: str) -> None:
         nonlocal done
