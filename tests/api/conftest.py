@@ -25,9 +25,7 @@ from cognirace.api.app import create_app
 from cognirace.api.auth import create_key
 from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
-from cognirace.ingest import ingest
 from cognirace.lake import open_lake
-from cognirace.sim import simulate_season
 from cognirace.training import open_registry, select_tasks, task_examples, train
 
 with warnings.catch_warnings():  # Starlette's notice about its httpx-based client
@@ -71,7 +69,14 @@ def snapshot(rows: pl.DataFrame, index: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    """Simulate, ingest and train all eight tasks into a registry, once per session."""
+    """Simulate, ingest and train all eight tasks into a registry, once per session.
+
+    The simulator and the ingest are imported here, so tests that build their models
+    in code collect and run without them.
+    """
+    from cognirace.ingest import ingest
+    from cognirace.sim import simulate_season
+
     root = tmp_path_factory.mktemp("season")
     simulate_season(root / "races", tracks=["barber", "sonoma"], races=2, cars=12,
                     telemetry_hz=2.0, seed=11)

@@ -46,3 +46,10 @@ def test_rows_the_service_would_refuse_are_skipped() -> None:
     assert kept == [90.0, None]
     assert not acceptable(float("inf"), spec) and acceptable(None, spec)
     assert not acceptable(None, ColumnSpec("lap", "Int32", "Lap", "", 1, 500))
+
+
+def test_car_numbers_are_kept_only_as_the_routes_take_them() -> None:
+    spec = ColumnSpec("car_number", "String", "Race number")
+    assert acceptable("021", spec) and acceptable("3#2", spec)
+    assert not acceptable(None, spec) and not acceptable(" 21", spec)
+    assert not acceptable(21, spec)

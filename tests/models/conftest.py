@@ -8,9 +8,7 @@ import polars as pl
 import pytest
 
 from cognirace.features import feature_table
-from cognirace.ingest import ingest
 from cognirace.lake import open_lake
-from cognirace.sim import simulate_season
 from cognirace.training.truth import load_truth
 
 
@@ -26,8 +24,13 @@ class SmallSeason:
 def pace_lake(tmp_path_factory: pytest.TempPathFactory) -> SmallSeason:
     """Three tracks of different lengths, four races each, 14 cars, no telemetry.
 
-    Generic on purpose: any model test may read it (it is never modified).
+    Generic on purpose: any model test may read it (it is never modified). The
+    simulator and the ingest are imported here, so tests with frames built in code
+    never depend on them.
     """
+    from cognirace.ingest import ingest
+    from cognirace.sim import simulate_season
+
     root = tmp_path_factory.mktemp("pace_season")
     simulate_season(root / "races", tracks=["barber", "road_america", "sonoma"], races=4,
                     cars=14, telemetry_hz=0, seed=11)

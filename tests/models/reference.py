@@ -59,7 +59,7 @@ def lap_frame(rng: np.random.Generator, n_rows: int = 200) -> pl.DataFrame:
     lap_time = 100.0 + 0.08 * tire_age + 0.03 * fuel + rng.normal(0.0, 0.2, n_rows)
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2", "r3"], n_rows),
-        "car_number": rng.integers(1, 20, n_rows),
+        "car_number": rng.integers(1, 20, n_rows).astype(str),
         "lap": np.arange(n_rows) + 1,
         "tire_age_laps": tire_age,
         "fuel_l": fuel,

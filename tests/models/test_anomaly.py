@@ -9,11 +9,13 @@ import polars as pl
 
 from cognirace.features.windows import WINDOW_FEATURES
 from cognirace.models.anomaly import (
+    KIND_CHANNELS,
     AnomalyDetector,
     ZScoreBaseline,
     alarm_threshold,
     anomaly_rows,
     lap_scores,
+    with_throttle_channel,
 )
 from cognirace.models.anomaly_scoring import false_alarms_per_hour, score_anomaly
 
@@ -67,6 +69,14 @@ def test_baseline_blames_the_channel_out_of_range(seed: int) -> None:
         "is_anomaly": True, "anomaly_kind": "sensor", "anomaly_channels": "rpm"}
 
 
+def test_the_throttle_is_named_by_the_channel_the_window_read() -> None:
+    frame = pl.DataFrame({"throttle_is_ath": [0.0, 1.0, None, 1.0]},
+                         schema={"throttle_is_ath": pl.Float64})
+    named = with_throttle_channel([KIND_CHANNELS["power"]] * 3 + [""], frame)
+    assert named == ["aps,accx_g,speed_kph", "ath,accx_g,speed_kph",
+                     "throttle_pct,accx_g,speed_kph", ""]
+
+
 def test_threshold_keeps_false_alarms_within_budget() -> None:
     score = np.linspace(0.0, 1.0, 7200)  # 7,200 clean windows of 5 s = 10 car-hours
     clean = np.ones(7200, dtype=bool)
@@ -78,11 +88,12 @@ def test_threshold_keeps_false_alarms_within_budget() -> None:
 def test_rows_label_windows_overlapping_a_fault_span() -> None:
     starts = [START + dt.timedelta(seconds=5 * i) for i in range(6)]
     windows = pl.DataFrame({"race_id": ["r"] * 6, "vehicle_id": ["v"] * 6,
-                            "window_id": list(range(6)), "car_number": [7] * 6,
+                            "window_id": list(range(6)), "car_number": ["21"] * 6,
                             "window_start": starts, "track": ["barber"] * 6})
     truth = {
         "race": pl.DataFrame({"race_id": ["r"], "start_utc": [START]}),
-        "faults": pl.DataFrame({"race_id": ["r", "r"], "car_number": [7, 8],
+        # Car "021" has a sensor fault the whole time; it must not label car "21".
+        "faults": pl.DataFrame({"race_id": ["r", "r"], "car_number": ["21", "021"],
                                 "kind": ["brake_fade", "stuck"], "start_s": [7.0, 0.0],
                                 "end_s": [16.0, 30.0], "in_telemetry": [True, True]}),
     }

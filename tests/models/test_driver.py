@@ -9,12 +9,13 @@ import polars as pl
 import pytest
 
 from cognirace.errors import DataError
-from cognirace.features.style import STYLE_FEATURES
+from cognirace.features.style import STYLE_FEATURES, THROTTLE_FEATURES
 from cognirace.models.driver import (
     TASK,
     DriverEmbeddingModel,
     RandomEmbeddingBaseline,
     driver_rows,
+    field_stats,
     lda_projection,
     plot_embedding,
     score_driver,
@@ -35,10 +36,10 @@ def driver_frame(rng: np.random.Generator, n_drivers: int = 6, n_laps: int = 12
                 for lap in range(2, 2 + n_laps):
                     x = 10.0 + track_offset[t] + style[d] + rng.normal(0.0, 0.8, style.shape[1])
                     rows.append({"race_id": f"{t}-R{race}", "track": t,
-                                 "vehicle_id": f"GR86-{d:03d}", "car_number": d,
+                                 "vehicle_id": f"GR86-{d:03d}", "car_number": str(d),
                                  "lap": lap, "stint": 1 + lap // 8, "driver_id": f"D{d:02d}",
                                  **dict(zip(STYLE_FEATURES, np.abs(x), strict=True))})
-    return pl.DataFrame(rows).with_columns(pl.col("car_number", "lap", "stint").cast(pl.Int32))
+    return pl.DataFrame(rows).with_columns(pl.col("lap", "stint").cast(pl.Int32))
 
 
 def test_the_embedding_identifies_drivers_across_tracks(seed: int) -> None:
@@ -82,12 +83,24 @@ def test_the_random_baseline_is_seeded_per_row(seed: int) -> None:
 
 def test_rows_take_the_driver_from_truth_and_need_it() -> None:
     styles = driver_frame(np.random.default_rng(0)).drop("driver_id")
-    cars = pl.DataFrame({"race_id": ["barber-R1"], "car_number": [3], "driver_id": ["D42"]})
+    cars = pl.DataFrame({"race_id": ["barber-R1"], "car_number": ["3"], "driver_id": ["D42"]})
     rows = driver_rows(styles, {"cars": cars})
     assert set(rows["driver_id"]) == {"D42"} and set(rows["race_id"]) == {"barber-R1"}
     with pytest.raises(DataError, match="truth"):
         driver_rows(styles, None)
+    with pytest.raises(DataError, match="car_number"):
+        driver_rows(styles, {"cars": cars.with_columns(pl.col("car_number").cast(pl.Int64))})
     assert TASK.needs_truth and TASK.source is not None and TASK.higher_is_better
+
+
+def test_021_and_21_take_their_own_drivers() -> None:
+    styles = driver_frame(np.random.default_rng(0), n_drivers=2).drop("driver_id").with_columns(
+        car_number=pl.col("car_number").replace_strict({"0": "021", "1": "21"}))
+    cars = pl.DataFrame({"race_id": ["barber-R1", "barber-R1"], "car_number": ["21", "021"],
+                         "driver_id": ["D-twenty-one", "D-oh-twenty-one"]})
+    rows = driver_rows(styles, {"cars": cars})
+    pairs = rows.select("car_number", "driver_id").unique().sort("car_number")
+    assert pairs.rows() == [("021", "D-oh-twenty-one"), ("21", "D-twenty-one")]
 
 
 def test_an_unseen_track_is_read_against_its_own_field(seed: int) -> None:
@@ -98,6 +111,33 @@ def test_an_unseen_track_is_read_against_its_own_field(seed: int) -> None:
     assert scores["top1"] > 0.8, "a new race's laps give the new track's field"
     few = model.predict(other.head(3)).drop("race_id", "vehicle_id", "lap").to_numpy()
     assert np.isfinite(few).all(), "too few laps fall back to the pooled training field"
+
+
+def test_throttle_features_absent_at_a_track_count_as_the_field_average(seed: int) -> None:
+    """A blade-only track has no pedal-based throttle features: the embedding neither
+    warns about an empty mean nor lets the missing features move a lap."""
+    frame = driver_frame(np.random.default_rng(seed))
+    absent = pl.col("track") == "sonoma"
+    blade = frame.with_columns(pl.when(absent).then(float("nan")).otherwise(pl.col(name))
+                               .alias(name) for name in THROTTLE_FEATURES)
+    model = DriverEmbeddingModel(min_field_laps=50).fit(blade)
+    sonoma = blade.filter(absent)
+    moved = sonoma.with_columns(pl.lit(float("nan")).alias(name) for name in THROTTLE_FEATURES)
+    np.testing.assert_array_equal(model.predict(sonoma).to_numpy(),
+                                  model.predict(moved).to_numpy())
+    scores = score_driver(sonoma, model.predict(sonoma))
+    assert scores["top1"] > 0.8, "braking, corners, steering and gears still tell drivers apart"
+    unseen = model.predict(sonoma.with_columns(track=pl.lit("vir"))).drop(
+        "race_id", "vehicle_id", "lap").to_numpy()
+    assert np.isfinite(unseen).all(), "an unseen track's field without throttle features"
+
+
+def test_field_stats_fall_back_for_a_feature_nobody_measured() -> None:
+    x = np.array([[1.0, np.nan], [3.0, np.nan]])
+    mean, scale = field_stats(x, (np.array([0.0, 7.0]), np.array([1.0, 2.0])))
+    assert mean.tolist() == [2.0, 7.0] and scale.tolist() == [1.0, 2.0]
+    mean, scale = field_stats(x)
+    assert mean.tolist() == [2.0, 0.0] and scale.tolist() == [1.0, 1.0]
 
 
 def test_the_map_is_a_png(tmp_path: Path) -> None:

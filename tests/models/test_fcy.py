@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH, FLAG_GREEN
 from cognirace.models.fcy import (
     HORIZONS,
     TASK,
@@ -59,7 +60,7 @@ def _race(flags: list[str], slow: dict[int, float] | None = None) -> pl.DataFram
             rows.append({
                 "race_id": "r", "vehicle_id": car, "lap": lap, "track": "vir",
                 "position": pos, "flag": flags[lap - 1],
-                "prev_fcy": lap > 1 and flags[lap - 2] == "FCY",
+                "prev_fcy": lap > 1 and flags[lap - 2] == FLAG_CAUTION,
                 "in_pit": False, "out_lap": False,
                 "lap_end": t0 + timedelta(seconds=100.0 * lap + offset + extra),
                 "lap_time_s": 100.0 + extra, "pace_median3_s": 100.0 if lap > 1 else None,
@@ -71,7 +72,7 @@ def _race(flags: list[str], slow: dict[int, float] | None = None) -> pl.DataFram
 
 
 def test_labels_come_from_the_leaders_flag() -> None:
-    flags = ["GF", "GF", "FCY", "FCY", "GF", "GF", "GF", "FCY", "GF", "GF"]
+    flags = [{"G": FLAG_GREEN, "F": FLAG_CAUTION}[c] for c in "GGFFGGGFGG"]
     rows = fcy_rows(_race(flags))
     # caution laps are left out, and so is the last lap (nothing follows it)
     assert rows["lap"].to_list() == [1, 2, 5, 6, 7, 9]
@@ -83,8 +84,18 @@ def test_labels_come_from_the_leaders_flag() -> None:
     assert labels[:, 2].tolist() == [1, 1, 1, 1, 1, 0]
 
 
+def test_the_leaders_chequered_lap_has_no_row_even_with_time_left() -> None:
+    # A race cut short: the leader takes the chequered flag on lap 4 with clock to spare.
+    race = _race([FLAG_GREEN] * 6).filter(pl.col("lap") <= 4).with_columns(
+        flag=pl.when(pl.col("lap") == 4).then(pl.lit(FLAG_FINISH)).otherwise(pl.col("flag")))
+    assert race.filter(pl.col("lap") == 4)["race_time_left_s"].to_list() == [150.0, 150.0]
+    rows = fcy_rows(race)
+    assert rows["lap"].to_list() == [1, 2, 3]
+    assert rows["laps_to_fcy_start"].null_count() == 3
+
+
 def test_field_features_read_only_laps_done_at_the_leaders_crossing() -> None:
-    flags = ["GF"] * 8
+    flags = [FLAG_GREEN] * 8
     rows = fcy_rows(_race(flags, slow={4: 6.0}))
     by_lap = {r["lap"]: r for r in rows.iter_rows(named=True)}
     # when the leader crosses, car B is still on the lap before: its last line is lap L-1

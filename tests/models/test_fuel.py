@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH, FLAG_GREEN
 from cognirace.errors import DataError
 from cognirace.features import CATALOGUE, feature_table
-from cognirace.ingest import ingest
 from cognirace.lake import open_lake
 from cognirace.models.fuel import (
     PREDICTION,
@@ -23,8 +23,6 @@ from cognirace.models.fuel import (
     fuel_rows,
 )
 from cognirace.registry.kinds import resolve_kind
-from cognirace.sim.config import RaceConfig
-from cognirace.sim.season import season_roster, simulate_one
 from cognirace.training.truth import load_truth
 
 SEASON_START = dt.date(2025, 3, 30)
@@ -33,6 +31,10 @@ SEASON_START = dt.date(2025, 3, 30)
 def small_season(out: Path, *, tracks: tuple[str, ...], races_per_track: int, n_cars: int,
                  telemetry_hz: float, seed: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Simulate short races, ingest them, and return the feature table and the truth."""
+    from cognirace.ingest import ingest
+    from cognirace.sim.config import RaceConfig
+    from cognirace.sim.season import season_roster, simulate_one
+
     roster = season_roster(seed)
     for t, track in enumerate(tracks):
         for r in range(races_per_track):
@@ -64,12 +66,12 @@ def fuel_frame(rng: np.random.Generator, n_rows: int = 240) -> pl.DataFrame:
                    0.1, None)
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2"], n_rows),
-        "car_number": rng.integers(1, 30, n_rows).astype(np.int32),
+        "car_number": rng.integers(1, 30, n_rows).astype(str),
         "lap": rng.integers(1, 25, n_rows).astype(np.int32),
         "fuel_proxy_krev": proxy,
         "lap_time_s": rng.uniform(95.0, 160.0, n_rows) * np.where(fcy, 1.4, 1.0),
         "track": rng.choice(["barber", "vir", "cota"], n_rows),
-        "flag": np.where(fcy, "FCY", "GF"),
+        "flag": np.where(fcy, FLAG_CAUTION, FLAG_GREEN),
         "in_pit": rng.random(n_rows) < 0.03,
         "out_lap": rng.random(n_rows) < 0.03,
         "fuel_used_l": burn,
@@ -108,10 +110,10 @@ def test_rows_need_the_simulator_truth(season: pl.DataFrame) -> None:
 
 def test_fuel_left_counts_down_from_the_start_fuel() -> None:
     preds = pl.DataFrame({
-        "race_id": ["a"] * 3 + ["b"] * 2, "car_number": [1, 1, 1, 2, 2],
+        "race_id": ["a"] * 3 + ["b"] * 2, "car_number": ["1", "1", "1", "2", "2"],
         "lap": [1, 2, 4, 1, 2], PREDICTION: [3.0, 3.0, 5.0, 50.0, 50.0],
     })
-    start = pl.DataFrame({"race_id": ["b"], "car_number": [2], "start_fuel_l": [60.0]})
+    start = pl.DataFrame({"race_id": ["b"], "car_number": ["2"], "start_fuel_l": [60.0]})
     left = fuel_left(preds, start_fuel=start)
     car_a = left.filter(pl.col("race_id") == "a")
     assert car_a["lap"].to_list() == [1, 2, 3, 4]
@@ -136,9 +138,49 @@ def test_a_yellow_lap_burns_less_than_a_green_one(rng: np.random.Generator) -> N
     model = FuelBurnModel().fit(fuel_frame(rng))
     lap = fuel_frame(rng).head(1).with_columns(fuel_proxy_krev=pl.lit(9.0),
                                                lap_time_s=pl.lit(120.0))
-    green = model.predict(lap.with_columns(flag=pl.lit("GF")))[PREDICTION][0]
-    yellow = model.predict(lap.with_columns(flag=pl.lit("FCY")))[PREDICTION][0]
+    green = model.predict(lap.with_columns(flag=pl.lit(FLAG_GREEN)))[PREDICTION][0]
+    yellow = model.predict(lap.with_columns(flag=pl.lit(FLAG_CAUTION)))[PREDICTION][0]
+    chequered = model.predict(lap.with_columns(flag=pl.lit(FLAG_FINISH)))[PREDICTION][0]
     assert 0.0 < yellow < green
+    assert chequered == green  # the last lap is raced like a green one
+
+
+def test_fuel_left_counts_021_and_21_as_two_cars() -> None:
+    preds = pl.DataFrame({"race_id": ["r"] * 4, "car_number": ["021", "21", "021", "21"],
+                          "lap": [1, 1, 2, 2], PREDICTION: [2.0, 4.0, 2.0, 4.0]})
+    start = pl.DataFrame({"race_id": ["r"], "car_number": ["021"], "start_fuel_l": [50.0]})
+    left = fuel_left(preds, start_fuel=start)
+    assert left["car_number"].to_list() == ["021", "021", "21", "21"]
+    assert left["fuel_left_pred_l"].to_list() == [48.0, 46.0, TANK_L - 4, TANK_L - 8]
+
+
+def _laps_with_telemetry(numbers: list[str]) -> pl.DataFrame:
+    """Two green laps with telemetry for each car number, as the feature table gives them."""
+    return pl.DataFrame([
+        {"race_id": "r", "vehicle_id": f"GR86-00{i}-{n}", "car_number": n, "lap": lap,
+         "n_samples": 100, "fuel_proxy_krev": 9.0, "lap_time_s": 100.0, "track": "barber",
+         "flag": FLAG_GREEN, "in_pit": False, "out_lap": False}
+        for i, n in enumerate(numbers) for lap in (1, 2)
+    ]).with_columns(pl.col("lap", "n_samples").cast(pl.Int32))
+
+
+def test_truth_labels_join_021_and_21_each_to_its_own_car() -> None:
+    truth = pl.DataFrame({"race_id": ["r"] * 4, "car_number": ["021", "021", "21", "21"],
+                          "lap": [1, 2, 1, 2], "fuel_used_l": [2.0, 2.1, 3.0, 3.1],
+                          "fuel_left_l": [81.0, 78.9, 80.0, 76.9]})
+    rows = fuel_rows(_laps_with_telemetry(["021", "21"]), {"laps": truth})
+    assert rows.height == 4
+    by_car = dict(rows.group_by("car_number").agg(pl.col("fuel_used_l").sum()).iter_rows())
+    assert by_car == pytest.approx({"021": 4.1, "21": 6.1})
+    assert rows.filter(pl.col("car_number") == "021")["start_fuel_l"].to_list() == [83.0, 83.0]
+
+
+def test_truth_with_numeric_car_numbers_is_refused() -> None:
+    truth = pl.DataFrame({"race_id": ["r"], "car_number": [21], "lap": [1],
+                          "fuel_used_l": [2.0], "fuel_left_l": [81.0]})
+    with pytest.raises(DataError, match="car_number") as caught:
+        fuel_rows(_laps_with_telemetry(["21"]), {"laps": truth})
+    assert "load_truth" in str(caught.value)
 
 
 @pytest.mark.parametrize("cls", [FuelBurnModel, TrackMeanFuelBaseline])

@@ -26,7 +26,7 @@ def laptime_frame(rng: np.random.Generator, n_rows: int = 400) -> pl.DataFrame:
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2", "r3", "r4"], n_rows),
         "vehicle_id": rng.choice(["GR86-001-2", "GR86-004-7"], n_rows),
-        "car_number": rng.integers(1, 99, n_rows).astype(np.int32),
+        "car_number": rng.integers(1, 99, n_rows).astype(str),
         "lap": (age + 1).astype(np.int32),
         "pace_median3_s": pace, "lap_time_s": pace + rng.normal(0, 0.4, n_rows),
         "best_green_s": pace - rng.uniform(0.0, 1.0, n_rows),

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_GREEN
 from cognirace.domain.tracks import TRACKS
 from cognirace.features import CATALOGUE
 from cognirace.models.pitloss import (
@@ -38,7 +39,7 @@ def stop_frame(rng: np.random.Generator, n_rows: int = 80) -> pl.DataFrame:
     loss = transit - 15.0 + 28.0 * tires + 3.0 * caution + rng.normal(0.0, 1.0, n_rows)
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2", "r3"], n_rows),
-        "car_number": rng.integers(1, 30, n_rows).astype(np.int32),
+        "car_number": rng.integers(1, 30, n_rows).astype(str),
         "lap": rng.integers(2, 25, n_rows).astype(np.int32),
         "track": track, "caution": caution, "tire_change": tires, "pit_loss_s": loss,
     })
@@ -47,16 +48,16 @@ def stop_frame(rng: np.random.Generator, n_rows: int = 80) -> pl.DataFrame:
 def _car_laps(car: str, times: list[float], *, pit_lap: int | None = None,
               flags: list[str] | None = None) -> pl.DataFrame:
     n = len(times)
-    flags = flags or ["GF"] * n
+    flags = flags or [FLAG_GREEN] * n
     return pl.DataFrame({
         "race_id": ["r"] * n, "vehicle_id": [car] * n,
-        "car_number": [int(car[-1])] * n, "lap": list(range(1, n + 1)),
+        "car_number": [car[-1]] * n, "lap": list(range(1, n + 1)),
         "track": ["vir"] * n, "lap_time_s": times, "flag": flags,
         "in_pit": [lap == pit_lap for lap in range(1, n + 1)],
         "out_lap": [pit_lap is not None and lap == pit_lap + 1 for lap in range(1, n + 1)],
         "pit_time_s": [25.0 if lap == pit_lap else None for lap in range(1, n + 1)],
         "tire_change": [False] * n,
-        "green_lap": [f == "GF" and lap > 1 for lap, f in zip(range(1, n + 1), flags,
+        "green_lap": [f == FLAG_GREEN and lap > 1 for lap, f in zip(range(1, n + 1), flags,
                                                                strict=True)],
         "pace_median3_s": [None, 130.0, 130.0, 130.0, 130.0][:n],
     }, schema_overrides={"pace_median3_s": pl.Float64, "pit_time_s": pl.Float64})
@@ -71,7 +72,7 @@ def test_green_loss_is_in_and_out_lap_against_green_pace() -> None:
 
 
 def test_yellow_loss_is_against_the_field_on_the_same_laps() -> None:
-    flags = ["GF", "GF", "GF", "FCY", "FCY"]
+    flags = [FLAG_GREEN, FLAG_GREEN, FLAG_GREEN, FLAG_CAUTION, FLAG_CAUTION]
     features = pl.concat([
         _car_laps("c1", [135.0, 130.0, 130.0, 200.0, 210.0], pit_lap=4, flags=flags),
         _car_laps("c2", [136.0, 131.0, 131.0, 182.0, 183.0], flags=flags),

@@ -1,4 +1,4 @@
-"""Range checks for the API, and artifact files that never need pickle."""
+"""Range and type checks of column contracts, and artifact files that never need pickle."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cognirace.errors import ArtifactError, ModelError
+from cognirace.errors import ArtifactError, ModelError, SchemaError
 from cognirace.models import ColumnSpec, ModelState, count_out_of_range
 from cognirace.models.artifacts import read_array, read_state, write_json, write_state
+from cognirace.models.schema import conform
 
 SPECS = (
     ColumnSpec("speed_kph", "Float64", "speed", "km/h", 0.0, 300.0),
@@ -27,6 +28,28 @@ def test_out_of_range_counts_ignore_missing_values() -> None:
     })
     assert count_out_of_range(frame, SPECS) == {"speed_kph": 2, "gap_s": 1}
     assert count_out_of_range(frame.head(1), SPECS) == {}
+
+
+CAR = (ColumnSpec("car_number", "String", "race number"),)
+
+
+@pytest.mark.parametrize("numbers", [pl.Series([21, 3], dtype=pl.Int64),
+                                     pl.Series([21, 3], dtype=pl.Int32),
+                                     pl.Series([21.0, 3.0])])
+def test_numbers_are_never_turned_into_text(numbers: pl.Series) -> None:
+    # 21 cannot say whether it was car "021" or car "21": refuse, never guess.
+    with pytest.raises(SchemaError, match="must be text") as caught:
+        conform(pl.DataFrame({"car_number": numbers}), CAR, role="input")
+    assert '"021" and "21" are two cars' in str(caught.value)
+
+
+def test_text_and_missing_values_pass_as_text() -> None:
+    text = pl.DataFrame({"car_number": ["021", "21"]})
+    assert conform(text, CAR, role="input")["car_number"].to_list() == ["021", "21"]
+    categorical = text.with_columns(pl.col("car_number").cast(pl.Categorical))
+    assert conform(categorical, CAR, role="input").schema["car_number"] == pl.String
+    nulls = pl.DataFrame({"car_number": [None, None]})
+    assert conform(nulls, CAR, role="input").schema["car_number"] == pl.String
 
 
 def test_state_round_trips_through_json_and_npy(tmp_path: Path) -> None:

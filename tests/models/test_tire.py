@@ -35,7 +35,7 @@ def tire_frame(rng: np.random.Generator, n_stints: int = 60) -> pl.DataFrame:
         fuel.append(laps.tolist())
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2"], n_stints), "vehicle_id": "GR86-001-2",
-        "car_number": np.arange(n_stints, dtype=np.int32), "stint": np.ones(n_stints, np.int32),
+        "car_number": np.arange(n_stints).astype(str), "stint": np.ones(n_stints, np.int32),
         "track": tracks, "track_temp_c": rng.uniform(30, 45, n_stints),
         "lap_times_s": times, "tire_ages_laps": ages, "fuel_laps": fuel,
         "horizon_age_laps": [float(a[-1]) for a in ages],
@@ -137,6 +137,17 @@ def test_calibration_keeps_slopes_and_survives_save_and_load(
     loaded = TireDegradationModel.load(tmp_path / "tire")
     assert loaded.interval_factor_ == model.interval_factor_
     assert loaded.predict(frame).equals(ours)
+
+
+def test_a_season_without_track_temperature_fits_and_calibrates(
+        rng: np.random.Generator) -> None:
+    # Tracks whose timing writes TRACK_TEMP 0 ("not measured") give null temperatures.
+    frame = calibration_frame(rng).with_columns(pl.lit(None, pl.Float64).alias("track_temp_c"))
+    model = TireDegradationModel(calibration_repeats=1).fit(frame)
+    assert model.prior_coef_[-1] == 0.0, "no temperature, no temperature effect"
+    assert np.isfinite(model.prior_coef_).all() and model.n_calibration_ > 0
+    warm = TireDegradationModel().fit(tire_frame(rng))
+    assert warm.predict(frame)["deg_s_per_lap"].is_finite().all()
 
 
 def test_conformal_factor_is_the_finite_sample_quantile() -> None:

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from cognirace.errors import DataError
+from cognirace.errors import DataError, SchemaError
 from cognirace.models.traffic import (
     TASK,
     GapPaceLogisticBaseline,
@@ -35,7 +35,8 @@ def traffic_frame(rng: np.random.Generator, n_races: int = 2, n_laps: int = 12,
             passed_ahead = (rng.random(n_cars) < 1 / (1 + np.exp(-z))) & (np.arange(n_cars) > 0)
             parts.append(pl.DataFrame({
                 "track": "barber", "race_id": f"r{race}", "lap": np.full(n_cars, lap),
-                "car_number": np.arange(1, n_cars + 1), "position": np.arange(1, n_cars + 1),
+                "car_number": np.arange(1, n_cars + 1).astype(str),
+                "position": np.arange(1, n_cars + 1),
                 "gap_ahead_s": pl.Series(np.where(np.arange(n_cars) == 0, np.nan, gaps),
                                          nan_to_null=True),
                 "gap_leader_s": np.cumsum(gaps), "pace_median3_s": pace,
@@ -46,23 +47,23 @@ def traffic_frame(rng: np.random.Generator, n_races: int = 2, n_laps: int = 12,
                 "traffic_next_s": np.clip(1.5 - 0.5 * gaps + rng.normal(0, 0.2, n_cars), 0, None),
             }))
     return pl.concat(parts).with_columns(
-        pl.col("lap", "car_number", "position", "tire_age_laps").cast(pl.Int32))
+        pl.col("lap", "position", "tire_age_laps").cast(pl.Int32))
 
 
 T0 = datetime(2025, 5, 1, 14, 0, tzinfo=UTC)
 
 
-def _laps(ends: dict[int, list[float]], pits: set[tuple[int, int]] | None = None
+def _laps(ends: dict[str, list[float]], pits: set[tuple[str, int]] | None = None
           ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """A lap feature table of cars (by number) whose lap ``k`` ends at ``ends[car][k-1]`` s."""
+    """A lap feature table of cars (by number, text) whose lap ``k`` ends at
+    ``ends[car][k-1]`` s, and the truth's traffic loss of each lap."""
     pits = pits or set()
     rows = [{"race_id": "r", "track": "vir", "car_number": car, "lap": lap,
              "lap_end": T0 + timedelta(seconds=t), "in_pit": (car, lap) in pits,
              "green_lap": lap > 1 and (car, lap) not in pits and (car, lap - 1) not in pits,
              "pace_median3_s": 100.0, "field_median_green_s": 100.0, "tire_age_laps": lap - 1}
             for car, times in ends.items() for lap, t in enumerate(times, start=1)]
-    frame = pl.DataFrame(rows).with_columns(pl.col("car_number", "lap", "tire_age_laps")
-                                            .cast(pl.Int32))
+    frame = pl.DataFrame(rows).with_columns(pl.col("lap", "tire_age_laps").cast(pl.Int32))
     frame = frame.sort("lap", "lap_end").with_columns(
         position=pl.col("lap_end").rank("ordinal").over("lap").cast(pl.Int32),
         gap_leader_s=(pl.col("lap_end") - pl.col("lap_end").min().over("lap"))
@@ -75,8 +76,9 @@ def _laps(ends: dict[int, list[float]], pits: set[tuple[int, int]] | None = None
 
 def test_a_pass_is_a_swap_of_order_at_the_next_line() -> None:
     # car 2 runs 0.8 s behind car 1 at the end of laps 1-2, and ahead at the end of lap 3
-    features, truth = _laps({1: [100.0, 200.0, 301.0, 401.0], 2: [100.8, 200.8, 300.5, 400.5],
-                             3: [105.0, 205.0, 305.0, 405.0]})
+    features, truth = _laps({"1": [100.0, 200.0, 301.0, 401.0],
+                             "2": [100.8, 200.8, 300.5, 400.5],
+                             "3": [105.0, 205.0, 305.0, 405.0]})
     rows = traffic_rows(features, truth).filter(pl.col("lap") == 2).sort("car_number")
     assert rows["passed_ahead_next"].to_list() == [False, True, False]
     assert rows["was_passed_next"].to_list() == [True, False, False]
@@ -85,16 +87,38 @@ def test_a_pass_is_a_swap_of_order_at_the_next_line() -> None:
 
 
 def test_a_place_gained_in_the_pits_is_not_a_pass() -> None:
-    features, truth = _laps({1: [100.0, 200.0, 330.0, 430.0], 2: [100.8, 200.8, 300.8, 400.8]},
-                            pits={(1, 3)})
-    rows = traffic_rows(features, truth).filter(pl.col("car_number") == 2)
+    features, truth = _laps({"1": [100.0, 200.0, 330.0, 430.0],
+                             "2": [100.8, 200.8, 300.8, 400.8]}, pits={("1", 3)})
+    rows = traffic_rows(features, truth).filter(pl.col("car_number") == "2")
     assert not rows["passed_ahead_next"].any()
 
 
 def test_rows_need_the_truth_for_traffic_loss() -> None:
-    features, _ = _laps({1: [100.0, 200.0, 300.0]})
+    features, truth = _laps({"1": [100.0, 200.0, 300.0]})
     with pytest.raises(DataError, match="truth"):
         traffic_rows(features, None)
+    numeric = truth["laps"].with_columns(pl.col("car_number").cast(pl.Int64))
+    with pytest.raises(DataError, match="car_number"):
+        traffic_rows(features, {"laps": numeric})
+
+
+def test_021_and_21_are_two_cars_with_their_own_labels_and_predictions() -> None:
+    # 21 runs 0.8 s behind 021 at the end of laps 1-2 and passes it on lap 3.
+    features, truth = _laps({"021": [100.0, 200.0, 301.0, 401.0],
+                             "21": [100.8, 200.8, 300.5, 400.5]})
+    truth["laps"] = truth["laps"].with_columns(
+        traffic_s=pl.when(pl.col("car_number") == "21").then(1.5).otherwise(0.2))
+    rows = traffic_rows(features, truth).filter(pl.col("lap") == 2).sort("position")
+    assert rows["car_number"].to_list() == ["021", "21"]
+    assert rows["passed_ahead_next"].to_list() == [False, True]
+    assert rows["was_passed_next"].to_list() == [True, False]
+    assert rows["traffic_next_s"].to_list() == [0.2, 1.5]
+    model = GapPaceLogisticBaseline().fit(traffic_frame(np.random.default_rng(0)))
+    out = model.predict(rows)
+    assert out["car_number"].to_list() == ["021", "21"]
+    assert out["p_pass_ahead"][0] != out["p_pass_ahead"][1]
+    with pytest.raises(SchemaError, match="car_number"):
+        model.predict(rows.with_columns(pl.col("car_number").cast(pl.Int32)))
 
 
 def test_graph_joins_cars_within_the_window_only() -> None:

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cognirace.ingest import ingest
 from cognirace.lake import Lake, open_lake
 from cognirace.registry import Registry
-from cognirace.sim import RaceConfig, season_roster, simulate_one
 from cognirace.training import open_registry
 from training.toy import FITTED_RACES, SCORED_RACES, TOY
 
@@ -24,7 +22,14 @@ TRACKS = ("barber", "sonoma")
 
 
 def tiny_lake(root: Path, seed: int, races_per_track: int = 2, year: int = 2025) -> Lake:
-    """Simulate and ingest a small season of ``year`` under ``root``; return its lake."""
+    """Simulate and ingest a small season of ``year`` under ``root``; return its lake.
+
+    The simulator and the ingest are imported here, so tests that need neither collect
+    and run on their own.
+    """
+    from cognirace.ingest import ingest
+    from cognirace.sim import RaceConfig, season_roster, simulate_one
+
     roster = season_roster(seed)
     for event, track in enumerate(TRACKS):
         for race in range(1, races_per_track + 1):

@@ -13,9 +13,11 @@ from typing import Any
 
 import polars as pl
 
+from cognirace.api.schemas import CAR_NUMBER
 from cognirace.api.store import Served
 
-TRAFFIC_CAR_KEY = "car_number"
+TRAFFIC_CAR_KEY = CAR_NUMBER
+"""Names each car of a traffic prediction: its race number, text as the client sent it."""
 
 
 def instances_frame(served: Served, rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:

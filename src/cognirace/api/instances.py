@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from cognirace.api.schemas import TRAFFIC
+from cognirace.api.schemas import CAR_NUMBER, TRAFFIC, car_number_problem
 from cognirace.models.schema import ColumnSpec
 
 SNAPSHOT_KEYS = ("race_id", "lap")
@@ -23,7 +23,10 @@ SNAPSHOT_KEYS = ("race_id", "lap")
 
 
 def acceptable(value: Any, spec: ColumnSpec) -> bool:
-    """Whether the API takes ``value`` for ``spec``: finite, and inside its range."""
+    """Whether the API takes ``value`` for ``spec``: finite, and inside its range; a car
+    number as text of the shape the routes take."""
+    if spec.name == CAR_NUMBER:
+        return car_number_problem(value) is None
     if value is None:
         return spec.dtype.startswith("Float")
     if isinstance(value, list):

@@ -3,7 +3,8 @@
 An inference request names one tensor per input column (``shape [n]``, its ``data`` the
 n values, flat); list columns (the tire model's lap times) are ``[n, -1]`` tensors given
 as n lists. The response gives one tensor per output column. Datatypes follow the
-protocol: ``FP64``, ``INT32``, ``INT64``, ``BOOL``, ``BYTES`` (strings).
+protocol: ``FP64``, ``INT32``, ``INT64``, ``BOOL``, ``BYTES`` (strings). Car numbers
+are ``BYTES``: a tensor of JSON numbers is refused, as on the other routes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cognirace.api.frames import columns_frame, columns_out
 from cognirace.api.problems import invalid_input
 from cognirace.api.routes_meta import json_response
 from cognirace.api.routes_v1 import ERROR_RESPONSES, SECURITY
-from cognirace.api.schemas import SANITY_ABS
+from cognirace.api.schemas import CAR_NUMBER, SANITY_ABS, car_number_problem
 from cognirace.api.service import ServiceDep, validate
 from cognirace.api.store import Served
 from cognirace.models.schema import ColumnSpec, count_out_of_range
@@ -135,7 +136,7 @@ def tensors_frame(served: Served, tensors: list[InferTensor],
 
     Raises:
         ProblemError: 422 naming a missing, ragged, mistyped, non-finite or out-of-range
-            tensor; 413 beyond the batch limit.
+            tensor (car numbers that are not text included); 413 beyond the batch limit.
     """
     by_name = {t.name: t.data for t in tensors}
     missing = [s.name for s in served.inputs if s.name not in by_name]
@@ -146,6 +147,10 @@ def tensors_frame(served: Served, tensors: list[InferTensor],
     if len(lengths) != 1:
         raise invalid_input([{"field": "inputs", "reason": "tensors differ in length"}])
     check_batch(lengths.pop())
+    if CAR_NUMBER in served.frame_schema:
+        reason = next(filter(None, map(car_number_problem, by_name[CAR_NUMBER])), None)
+        if reason is not None:
+            raise invalid_input([{"field": f"inputs.{CAR_NUMBER}", "reason": reason}])
     try:
         frame = columns_frame(served, by_name)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:

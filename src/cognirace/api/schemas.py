@@ -9,18 +9,31 @@ car ahead); integers, flags and names are not. Unknown fields are ignored, so a 
 may send whole lake rows (``race_id``, ``vehicle_id``...).
 
 The traffic model reads a whole field at once, so its instance is a snapshot of one
-race at one lap: ``{"race_id"?, "lap", "cars": [...]}``; its prediction is per car.
+race at one lap: ``{"race_id"?, "lap", "cars": [...]}``; its prediction is per car,
+named by its ``car_number``. Car numbers are JSON strings, as the timing prints them:
+``"021"`` and ``"21"`` are two cars, so a JSON number is refused with a 422 that says
+so rather than guessed at (21 cannot tell which of the two it meant).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
+from cognirace.domain.formats import FLAG_GREEN
 from cognirace.models.schema import ColumnSpec
 
 TRAFFIC = "traffic"
@@ -31,6 +44,41 @@ SANITY_ABS = 1e9
 """Bound on floats whose column declares no physical range: no quantity the models read
 comes near it, and it keeps arithmetic inside a model far from overflow."""
 _CONFIG = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+
+CAR_NUMBER = "car_number"
+CAR_NUMBER_MAX_LENGTH = 16
+"""Longest car number taken: the timing prints one to three digits, and the ingest marks
+a second car under a shared number with a suffix (``3#2``); 16 leaves room, not more."""
+_CAR_NUMBER_PATTERN = r"^\S+$"
+_CAR_NUMBER_SHAPE = re.compile(rf"\S{{1,{CAR_NUMBER_MAX_LENGTH}}}")
+CAR_NUMBER_REASON = ('must be text such as "021": car numbers are text as the timing '
+                     'prints them, and "021" and "21" are two cars')
+CAR_NUMBER_SHAPE_REASON = (f"must be 1 to {CAR_NUMBER_MAX_LENGTH} characters without "
+                           'spaces, as the timing prints it (e.g. "021")')
+
+
+def car_number_problem(value: Any) -> str | None:
+    """Why ``value`` is not a car number, or None when it is one (any route's check)."""
+    if not isinstance(value, str):
+        return CAR_NUMBER_REASON
+    if _CAR_NUMBER_SHAPE.fullmatch(value) is None:
+        return CAR_NUMBER_SHAPE_REASON
+    return None
+
+
+def _car_number(value: Any) -> Any:
+    """Refuse a car number that is not text before pydantic's own (generic) type error."""
+    problem = car_number_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("car_number", problem)
+    return value
+
+
+def car_number_field(description: str) -> tuple[Any, Any]:
+    """The annotation and ``Field`` of a car number, in a request or a response."""
+    return (Annotated[str, BeforeValidator(_car_number)],
+            Field(min_length=1, max_length=CAR_NUMBER_MAX_LENGTH, pattern=_CAR_NUMBER_PATTERN,
+                  description=description, examples=["021"]))
 
 
 class InstanceBase(BaseModel):
@@ -47,7 +95,7 @@ class InstanceBase(BaseModel):
 _OUT_CONFIG = ConfigDict(extra="forbid")
 
 EXAMPLE_VALUES: dict[str, Any] = {
-    "track": "barber", "flag": "GF", "race_id": "barber-R1", "lap": 12,
+    "track": "barber", "flag": FLAG_GREEN, "race_id": "barber-R1", "lap": 12,
     "lap_time_s": 98.9, "pace_median3_s": 98.7, "best_green_s": 98.2,
     "field_median_green_s": 99.1, "leader_lap_s": 98.6, "tire_age_laps": 11,
     "race_time_left_s": 1650.0, "laps_left_est": 16, "position": 4, "gap_ahead_s": 1.4,
@@ -57,7 +105,7 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "p_close_2s": 0.36, "laps_since_fcy": 12, "n_fcy_starts": 0, "n_off_pace": 0,
     "horizon_age_laps": 20.0, "lap_times_s": [98.9, 99.0, 99.2, 99.1, 99.4],
     "tire_ages_laps": [3.0, 4.0, 5.0, 6.0, 7.0], "fuel_laps": [3.0, 4.0, 5.0, 6.0, 7.0],
-    "n_samples": 10, "car_number": 47,
+    "n_samples": 10, "car_number": "021",
 }
 """Plausible values for the OpenAPI examples (others come from the physical range)."""
 
@@ -89,6 +137,9 @@ def _describe(spec: ColumnSpec) -> str:
 def input_field(spec: ColumnSpec) -> tuple[Any, Any]:
     """The annotation and ``Field`` of one input column (bounds from the physical range)."""
     dtype, desc = spec.dtype, _describe(spec)
+    if spec.name == CAR_NUMBER:
+        return car_number_field("Race number as text, as the timing prints it: `021` and "
+                                "`21` are two cars.")
     extra: JsonDict | None = {"x-unit": spec.unit} if spec.unit else None
     if dtype.startswith("List("):
         item: Any = str if "String" in dtype else Annotated[
@@ -163,7 +214,8 @@ def _traffic_schemas(inputs: Sequence[ColumnSpec], outputs: Sequence[ColumnSpec]
     car = _model("TrafficCar", {s.name: input_field(s) for s in per_car}, _CONFIG,
                  "One car of the field at the line.")
     example_cars = [{s.name: example_value(s) for s in per_car} for _ in range(3)]
-    for position, (car_row, number) in enumerate(zip(example_cars, (47, 13, 2), strict=True)):
+    numbers = ("021", "21", "3")  # two cars that only a leading zero tells apart
+    for position, (car_row, number) in enumerate(zip(example_cars, numbers, strict=True)):
         car_row.update(car_number=number, position=position + 3,
                        gap_leader_s=4.0 + 1.2 * position)
     race_type, race_field = input_field(by_name["race_id"])
@@ -179,7 +231,7 @@ def _traffic_schemas(inputs: Sequence[ColumnSpec], outputs: Sequence[ColumnSpec]
     instance = _model("TrafficInstance", snapshot_fields, _CONFIG,
                       f"A field snapshot (one race, one lap) for the {title} model.", example)
     car_out = _model("TrafficCarPrediction", {
-        "car_number": (int, Field(description="Race number")),
+        CAR_NUMBER: car_number_field("The car's race number, as sent (text)."),
         **{s.name: output_field(s) for s in outputs}}, _OUT_CONFIG, "One car's prediction.")
     prediction = _model("TrafficPrediction", {"cars": (list[car_out], ...)},  # type: ignore[valid-type]
                         _OUT_CONFIG, "Per-car predictions, in the order given.")
@@ -202,5 +254,6 @@ def _family(name: str, cap: str, instance: type[BaseModel], prediction: type[Bas
     return RouteSchemas(name, instance, batch, response, batch_response, example)
 
 
-__all__ = ["EXAMPLE_VALUES", "SANITY_ABS", "TRAFFIC", "InstanceBase", "RouteSchemas",
+__all__ = ["CAR_NUMBER", "CAR_NUMBER_REASON", "EXAMPLE_VALUES", "SANITY_ABS", "TRAFFIC",
+           "InstanceBase", "RouteSchemas", "car_number_field", "car_number_problem",
            "example_value", "input_field", "output_field", "route_schemas"]

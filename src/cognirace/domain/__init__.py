@@ -1,7 +1,13 @@
 """Plain types and constants of the series: tracks, channels, file formats, times."""
 
 from cognirace.domain.channels import CHANNEL_BY_COLUMN, CHANNEL_BY_RAW, CHANNELS, Channel
-from cognirace.domain.formats import FLAG_CAUTION, FLAG_GREEN, FileKind
+from cognirace.domain.formats import (
+    FLAG_CAUTION,
+    FLAG_FINISH,
+    FLAG_GREEN,
+    RACING_FLAGS,
+    FileKind,
+)
 from cognirace.domain.laptime import format_duration, parse_duration_s
 from cognirace.domain.tracks import TRACKS, Track, track_from_name
 
@@ -10,7 +16,9 @@ __all__ = [
     "CHANNEL_BY_COLUMN",
     "CHANNEL_BY_RAW",
     "FLAG_CAUTION",
+    "FLAG_FINISH",
     "FLAG_GREEN",
+    "RACING_FLAGS",
     "TRACKS",
     "Channel",
     "FileKind",

@@ -2,30 +2,41 @@
 
 This module is the contract between the simulator, which writes these files, and the
 ingest, which reads them. Telemetry and lap files are comma-separated; the Al Kamel
-timing files are semicolon-separated with a trailing ``;`` on every row.
+timing files are semicolon-separated (Indianapolis's with a BOM, CRLF and a trailing
+``;`` on every row, the anonymized ones LF without it).
 
-Values, as the real files write them:
+Values, as the real files write them (``../shared/real/README.md`` lists every variant):
 
-* Telemetry and lap files: ``meta_time`` is the reliable UTC clock, ISO 8601 with
-  milliseconds and ``Z`` (``2025-07-19T18:06:40.175Z``); ``timestamp`` is the car's
-  ECU clock in the same format, which drifts (days off in places). ``meta_event`` is
-  ``I_R<nn>_<YYYY-MM-DD>``, ``meta_session`` ``R1`` or ``R2``, ``meta_source``
-  ``kafka:gr-raw``, ``outing`` 0, ``expire_at`` empty. ``vehicle_id`` and
-  ``original_vehicle_id`` are ``GR86-<chassis>-<number>`` and ``vehicle_number`` the
-  number, both with number 0 (``GR86-002-000``) where it was not assigned. ``lap`` is
-  the logger's lap counter, 32768 where it lost count.
-* Lap start and end files: one row per car and lap, ``meta_time`` and ``timestamp``
-  at the lap event (start or end). Lap time files: the same, at the lap end; the
-  ``value`` variant carries the lap time in milliseconds in ``value``.
+* Telemetry: ``timestamp`` is the car's ECU clock, one value per sample (samples about
+  43 ms apart, 9 to 11 channel rows each), set a constant offset (days) from real time;
+  ``meta_time`` is when the stream's ingest received a batch of samples, 0 to 6 s later,
+  so it cannot key a sample. Rows are not in time order; values carry float artifacts.
+  ``meta_event`` is ``I_R<nn>_<YYYY-MM-DD>`` (the event's Sunday), ``meta_session``
+  ``R1`` or ``R2``, ``meta_source`` ``kafka:gr-raw`` (``kafka:gr-cup-raw`` at
+  Indianapolis), ``outing`` 0, ``expire_at`` empty. ``vehicle_id`` and
+  ``original_vehicle_id`` are ``GR86-<chassis>-<number>`` with the number padded its
+  own way per event (``GR86-002-2``, ``GR86-002-002``) and ``000`` where it was not
+  assigned (``vehicle_number`` 0); the number is text (``03`` is not ``3``), and it
+  need not be the timing's number for that car. ``lap`` is the logger's counter: it
+  counts formation laps and writes 32768 where it lost count.
+* Lap start, end and time files: one row per car and lap event; here ``timestamp`` is
+  real time, at the logger's lap beacon (which need not sit on the timing line).
+  Four layouts: with ``original_vehicle_id``/``vehicle_number`` and no ``value``; with
+  ``value`` and no ``vehicle_number``; and two fully quoted ones. ``value`` is the lap
+  time in ms in lap time files, the event's ISO time in start and end files.
 * Timing files: durations ``m:ss.fff`` (``h:mm:ss.fff`` past an hour), ``-`` or empty
-  for missing. Sections: ``ELAPSED`` is the race time at the line, ``HOUR`` the UTC
-  time of day at the line (``HH:MM:SS.fff``); ``CROSSING_FINISH_LINE_IN_PIT`` is ``B``
-  when the car crossed the line in the pit lane, empty otherwise; ``PIT_TIME`` is the
-  time spent in the pit lane on the lap that ends in the pits; ``FLAG_AT_FL`` is ``GF``
-  or ``FCY``; ``S1_SECONDS``.. are plain seconds; ``TOP_SPEED`` and ``KPH`` km/h.
-  Results: ``GAP_FIRST`` ``-`` for the leader, ``+0.156`` in seconds, or ``+1 Lap`` /
-  ``+3 Laps`` for lapped cars; ``STATUS`` ``Classified``, ``Not classified`` or ``DNF``.
-  Weather: ``TIME_UTC_SECONDS`` epoch seconds, ``TIME_UTC_STR`` ``M/D/YYYY h:mm:ss AM``.
+  for missing. Sections: ``ELAPSED`` is the race time at the line, ``HOUR`` the local
+  time of day at the line at the track; ``CROSSING_FINISH_LINE_IN_PIT`` is ``B`` when
+  the car crossed the line in the pit lane; ``PIT_TIME`` (``0:00:35.158``) the time in
+  the pit lane, on the in-lap or the lap after it depending on the track;
+  ``FLAG_AT_FL`` is ``GF``, ``FCY`` or ``FF`` (the chequered lap); ``S1_SECONDS``.. are
+  plain seconds; ``TOP_SPEED`` and ``KPH`` km/h; Sonoma names ``IM1_time`` ``INT-1_time``.
+  Results (``00_``/``03_``): ``POSITION`` (``1`` or ``1.0``, empty for a non-starter),
+  ``GAP_FIRST`` ``-`` for the leader, ``+0.156``, ``1 Lap`` or ``14 Laps``; ``STATUS``
+  ``Classified`` or ``Not started``. By class (``05_``): a layout of its own, the
+  leader's gap empty, minutes after an apostrophe (``+1'19.754``). Weather:
+  ``TIME_UTC_SECONDS`` epoch seconds, ``TIME_UTC_STR`` ``M/D/YYYY h:mm:ss AM`` (UTC);
+  ``TRACK_TEMP`` 0 or ``-999`` means not measured.
 """
 
 from __future__ import annotations
@@ -104,8 +115,12 @@ BEST_LAPS_COLUMNS: tuple[str, ...] = (
 
 FLAG_GREEN = "GF"
 FLAG_CAUTION = "FCY"
-FLAGS: tuple[str, ...] = (FLAG_GREEN, FLAG_CAUTION)
-"""Values of ``FLAG_AT_FL``: green, or full-course yellow."""
+FLAG_FINISH = "FF"
+FLAGS: tuple[str, ...] = (FLAG_GREEN, FLAG_CAUTION, FLAG_FINISH)
+"""Values of ``FLAG_AT_FL``: green, full-course yellow, or the chequered flag (``FF``, the
+lap that ends the race for a car)."""
+RACING_FLAGS: tuple[str, ...] = (FLAG_GREEN, FLAG_FINISH)
+"""Flags of laps run at racing speed: green, and the last lap under the chequered flag."""
 
 SESSIONS: tuple[str, ...] = ("R1", "R2")
 
@@ -159,22 +174,32 @@ def car_file_name(kind: FileKind, track: str, session: str, *, style: int = 0) -
     return f"{track}_{suffix}_{session}.csv"
 
 
-def chassis_vehicle_id(chassis: str, car_number: int) -> str:
-    """The ``vehicle_id`` of a car: ``GR86-<chassis>-<number>``, number 0 when unassigned."""
-    return f"GR86-{chassis}-{car_number if car_number else '000'}"
+UNASSIGNED_NUMBER = "000"
+"""The number part of ``vehicle_id`` when the logger had no number for the car."""
+
+
+def chassis_vehicle_id(chassis: str, car_number: str | None) -> str:
+    """The ``vehicle_id`` of a car: ``GR86-<chassis>-<number>``, ``000`` when unassigned.
+
+    Car numbers are text: ``"021"`` and ``"21"`` are different cars.
+    """
+    return f"GR86-{chassis}-{car_number or UNASSIGNED_NUMBER}"
 
 
 __all__ = [
     "BEST_LAPS_COLUMNS",
     "FLAGS",
     "FLAG_CAUTION",
+    "FLAG_FINISH",
     "FLAG_GREEN",
     "LAP_COLUMNS",
     "LAP_COLUMNS_VALUE_VARIANT",
+    "RACING_FLAGS",
     "RESULTS_COLUMNS",
     "SECTIONS_COLUMNS",
     "SESSIONS",
     "TELEMETRY_COLUMNS",
+    "UNASSIGNED_NUMBER",
     "WEATHER_COLUMNS",
     "FileKind",
     "car_file_name",

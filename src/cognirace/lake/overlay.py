@@ -4,6 +4,15 @@ Comparing two laps means comparing them at the same place on track, not at the s
 time: ``resample_by_distance`` puts a lap's channels onto a fixed grid of distance
 from the start/finish line, so laps of different cars (or of one car) line up row by
 row.
+
+Cars are picked by ``vehicle_id`` or by race number; numbers are text, as the timing
+prints them (``"021"`` and ``"21"`` are two cars), and are compared as text only.
+
+Channels come at different rates: at the full rate (about 20 Hz) speed, rpm and the lap
+distance are on one sample in four or five, the others on every sample, and a track
+logs only some channels (the pedal ``aps`` or the blade ``ath``, GPS or not). Every
+channel is therefore read from the samples that carry it: interpolated in time between
+its readings, and all-null on the grid when the lap has fewer than two readings.
 """
 
 from __future__ import annotations
@@ -22,13 +31,28 @@ CHANNEL_COLUMNS = (
 )
 """Continuous channels, interpolated linearly between samples."""
 
+MAX_DISTANCE_GAP_S = 5.0
+"""Longest gap (s) between two lap-distance readings over which the distance is still
+interpolated; a longer one is a dropout, and the lap's distance comes from its speed.
+The channel comes every 0.2 s at the full rate and every sample at the demo's 2 Hz."""
 
-def vehicle_of(lake: Lake, race_id: str, car_number: int) -> str:
+
+def vehicle_of(lake: Lake, race_id: str, car_number: str) -> str:
     """The ``vehicle_id`` that raced with ``car_number`` in a race.
 
+    Args:
+        lake: From ``open_lake``.
+        race_id: The race.
+        car_number: The race number as text, exactly as the timing prints it: ``"021"``
+            finds car 021, never car 21.
+
     Raises:
-        DataError: when no car of the race has that number.
+        DataError: when ``car_number`` is not text, or no car of the race has it.
     """
+    if not isinstance(car_number, str):
+        raise DataError("car numbers are text", column="car_number", value=car_number,
+                        hint=f"pass it as printed by the timing, e.g. {str(car_number)!r} "
+                             "(\"021\" and \"21\" are two cars)")
     rows = lake.cars.filter((pl.col("race_id") == race_id) & (pl.col("car_number") == car_number))
     if rows.height == 0:
         raise DataError("no car with this number in the race", value=car_number,
@@ -36,7 +60,7 @@ def vehicle_of(lake: Lake, race_id: str, car_number: int) -> str:
     return str(rows["vehicle_id"][0])
 
 
-def lap_telemetry(lake: Lake, race_id: str, lap: int, *, car_number: int | None = None,
+def lap_telemetry(lake: Lake, race_id: str, lap: int, *, car_number: str | None = None,
                   vehicle_id: str | None = None) -> pl.DataFrame:
     """One car's telemetry for one lap, sorted by time.
 
@@ -44,7 +68,7 @@ def lap_telemetry(lake: Lake, race_id: str, lap: int, *, car_number: int | None 
         lake: From ``open_lake``.
         race_id: The race.
         lap: Lap number.
-        car_number: The car, by number (or give ``vehicle_id``).
+        car_number: The car, by its number as text (or give ``vehicle_id``).
         vehicle_id: The car, by chassis id.
 
     Raises:
@@ -62,28 +86,52 @@ def lap_telemetry(lake: Lake, race_id: str, lap: int, *, car_number: int | None 
     return frame
 
 
+def _seconds(telemetry: pl.DataFrame) -> np.ndarray:
+    """Time of each sample since the first, s."""
+    micros = (telemetry["time"] - telemetry["time"][0]).dt.total_microseconds()
+    return np.asarray(micros.to_numpy(), dtype=np.float64) / 1e6
+
+
+def _readings(telemetry: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s since the first sample) and values of the samples that carry ``name``."""
+    values = telemetry[name].cast(pl.Float64).fill_nan(None).to_numpy()
+    ok = ~np.isnan(values)
+    return _seconds(telemetry)[ok], values[ok]
+
+
 def add_distance(telemetry: pl.DataFrame) -> pl.DataFrame:
     """Add ``distance_m``: distance driven since the first sample, from speed over time.
 
-    Integrates ``speed_kph`` with the trapezoid rule; useful where the lap-distance
-    channel is missing.
+    Integrates ``speed_kph`` with the trapezoid rule, the speed interpolated in time
+    between its readings (a slow channel at the full rate; the samples before the first
+    reading or after the last take that reading); useful where the lap-distance channel
+    is missing.
+
+    Raises:
+        DataError: when the samples carry no speed reading.
     """
-    t_s = (telemetry["time"] - telemetry["time"][0]).dt.total_microseconds().to_numpy() / 1e6
-    v_ms = telemetry["speed_kph"].fill_null(strategy="forward").fill_null(0.0).to_numpy() / 3.6
+    t_s = _seconds(telemetry)
+    at, speed = _readings(telemetry, "speed_kph")
+    if speed.size == 0:
+        raise DataError("no speed reading to integrate a distance from",
+                        value=f"{telemetry.height} samples",
+                        hint="pick a lap whose telemetry logs speed_kph")
+    v_ms = np.interp(t_s, at, speed) / 3.6
     step = np.diff(t_s) * (v_ms[1:] + v_ms[:-1]) / 2.0
     distance = np.concatenate([[0.0], np.cumsum(step)])
     return telemetry.with_columns(pl.Series("distance_m", distance))
 
 
 def _distance(telemetry: pl.DataFrame) -> np.ndarray:
-    """A non-decreasing distance for each sample: lap distance where logged, else speed."""
-    if telemetry["lap_dist_m"].null_count() <= telemetry.height // 2:
-        dist = telemetry["lap_dist_m"].interpolate().fill_null(strategy="forward") \
-            .fill_null(strategy="backward").to_numpy().astype(float)
-        # Samples logged just before the line still carry the previous lap's distance.
-        if dist.size > 1 and dist[0] > dist[-1]:
+    """A non-decreasing distance for each sample: the lap-distance channel interpolated
+    in time between its readings where it has no gap over ``MAX_DISTANCE_GAP_S``, else
+    the speed integrated over time."""
+    at, dist = _readings(telemetry, "lap_dist_m")
+    if dist.size >= 2 and np.diff(at).max() <= MAX_DISTANCE_GAP_S:
+        # Readings taken just before the line still carry the previous lap's distance.
+        if dist[0] > dist[-1]:
             dist = np.where(np.arange(dist.size) < np.argmin(dist), 0.0, dist)
-        return np.maximum.accumulate(dist)
+        return np.maximum.accumulate(np.interp(_seconds(telemetry), at, dist))
     return add_distance(telemetry)["distance_m"].to_numpy()
 
 
@@ -109,12 +157,12 @@ def resample_by_distance(telemetry: pl.DataFrame, *, step_m: float = 5.0,
     dist = _distance(telemetry)
     end = float(length_m if length_m is not None else dist[-1])
     grid = np.arange(0.0, end + step_m / 2, step_m)
-    t_s = (telemetry["time"] - telemetry["time"][0]).dt.total_microseconds().to_numpy() / 1e6
+    t_s = _seconds(telemetry)
     columns: dict[str, np.ndarray] = {"distance_m": grid, "time_s": np.interp(grid, dist, t_s)}
     index = np.clip(np.searchsorted(dist, grid, side="right") - 1, 0, dist.size - 1)
     columns["gear"] = telemetry["gear"].cast(pl.Float64).to_numpy()[index]
     for name in CHANNEL_COLUMNS:
-        values = telemetry[name].cast(pl.Float64).to_numpy()
+        values = telemetry[name].cast(pl.Float64).fill_nan(None).to_numpy()
         ok = ~np.isnan(values)
         columns[name] = (np.interp(grid, dist[ok], values[ok]) if ok.sum() >= 2
                          else np.full(grid.size, np.nan))
@@ -124,25 +172,25 @@ def resample_by_distance(telemetry: pl.DataFrame, *, step_m: float = 5.0,
     )
 
 
-def overlay_laps(lake: Lake, race_id: str, picks: Sequence[tuple[int, int]], *,
+def overlay_laps(lake: Lake, race_id: str, picks: Sequence[tuple[str, int]], *,
                  step_m: float = 5.0) -> pl.DataFrame:
     """Several laps on one distance grid, for plotting one over another.
 
     Args:
         lake: From ``open_lake``.
         race_id: The race.
-        picks: ``(car_number, lap)`` pairs.
+        picks: ``(car_number, lap)`` pairs, the number as text (``("021", 5)``).
         step_m: Grid spacing in metres.
 
     Returns:
-        ``car_number, lap`` and the columns of ``resample_by_distance``, the grid cut to
-        the shortest lap so every pick has every row.
+        ``car_number`` (text), ``lap`` and the columns of ``resample_by_distance``, the
+        grid cut to the shortest lap so every pick has every row, picks in the order given.
     """
     laps = [lap_telemetry(lake, race_id, lap, car_number=car) for car, lap in picks]
     length = min(float(_distance(t)[-1]) for t in laps)
     parts = [
         resample_by_distance(t, step_m=step_m, length_m=length).with_columns(
-            pl.lit(car, dtype=pl.Int32).alias("car_number"), pl.lit(lap, dtype=pl.Int32)
+            pl.lit(car, dtype=pl.String).alias("car_number"), pl.lit(lap, dtype=pl.Int32)
             .alias("lap"))
         for t, (car, lap) in zip(laps, picks, strict=True)
     ]

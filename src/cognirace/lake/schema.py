@@ -1,7 +1,8 @@
 """The lake's tables and their column types: the contract every later layer reads.
 
 Times are UTC ``Datetime("us", "UTC")``; durations are float seconds with a ``_s``
-suffix. ``assert_schema`` checks a frame against a table before it is written.
+suffix. Car numbers are text, as the timing prints them: ``"021"`` and ``"21"`` are two
+cars. ``assert_schema`` checks a frame against a table before it is written.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ CARS = pl.Schema(
         "race_id": pl.String(),
         "vehicle_id": pl.String(),
         "chassis": pl.String(),
-        "car_number": pl.Int32(),
+        "car_number": pl.String(),
         "class": pl.String(),
         "team": pl.String(),
     }
@@ -38,7 +39,7 @@ LAPS = pl.Schema(
     {
         "race_id": pl.String(),
         "vehicle_id": pl.String(),
-        "car_number": pl.Int32(),
+        "car_number": pl.String(),
         "lap": pl.Int32(),
         "lap_start": UTC_TIME,
         "lap_end": UTC_TIME,
@@ -57,7 +58,7 @@ LAPS = pl.Schema(
 RESULTS = pl.Schema(
     {
         "race_id": pl.String(),
-        "car_number": pl.Int32(),
+        "car_number": pl.String(),
         "position": pl.Int32(),
         "status": pl.String(),
         "laps": pl.Int32(),

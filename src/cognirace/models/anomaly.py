@@ -30,14 +30,21 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.errors import DataError
-from cognirace.features.windows import CHANNELS, STATS, WINDOW_FEATURES, WINDOW_S, window_table
+from cognirace.features.windows import (
+    CHANNELS,
+    STATS,
+    THROTTLE,
+    WINDOW_FEATURES,
+    WINDOW_S,
+    window_table,
+)
 from cognirace.models.anomaly_scoring import KINDS, TARGET, false_alarms_per_hour, score_anomaly
 from cognirace.models.arrays import float_matrix
 from cognirace.models.artifacts import ModelState, read_state, write_state
 from cognirace.models.base import Model
 from cognirace.models.lgbm import BASE_PARAMS, load_booster, save_booster
 from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task
+from cognirace.models.task import Task, truth_by_car
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -47,9 +54,11 @@ FAULT_KIND: dict[str, str] = {
 }
 """The simulator's fault kinds folded into the detector's classes."""
 KIND_CHANNELS: dict[str, str] = {
-    "brake": "pbrake_f,pbrake_r,accx_g", "power": "aps,accx_g,speed_kph", "gearbox": "gear,rpm",
+    "brake": "pbrake_f,pbrake_r,accx_g", "power": f"{THROTTLE},accx_g,speed_kph",
+    "gearbox": "gear,rpm",
 }
-"""Channels a mechanical fault shows in: their relation, not one value, is wrong."""
+"""Channels a mechanical fault shows in: their relation, not one value, is wrong. The
+throttle is named by the channel the window read it from (``with_throttle_channel``)."""
 KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "window_id")
 
 INPUTS: tuple[ColumnSpec, ...] = (
@@ -111,6 +120,15 @@ def _top_channels(z: FloatArray, k: int) -> list[str]:
     return [",".join(CHANNELS[j] for j in row) for row in order]
 
 
+def with_throttle_channel(channels: list[str], frame: pl.DataFrame) -> list[str]:
+    """Name the throttle in each row's channel list by the lake channel it came from:
+    ``aps`` (pedal) or ``ath`` (blade), from the window's ``throttle_is_ath``."""
+    names = ["ath" if v == 1.0 else "aps" if v == 0.0 else THROTTLE
+             for v in frame["throttle_is_ath"].to_list()]
+    return [",".join(name if c == THROTTLE else c for c in text.split(",")) if text else text
+            for text, name in zip(channels, names, strict=True)]
+
+
 def alarm_threshold(score: FloatArray, clean: npt.NDArray[np.bool_], per_hour: float) -> float:
     """The lowest threshold (a window alarms above it) keeping clean windows to ``per_hour``."""
     hours = float(clean.sum()) * WINDOW_S / 3600.0
@@ -138,7 +156,7 @@ class AnomalyDetector(Model):
     """
 
     kind = "anomaly"
-    kind_version = "1"
+    kind_version = "2"  # window features: one throttle channel, readings of slow channels
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -215,8 +233,9 @@ class AnomalyDetector(Model):
         best = 1 + np.argmax(proba[:, 1:], axis=1)
         sensor = _top_channels(channel_z(x, self.centre_, self.scale_), 2)
         kinds = [KINDS[b] if f else "none" for b, f in zip(best, flag, strict=True)]
-        channels = [KIND_CHANNELS.get(k, s) if k != "none" else ""
-                    for k, s in zip(kinds, sensor, strict=True)]
+        channels = with_throttle_channel(
+            [KIND_CHANNELS.get(k, s) if k != "none" else ""
+             for k, s in zip(kinds, sensor, strict=True)], frame)
         return pl.DataFrame({"p_anomaly": score, "is_anomaly": flag, "anomaly_kind": kinds,
                              "anomaly_channels": channels},
                             schema={"p_anomaly": pl.Float64, "is_anomaly": pl.Boolean,
@@ -249,7 +268,7 @@ class ZScoreBaseline(Model):
     """
 
     kind = "anomaly_zscore"
-    kind_version = "1"
+    kind_version = "2"  # the window features of AnomalyDetector 2
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -268,7 +287,7 @@ class ZScoreBaseline(Model):
         z = channel_z(_matrix(frame), self.centre_, self.scale_)
         top = z.max(axis=1) if z.size else np.zeros(frame.height)
         flag = top > self.z_limit
-        channels = _top_channels(z, 1)
+        channels = with_throttle_channel(_top_channels(z, 1), frame)
         return pl.DataFrame({
             "p_anomaly": np.clip(top / (2.0 * self.z_limit), 0.0, 1.0), "is_anomaly": flag,
             "anomaly_kind": ["sensor" if f else "none" for f in flag],
@@ -287,11 +306,12 @@ class ZScoreBaseline(Model):
 def _fault_spans(truth: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """Faults seen in telemetry, as UTC spans with the detector's class."""
     starts = truth["race"].select("race_id", "start_utc")
-    faults = truth["faults"].filter(pl.col("in_telemetry")).join(starts, on="race_id")
+    faults = truth_by_car(truth, "faults").filter(pl.col("in_telemetry")).join(
+        starts, on="race_id")
     offset = pl.duration(milliseconds=(pl.col("start_s") * 1000).round().cast(pl.Int64))
     end = pl.duration(milliseconds=(pl.col("end_s") * 1000).round().cast(pl.Int64))
     return faults.select(
-        "race_id", pl.col("car_number").cast(pl.Int32),
+        "race_id", "car_number",
         (pl.col("start_utc") + offset).alias("fault_start"),
         (pl.col("start_utc") + end).alias("fault_end"),
         pl.col("kind").replace_strict(FAULT_KIND, default="sensor").alias("fault_class"),
@@ -356,6 +376,7 @@ TASK = Task(
 __all__ = [
     "FAULT_KIND",
     "KINDS",
+    "KIND_CHANNELS",
     "TASK",
     "AnomalyDetector",
     "ZScoreBaseline",
@@ -364,4 +385,5 @@ __all__ = [
     "channel_z",
     "false_alarms_per_hour",
     "lap_scores",
+    "with_throttle_channel",
 ]

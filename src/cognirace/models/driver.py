@@ -10,8 +10,12 @@ data names the car number only, and one car may change drivers between events.
 track (a hairpin lowers everyone's corner speeds; the z-score keeps only how a driver
 differs from the field there), then projects with linear discriminant analysis: the
 directions that best separate drivers relative to the spread of one driver's laps
-across laps, races and tracks. ``RandomEmbeddingBaseline`` gives each row a random unit
-vector seeded by its keys, so nearest-neighbour identification is at chance.
+across laps, races and tracks. A feature a lap could not measure (NaN: the pedal-based
+throttle features at the tracks that log only the throttle blade, a lap without an
+upshift) has z-score 0, the field's average, so it neither pulls the lap toward a
+driver nor away; a feature no lap of a track measured keeps the pooled field's scale.
+``RandomEmbeddingBaseline`` gives each row a random unit vector seeded by its keys, so
+nearest-neighbour identification is at chance.
 
 ``score_driver`` identifies drivers by nearest neighbour: the gallery holds each
 driver's mean embedding per race; queries are single laps and stint means from other
@@ -36,7 +40,7 @@ from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.driver_map import plot_embedding
 from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task
+from cognirace.models.task import Task, truth_by_car
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,8 +57,9 @@ _UNITS: dict[str, tuple[str, str]] = {
     "peak_decel_g": ("g", "Highest deceleration of the lap"),
     "throttle_rate_pct_s": ("%/s", "Mean rate of throttle application while it rises"),
     "full_after_apex_s": ("s", "Mean time from a corner's slowest point to full throttle"),
-    "full_throttle_frac": ("", "Share of samples at full throttle"),
-    "partial_aps_pct": ("%", "Mean pedal position when between 10 % and full"),
+    "full_throttle_frac": ("", "Share of samples at full throttle (pedal or blade)"),
+    "partial_throttle_pct": ("%", "Mean throttle (the track's pedal, else its blade) when "
+                             "between 10 % and full"),
     "apex_speed_rel": ("", "Mean corner minimum speed over the lap's mean speed"),
     "peak_lat_g": ("g", "95th percentile of lateral acceleration"),
     "steer_rate_rel": ("1/s", "Mean steering rate over mean steering angle (smoothness)"),
@@ -86,6 +91,26 @@ def _outputs(n_dims: int) -> tuple[ColumnSpec, ...]:
 
 def _features(frame: pl.DataFrame) -> FloatArray:
     return float_matrix(frame, STYLE_FEATURES)
+
+
+def field_stats(x: FloatArray, fallback: tuple[FloatArray, FloatArray] | None = None
+                ) -> tuple[FloatArray, FloatArray]:
+    """Mean and scale (std, 1 where it is 0) of each column over its finite values.
+
+    A column without a finite value (a feature no lap of this field could measure, such
+    as a corner speed of a track with fewer corners) takes ``fallback``'s mean and scale
+    (the pooled field's), else 0 and 1; it is never averaged over nothing.
+    """
+    has = np.isfinite(x).any(axis=0)
+    mean, std = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    if has.any():
+        mean[has] = np.nanmean(x[:, has], axis=0)
+        std[has] = np.nanstd(x[:, has], axis=0)
+    scale = np.where(std > 1e-9, std, 1.0)
+    if fallback is not None:
+        mean = np.where(has, mean, fallback[0])
+        scale = np.where(has, scale, fallback[1])
+    return mean, scale
 
 
 def lda_projection(x: FloatArray, labels: npt.NDArray[np.str_], n_dims: int,
@@ -131,7 +156,7 @@ class DriverEmbeddingModel(Model):
     """
 
     kind = "driver_embedding"
-    kind_version = "1"
+    kind_version = "2"  # throttle features from the pedal only
     inputs = INPUTS
     targets = TARGETS
     outputs = _outputs(N_DIMS)
@@ -159,12 +184,11 @@ class DriverEmbeddingModel(Model):
                             hint="build rows with driver_rows from races with telemetry")
         x = _features(frame)
         self.tracks_ = sorted(set(frame["track"].to_list()))
-        stats = [x] + [x[(frame["track"] == t).to_numpy()] for t in self.tracks_]
-        self.track_mean_ = np.vstack([np.nanmean(s, axis=0) for s in stats])
-        self.track_scale_ = np.vstack([np.nanstd(s, axis=0) for s in stats])
-        self.track_mean_ = np.nan_to_num(self.track_mean_)
-        self.track_scale_ = np.where(np.nan_to_num(self.track_scale_) > 1e-9,
-                                     self.track_scale_, 1.0)
+        pooled = field_stats(x)
+        stats = [pooled] + [field_stats(x[(frame["track"] == t).to_numpy()], pooled)
+                            for t in self.tracks_]
+        self.track_mean_ = np.vstack([m for m, _ in stats])
+        self.track_scale_ = np.vstack([sc for _, sc in stats])
         labels = frame[TARGET].to_numpy().astype(str)
         self.projection_ = lda_projection(self._zscore(frame), labels, self.n_dims,
                                           self.shrinkage)
@@ -177,12 +201,11 @@ class DriverEmbeddingModel(Model):
         index = {t: i + 1 for i, t in enumerate(self.tracks_)}
         rows = np.array([index.get(t, 0) for t in tracks], dtype=np.int64)
         mean, scale = self.track_mean_[rows], self.track_scale_[rows]
+        pooled = (self.track_mean_[0], self.track_scale_[0])
         for track in sorted(set(tracks) - set(self.tracks_)):
             mask = tracks == track
             if mask.sum() >= self.min_field_laps:
-                mean[mask] = np.nan_to_num(np.nanmean(x[mask], axis=0))
-                std = np.nan_to_num(np.nanstd(x[mask], axis=0))
-                scale[mask] = np.where(std > 1e-9, std, 1.0)
+                mean[mask], scale[mask] = field_stats(x[mask], pooled)
         z = (x - mean) / scale
         return np.clip(np.nan_to_num(z), -self.clip_z, self.clip_z)
 
@@ -257,7 +280,7 @@ def driver_rows(styles: pl.DataFrame,
     if truth is None or "cars" not in truth:
         raise DataError("driver identity comes from the simulator's truth, which is missing",
                         hint="train the driver embedding on simulated races with truth/")
-    cars = truth["cars"].select("race_id", pl.col("car_number").cast(pl.Int32), TARGET)
+    cars = truth_by_car(truth, "cars").select("race_id", "car_number", TARGET)
     return (styles.join(cars.unique(["race_id", "car_number"]), on=["race_id", "car_number"],
                         how="inner")
             .filter(pl.col(TARGET).is_not_null()).sort(*KEYS))
@@ -349,6 +372,9 @@ TASK = Task(
         "Needs telemetry: races without it give no rows.",
         "The simulator's drivers differ in three style parameters (corner margin, brake "
         "and throttle use) plus lap-to-lap noise; real drivers differ in more ways.",
+        "Throttle features come from the pedal (`aps`) only: at the five tracks that log "
+        "only the throttle blade (`ath`) a driver is recognised from braking, corners, "
+        "steering and gears alone.",
         "At 2 Hz a corner's slowest point and a braking zone's ends are sampled coarsely.",
         "At a track the training data lacks, a batch's own laps there (at least "
         "`min_field_laps`) stand in for the field, so such predictions depend on the "
@@ -367,6 +393,7 @@ __all__ = [
     "DriverEmbeddingModel",
     "RandomEmbeddingBaseline",
     "driver_rows",
+    "field_stats",
     "identification",
     "lda_projection",
     "plot_embedding",

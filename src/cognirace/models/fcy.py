@@ -6,9 +6,10 @@ Every field value of a row comes from the laps each car had completed by that mo
 
 The label comes from the timing files alone: the leader's ``flag`` at the line. A
 caution starts on the first ``FCY`` lap after a green one; rows whose leader lap ended
-under FCY are left out (the hazard is of a *new* caution), and so are rows after the
-chequered flag (no lap follows). ``laps_to_fcy_start`` counts leader laps from the row
-to the next start, null when none comes before the race ends.
+under FCY are left out (the hazard is of a *new* caution), and so are the leader's
+chequered lap (``FF``) and any row without race time left (no lap follows).
+``laps_to_fcy_start`` counts leader laps from the row to the next start, null when none
+comes before the race ends.
 
 ``FcyHazardModel`` is a discrete-time hazard: for each lap ``j + 1`` ahead, a ridge
 logistic regression gives the chance ``h_j`` that a caution starts on that lap given
@@ -17,7 +18,7 @@ caution advanced by ``j`` leader laps; the hazard is 0 once the race is over), a
 ``P(start within k) = 1 - prod_{j<k} (1 - h_j)``. Cautions are rare (under one a race),
 so the model is small and regularised, and learns best from many seasons of timing
 files (``Task.history``). ``ConstantHazardBaseline`` uses the training races' per-lap
-base rate for every lap.
+base rate for every lap. Scoring (Brier, log loss, calibration) is in ``fcy_scoring``.
 """
 
 from __future__ import annotations
@@ -29,19 +30,26 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH
 from cognirace.errors import DataError
 from cognirace.models.arrays import filled
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
+from cognirace.models.fcy_scoring import (
+    HORIZONS,
+    TARGET,
+    calibration_error,
+    calibration_error_debiased,
+    horizon_labels,
+    reliability_table,
+    score_fcy,
+)
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
 FloatArray = npt.NDArray[np.float64]
 
 KEYS: tuple[str, ...] = ("race_id", "lap")
-TARGET = "laps_to_fcy_start"
-HORIZONS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
-FCY = "FCY"
 OFF_PACE_S = 3.0
 """A car is off pace when its last lap was this much slower than its pace median, s."""
 
@@ -271,7 +279,7 @@ class ConstantHazardBaseline(Model):
 def _leader_laps(features: pl.DataFrame) -> pl.DataFrame:
     """The leader's crossing of each lap, with the caution history and the label."""
     race = "race_id"
-    fcy = pl.col("flag") == FCY
+    fcy = pl.col("flag") == FLAG_CAUTION
     start = fcy & ~fcy.shift(1).over(race).fill_null(False)
     leader = (features.filter(pl.col("position") == 1).sort(race, "lap")
               .unique([race, "lap"], keep="first", maintain_order=True)
@@ -290,7 +298,7 @@ def _leader_laps(features: pl.DataFrame) -> pl.DataFrame:
 def _car_state(features: pl.DataFrame) -> pl.DataFrame:
     """Each car's laps with an off-pace flag: a clean lap > ``OFF_PACE_S`` over its pace."""
     car = ["race_id", "vehicle_id"]
-    clean = (~pl.col("in_pit") & ~pl.col("out_lap") & (pl.col("flag") != FCY)
+    clean = (~pl.col("in_pit") & ~pl.col("out_lap") & (pl.col("flag") != FLAG_CAUTION)
              & ~pl.col("prev_fcy") & (pl.col("lap") > 1)).fill_null(False)
     pace = pl.col("pace_median3_s").shift(1).over(car)
     return (features.sort(*car, "lap")
@@ -331,68 +339,10 @@ def fcy_rows(features: pl.DataFrame,
     leader = _leader_laps(features)
     field = _field_at_leader(leader, _car_state(features))
     rows = (leader.join(field, on=["race_id", "lap"], how="left")
-            .filter((pl.col("flag") != FCY) & (pl.col("race_time_left_s") > 0.0)))
+            .filter(~pl.col("flag").is_in([FLAG_CAUTION, FLAG_FINISH])
+                    & (pl.col("race_time_left_s") > 0.0)))
     return rows.select(*KEYS, *(s.name for s in INPUTS if s.name not in KEYS), TARGET,
                        "flag").sort(KEYS)
-
-
-def horizon_labels(rows: pl.DataFrame) -> FloatArray:
-    """Whether a caution starts within k laps, one column per horizon of ``HORIZONS``."""
-    laps = rows[TARGET].fill_null(10**6).to_numpy()
-    return np.column_stack([(laps <= k) for k in HORIZONS]).astype(np.float64)
-
-
-def reliability_table(p: FloatArray, y: FloatArray, n_bins: int = 10) -> pl.DataFrame:
-    """Predictions in ``n_bins`` equal-width bins: count, mean prediction, observed rate."""
-    bins = np.minimum((np.asarray(p) * n_bins).astype(np.int64), n_bins - 1)
-    table = pl.DataFrame({"bin": bins, "p": p, "y": y}).group_by("bin").agg(
-        n=pl.len().cast(pl.Int64), p_mean=pl.col("p").mean(), y_rate=pl.col("y").mean())
-    return table.sort("bin").with_columns(
-        p_low=pl.col("bin") / n_bins, p_high=(pl.col("bin") + 1) / n_bins)
-
-
-def calibration_error(p: FloatArray, y: FloatArray, n_bins: int = 10) -> float:
-    """Expected calibration error: the count-weighted mean |prediction - observed| per bin."""
-    table = reliability_table(p, y, n_bins)
-    if table.is_empty():
-        return 0.0
-    gap = (table["p_mean"] - table["y_rate"]).abs() * table["n"]
-    return float(gap.sum()) / float(table["n"].sum())
-
-
-def calibration_error_debiased(p: FloatArray, y: FloatArray, n_bins: int = 10) -> float:
-    """Root of the squared calibration error less its sampling noise (Kumar et al. 2019).
-
-    The plain binned error of a perfectly calibrated forecast is not 0 on finite data,
-    and grows with the bins its predictions spread over, so it favours a constant
-    forecast; subtracting each bin's variance of the observed rate removes that bias.
-    """
-    table = reliability_table(p, y, n_bins).filter(pl.col("n") > 1)
-    if table.is_empty():
-        return 0.0
-    n, rate = table["n"].to_numpy().astype(np.float64), table["y_rate"].to_numpy()
-    gap = (table["p_mean"].to_numpy() - rate) ** 2 - rate * (1.0 - rate) / (n - 1.0)
-    return float(np.sqrt(max(float((gap * n).sum() / len(p)), 0.0)))
-
-
-def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
-    """Brier score and log loss over horizons 1..6 (and at 1 and 6), and the pooled
-    calibration error, plain (ECE) and debiased."""
-    y = horizon_labels(rows)
-    p = np.column_stack([predictions[f"p_fcy_start_{k}"].to_numpy() for k in HORIZONS])
-    q = np.clip(p, 1e-6, 1.0 - 1e-6)
-    brier = ((p - y) ** 2).mean(axis=0) if rows.height else np.zeros(len(HORIZONS))
-    loss = (-(y * np.log(q) + (1 - y) * np.log(1 - q))).mean(axis=0) if rows.height \
-        else np.zeros(len(HORIZONS))
-    last = len(HORIZONS) - 1
-    return {
-        "n_rows": float(rows.height), "n_starts": float((rows[TARGET] == 1).sum()),
-        "brier": float(brier.mean()), "log_loss": float(loss.mean()),
-        "brier_loss_k1": float(brier[0]), f"brier_loss_k{HORIZONS[last]}": float(brier[last]),
-        "log_loss_k1": float(loss[0]), f"log_loss_k{HORIZONS[last]}": float(loss[last]),
-        "calibration_error": calibration_error(p.ravel(), y.ravel()),
-        "calibration_error_debiased": calibration_error_debiased(p.ravel(), y.ravel()),
-    }
 
 
 TASK = Task(

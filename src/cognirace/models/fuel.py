@@ -1,7 +1,9 @@
 """Fuel: litres burned per lap from the lap's telemetry, and litres left through a race.
 
-Fuel burned tracks engine work: pedal position times engine revolutions, which the lap
-feature table integrates over the lap as ``fuel_proxy_krev``. ``FuelBurnModel`` maps that
+Fuel burned tracks engine work: throttle opening times engine revolutions, which the
+lap feature table integrates over the lap as ``fuel_proxy_krev`` (the throttle is the
+pedal ``aps`` where the track logs it, else the blade ``ath``; see the table's
+``throttle_source``). ``FuelBurnModel`` maps that
 proxy, the lap time (idle and overrun burn grows with time) and the track length to
 litres, with separate terms under green and under a full-course yellow, where the field
 runs slowly on part throttle and burns about half as much. ``fuel_left`` turns the
@@ -22,13 +24,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.errors import DataError
 from cognirace.models.arrays import flags
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.per_track import TRACK_LENGTH_KM, per_track
 from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task
+from cognirace.models.task import Task, truth_by_car
 
 TANK_L = 83.0
 """Capacity of the GR86 cup car's fuel cell, litres: the start fuel when none is known."""
@@ -40,16 +43,17 @@ are clipped to 0..this so a corrupt telemetry lap cannot drain the tank estimate
 KEYS: tuple[str, ...] = ("race_id", "car_number", "lap")
 TARGET = "fuel_used_l"
 PREDICTION = "fuel_used_pred_l"
-FCY = "FCY"
 
 INPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("fuel_proxy_krev", "Float64",
-               "Time integral of pedal fraction x engine revolutions over the lap, in "
-               "thousands of full-load-equivalent revolutions (null without telemetry)",
+               "Time integral of throttle fraction (pedal, else blade) x engine revolutions "
+               "over the lap, in thousands of full-load-equivalent revolutions (null "
+               "without telemetry)",
                "krev", 0.0, 60.0),
     ColumnSpec("lap_time_s", "Float64", "The lap's time", "s", 20.0, 1200.0),
     ColumnSpec("track", "String", "Track key (`barber`)"),
-    ColumnSpec("flag", "String", "Flag at the line: `GF` green or `FCY` full-course yellow"),
+    ColumnSpec("flag", "String", "Flag at the line: `GF` green, `FCY` full-course yellow or "
+               "`FF` chequered (raced like green)"),
     ColumnSpec("lap", "Int32", "Lap number, 1-based (lap 1 starts from the rolling start)",
                "", 1.0, 200.0),
     ColumnSpec("in_pit", "Boolean", "The lap ended in the pit lane"),
@@ -81,7 +85,7 @@ def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
     length, because a yellow lap's burn is not a green lap's burn scaled by throttle:
     the car idles behind the queue for much of it.
     """
-    fcy = flags(frame["flag"] == FCY)
+    fcy = flags(frame["flag"] == FLAG_CAUTION)
     green = 1.0 - fcy
     proxy = frame["fuel_proxy_krev"].to_numpy()  # Float64: null arrives as NaN
     lap_time = frame["lap_time_s"].to_numpy()
@@ -117,7 +121,7 @@ class FuelBurnModel(Model):
     """
 
     kind = "fuel_burn"
-    kind_version = "1"
+    kind_version = "2"  # fuel_proxy_krev: pedal or blade, slow rpm interpolated
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -250,13 +254,12 @@ def fuel_rows(features: pl.DataFrame,
     Raises:
         DataError: No truth laps: real data has no fuel label to learn from.
     """
-    laps = None if truth is None else truth.get("laps")
-    if laps is None or laps.is_empty():
+    if truth is None or truth.get("laps") is None or truth["laps"].is_empty():
         raise DataError("fuel rows need the simulator's truth laps (fuel_used_l)",
                         hint="train the fuel model on a simulated lake; real data has "
                              "no fuel label")
-    labels = laps.select("race_id", pl.col("car_number").cast(pl.Int32),
-                         pl.col("lap").cast(pl.Int32), TARGET, "fuel_left_l")
+    labels = truth_by_car(truth, "laps").select(
+        "race_id", "car_number", pl.col("lap").cast(pl.Int32), TARGET, "fuel_left_l")
     start = labels.filter(pl.col("lap") == 1).select(
         "race_id", "car_number", start_fuel_l=pl.col("fuel_left_l") + pl.col(TARGET))
     return (features.filter(pl.col("n_samples") > 0)
@@ -313,6 +316,9 @@ TASK = Task(
         "and flag mean burn.",
         "A driver's own fuel efficiency beyond throttle and revs is not observable, so "
         "per-car errors add up over a race in the fuel-left estimate.",
+        "The proxy reads the pedal at Barber and Indianapolis and the throttle blade at "
+        "the other tracks; one slope serves both, as a season has too few pedal tracks to "
+        "tell a per-channel slope from a per-track one.",
         "Fuel left assumes a full 83 l cell unless the start fuel is given.",
     ),
     needs_truth=True,

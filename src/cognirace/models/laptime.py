@@ -127,7 +127,7 @@ class LapTimeModel(Model):
     """
 
     kind = "laptime"
-    kind_version = "1"
+    kind_version = "2"  # fuel_proxy_krev: pedal or blade, slow rpm interpolated
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.errors import DataError
 from cognirace.features import PIT_TRANSIT_S
 from cognirace.models.arrays import flags
@@ -41,7 +42,6 @@ from cognirace.models.task import Task
 KEYS: tuple[str, ...] = ("race_id", "car_number", "lap")
 TARGET = "pit_loss_s"
 PREDICTION = "pit_loss_pred_s"
-FCY = "FCY"
 
 INPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("track", "String", "Track key (`barber`); sets the pit-lane transit time"),
@@ -203,11 +203,13 @@ def pit_stop_rows(features: pl.DataFrame,
         ``out_flag``, ``pit_time_s`` and the reference ``ref_in_s``/``ref_out_s`` (s).
     """
     pace = pl.coalesce("pace_median3_s", "race_pace_s")
-    ref_in = pl.when(pl.col("flag") == FCY).then(pl.col("field_lap_s")).otherwise(pace)
-    ref_out = pl.when(pl.col("out_flag") == FCY).then(pl.col("field_out_s")).otherwise(pace)
+    ref_in = pl.when(pl.col("flag") == FLAG_CAUTION).then(pl.col("field_lap_s")) \
+        .otherwise(pace)
+    ref_out = pl.when(pl.col("out_flag") == FLAG_CAUTION).then(pl.col("field_out_s")) \
+        .otherwise(pace)
     stops = (_with_references(features)
              .filter(pl.col("in_pit") & pl.col("next_is_out"))
-             .with_columns(caution=(pl.col("flag") == FCY).fill_null(False),
+             .with_columns(caution=(pl.col("flag") == FLAG_CAUTION).fill_null(False),
                            ref_in_s=ref_in, ref_out_s=ref_out))
     stops = stops.with_columns((pl.col("lap_time_s") + pl.col("out_time_s")
                                 - pl.col("ref_in_s") - pl.col("ref_out_s")).alias(TARGET))

@@ -31,6 +31,8 @@ DTYPES: dict[str, pl.DataType] = {str(dtype): dtype for dtype in _DTYPES}
 """The dtypes a column contract may name, by their Polars name (``str(dtype)``)."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TEXT_SOURCES = (pl.Categorical, pl.Enum, pl.Null)
+"""Dtypes ``conform`` turns into a ``String`` column: text already, or all nulls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,10 @@ def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> p
 
     Casting is strict, so an integer lap number given where ``Float64`` is declared is
     accepted (an API client sending ``90`` for ``90.0``), but text in a numeric column
-    is refused. Other columns pass through untouched.
+    is refused. Numbers in a text column are refused too: text columns are names and
+    keys, and a number cannot be turned back into the text it came from (car ``"021"``
+    read as 21 would become car ``"21"``, another car). Other columns pass through
+    untouched.
 
     Raises:
         SchemaError: A column is missing or cannot be cast; the message names it.
@@ -117,6 +122,13 @@ def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> p
     for spec in specs:
         if schema[spec.name] == spec.polars_dtype:
             continue
+        if spec.polars_dtype == pl.String() and not isinstance(schema[spec.name],
+                                                               _TEXT_SOURCES):
+            raise SchemaError(
+                f"{role} column must be text, not {schema[spec.name]}", column=spec.name,
+                value=str(schema[spec.name]),
+                hint="keep names and keys as text; car numbers are text (\"021\" and "
+                     "\"21\" are two cars)")
         try:
             frame.get_column(spec.name).cast(spec.polars_dtype, strict=True)
         except (pl.exceptions.PolarsError, TypeError) as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from cognirace.errors import DataError
 from cognirace.models.base import Model
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ Rows = Callable[[pl.DataFrame, "Mapping[str, pl.DataFrame] | None"], pl.DataFram
 """``(features, truth) -> rows``: the lap feature table (``cognirace.features``) and, for
 tasks that need it, the simulator's truth tables by name (``laps``, ``pit_stops``,
 ``cautions``, ``faults``, ``cars``), each keyed by the lake's ``race_id`` and
-``car_number``. Returns one row per example with ``race_id``, ``track``, the model's
+``car_number`` (text, as in the lake: ``"021"`` and ``"21"`` are two cars; see
+``truth_by_car``). Returns one row per example with ``race_id``, ``track``, the model's
 inputs, its targets and any columns the metrics need."""
 
 Source = Callable[["Lake"], pl.DataFrame]
@@ -84,4 +86,26 @@ class Task:
         return diff if self.higher_is_better else -diff
 
 
-__all__ = ["Rows", "Scorer", "Source", "Task"]
+def truth_by_car(truth: Mapping[str, pl.DataFrame], table: str) -> pl.DataFrame:
+    """The truth table ``table``, refused unless its ``car_number`` is text like the lake's.
+
+    Truth joins the lap feature table on ``race_id`` and ``car_number``. A numeric
+    column cannot say whether it meant car ``"021"`` or car ``"21"``, and a task cannot
+    know where it came from; ``cognirace.training.load_truth``, which reads the
+    simulator's files and knows how that simulator wrote them, makes the numbers text
+    once, for every task.
+
+    Raises:
+        DataError: ``car_number`` is not a String column.
+    """
+    frame = truth[table]
+    dtype = frame.schema.get("car_number")
+    if dtype is not None and dtype != pl.String:
+        raise DataError(f"truth table {table!r} has car_number of type {dtype}, not text",
+                        column="car_number",
+                        hint="car numbers are text (\"021\" and \"21\" are two cars); "
+                             "read truth with cognirace.training.load_truth")
+    return frame
+
+
+__all__ = ["Rows", "Scorer", "Source", "Task", "truth_by_car"]

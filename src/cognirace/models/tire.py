@@ -34,11 +34,12 @@ from typing import ClassVar
 import numpy as np
 import polars as pl
 
+from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.lgbm import FloatArray
 from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task
+from cognirace.models.task import Task, truth_by_car
 from cognirace.models.tire_stats import (
     FCY_FUEL_SHARE,
     TRACK_ORDER,
@@ -270,12 +271,12 @@ def tire_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | None =
     (the tire term on the stint's last green lap, s).
     """
     laps = features.sort("race_id", "vehicle_id", "lap").with_columns(
-        pl.when(pl.col("flag") == "FCY").then(FCY_FUEL_SHARE).otherwise(1.0)
+        pl.when(pl.col("flag") == FLAG_CAUTION).then(FCY_FUEL_SHARE).otherwise(1.0)
         .cum_sum().over("race_id", "vehicle_id").alias("fuel_laps"))
     green = laps.filter(pl.col("green_lap"))
     if truth is not None and truth.get("laps") is not None and truth["laps"].height:
-        green = green.join(truth["laps"].select(
-            "race_id", pl.col("car_number").cast(pl.Int32), pl.col("lap").cast(pl.Int32),
+        green = green.join(truth_by_car(truth, "laps").select(
+            "race_id", "car_number", pl.col("lap").cast(pl.Int32),
             pl.col("deg_s_per_lap").alias("_deg"), pl.col("tyre_s").alias("_tyre")),
             on=["race_id", "car_number", "lap"], how="left")
     rows = green.group_by(STINT_KEYS).agg(

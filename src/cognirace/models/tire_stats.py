@@ -166,7 +166,10 @@ def fit_prior(x: FloatArray, slope: FloatArray, se: FloatArray, ridge: float,
     The factor (>= 1) scales every stint's standard error so that, with the
     between-driver spread ``tau`` (s/lap), the robust spread of the slopes around the
     prior is explained. The intercept (first column) and temperature (last column) are
-    not penalised.
+    not penalised, so a season without a track temperature (tracks whose timing writes
+    0, "not measured") leaves the temperature column all zeros; the least-squares
+    solution of minimum norm then gives it no effect instead of failing on a singular
+    system, and is the exact solution whenever the system is regular.
     """
     usable = np.isfinite(slope) & np.isfinite(se)
     x, slope, se = x[usable], slope[usable], se[usable]
@@ -174,8 +177,8 @@ def fit_prior(x: FloatArray, slope: FloatArray, se: FloatArray, ridge: float,
     penalty[[0, -1]] = 0.0
     w = np.ones(slope.size)
     for _ in range(4):
-        coef = np.asarray(np.linalg.solve((x.T * w) @ x + np.diag(penalty), (x.T * w) @ slope),
-                          dtype=np.float64)
+        coef = np.asarray(np.linalg.lstsq((x.T * w) @ x + np.diag(penalty),
+                                          (x.T * w) @ slope, rcond=None)[0], dtype=np.float64)
         resid = slope - x @ coef
         spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
         w = np.minimum(1.0, 2.0 * spread / np.maximum(np.abs(resid), 1e-12))

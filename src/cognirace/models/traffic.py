@@ -46,7 +46,7 @@ from cognirace.models.artifacts import (
 from cognirace.models.base import Model
 from cognirace.models.fcy import ridge_logistic
 from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task
+from cognirace.models.task import Task, truth_by_car
 from cognirace.models.traffic_graph import (
     GAP_BUCKETS_S,
     NODE_FEATURES,
@@ -68,7 +68,9 @@ BASELINE_L2 = 1.0
 INPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("race_id", "String", "Race, as in the lake; with `lap`, the graph a row is in"),
     ColumnSpec("lap", "Int32", "Lap just completed", "laps", 1, 500),
-    ColumnSpec("car_number", "Int32", "Race number", "", 0, 9999),
+    ColumnSpec("car_number", "String",
+               "Race number as text (`021` and `21` are two cars); names the node, never "
+               "read as a number"),
     ColumnSpec("position", "Int32", "Position at the line", "", 1, 200),
     ColumnSpec("gap_ahead_s", "Float64", "Gap to the car ahead at the line (null: leader)",
                "s", 0.0, 10_000.0),
@@ -310,8 +312,8 @@ def traffic_rows(features: pl.DataFrame,
     if truth is None or truth.get("laps") is None or truth["laps"].is_empty():
         raise DataError("traffic rows need the simulator's truth laps (traffic_s)",
                         hint="train this task on simulated races with truth/ folders")
-    loss = truth["laps"].select(
-        "race_id", pl.col("car_number").cast(pl.Int32),
+    loss = truth_by_car(truth, "laps").select(
+        "race_id", "car_number",
         (pl.col("lap") - 1).cast(pl.Int32).alias("lap"),
         pl.col("traffic_s").cast(pl.Float64).alias(TRAFFIC))
     laps = (features.join(_next_lap(features), on=["race_id", "car_number", "lap"], how="left")
