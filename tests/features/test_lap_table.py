@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH, FLAG_GREEN
 from cognirace.errors import SchemaError
 from cognirace.features import (
     CATALOGUE,
@@ -22,19 +23,24 @@ from cognirace.lake.schema import LAPS, TELEMETRY, WEATHER
 
 START = dt.datetime(2025, 7, 20, 18, 0, tzinfo=dt.UTC)
 RACE = "barber-R1"
+FLAG_OF = {"G": FLAG_GREEN, "F": FLAG_CAUTION, "C": FLAG_FINISH}
+"""Letters of ``_car``'s flags: green, full-course yellow, chequered."""
 
 
-def _car(vehicle: str, times: list[float], *, offset: float = 0.0,
-         flags: str = "", pits: dict[int, float] | None = None) -> list[dict[str, object]]:
-    """Lap rows of one car: lap times (s), flags as a string of G/F, pit times by lap."""
+def _car(vehicle: str, times: list[float], *, offset: float = 0.0, flags: str = "",
+         pits: dict[int, float] | None = None, number: str | None = None
+         ) -> list[dict[str, object]]:
+    """Lap rows of one car: lap times (s), flags as a string of G/F/C (green when
+    short), pit times by lap; the number (text) defaults to the vehicle id's last part."""
     rows, t = [], offset
     for i, lap_time in enumerate(times, start=1):
         pit = (pits or {}).get(i)
         rows.append({
-            "race_id": RACE, "vehicle_id": vehicle, "car_number": int(vehicle[-1]),
+            "race_id": RACE, "vehicle_id": vehicle,
+            "car_number": vehicle.rsplit("-", 1)[1] if number is None else number,
             "lap": i, "lap_start": START + dt.timedelta(seconds=t),
             "lap_end": START + dt.timedelta(seconds=t + lap_time), "lap_time_s": lap_time,
-            "flag": "FCY" if flags[i - 1:i] == "F" else "GF", "in_pit": pit is not None,
+            "flag": FLAG_OF[flags[i - 1:i] or "G"], "in_pit": pit is not None,
             "pit_time_s": pit,
         })
         t += lap_time
@@ -70,6 +76,39 @@ def test_flags_green_laps_and_pace() -> None:
     assert table["green_lap"].to_list() == [False, False, False, True, True, True, True]
     assert table["pace_median3_s"].to_list() == [None, None, None, 100.0, 101.0, 100.0, 102.0]
     assert table["best_green_s"].to_list() == [None, None, None, 100.0, 100.0, 99.0, 99.0]
+
+
+def test_the_chequered_lap_is_a_racing_lap() -> None:
+    # FF ends the car's race: raced flat out to the line, so it counts like green.
+    table = _build(_car("GR86-001-1", [110.0, 100.0, 102.0, 99.0], flags="GGGC"))
+    assert table["flag"].to_list() == [FLAG_GREEN, FLAG_GREEN, FLAG_GREEN, FLAG_FINISH]
+    assert table["green_lap"].to_list() == [False, True, True, True]
+    assert table["pace_median3_s"].to_list() == [None, 100.0, 101.0, 100.0]
+    assert table["best_green_s"].to_list()[-1] == 99.0
+
+
+def test_a_chequered_lap_right_after_a_caution_is_not_green() -> None:
+    # A race ending behind the safety car: the lap after a caution is never representative.
+    table = _build(_car("GR86-001-1", [110.0, 100.0, 130.0, 120.0], flags="GGFC"))
+    assert table["prev_fcy"].to_list() == [False, False, False, True]
+    assert table["green_lap"].to_list() == [False, True, False, False]
+
+
+def test_car_numbers_021_and_21_stay_two_cars() -> None:
+    table = _build(
+        _car("GR86-004-021", [100.0, 101.0, 99.0], number="021"),
+        _car("GR86-009-21", [100.0, 98.0, 103.0], offset=0.5, number="21"),
+    )
+    assert table.schema["car_number"] == pl.String
+    per_car = (table.group_by("car_number").agg(pl.col("vehicle_id").unique(),
+                                                pl.col("lap_time_s"))
+               .sort("car_number"))
+    assert per_car["car_number"].to_list() == ["021", "21"]
+    assert per_car["vehicle_id"].to_list() == [["GR86-004-021"], ["GR86-009-21"]]
+    assert per_car["lap_time_s"].to_list() == [[100.0, 101.0, 99.0], [100.0, 98.0, 103.0]]
+    lap2 = table.filter(pl.col("lap") == 2).sort("position")
+    assert lap2["car_number"].to_list() == ["21", "021"]  # 21 crossed first (98 s lap)
+    assert lap2["gap_ahead_s"].to_list() == [None, 2.5]
 
 
 def test_position_and_gaps_use_only_crossings_already_made() -> None:
@@ -111,22 +150,28 @@ def test_weather_is_the_last_row_before_the_lap_end() -> None:
     assert table["track_temp_c"].to_list() == [None, 32.0]  # 0 means not measured
 
 
+def _samples(n: int, step_s: float = 1.0, **channels: list[float | None]) -> pl.DataFrame:
+    """``n`` samples of one car's lap 1, ``step_s`` apart; channels not given are null."""
+    return pl.DataFrame({
+        "race_id": [RACE] * n, "vehicle_id": ["GR86-001-1"] * n,
+        "time": [START + dt.timedelta(seconds=step_s * i) for i in range(n)], "lap": [1] * n,
+        **channels,
+    }).with_columns(pl.lit(None).alias(c) for c in TELEMETRY.names()
+                    if c not in ("race_id", "vehicle_id", "time", "lap", *channels)) \
+        .select(TELEMETRY.names()).cast(dict(TELEMETRY))
+
+
 def test_telemetry_aggregates_of_a_known_lap() -> None:
     n = 5
-    samples = pl.DataFrame({
-        "race_id": [RACE] * n, "vehicle_id": ["GR86-001-1"] * n,
-        "time": [START + dt.timedelta(seconds=s) for s in range(n)], "lap": [1] * n,
-        "speed_kph": [36.0, 72.0, 36.0, 72.0, 108.0], "rpm": [6000.0] * n,
-        "aps": [100.0, 100.0, 50.0, 0.0, 100.0], "pbrake_f": [0.0, 10.0, 10.0, 0.0, 0.0],
-        "accy_g": [0.0, 1.0, 1.0, 0.2, 0.0],
-    }).with_columns(pl.lit(None).alias(c) for c in TELEMETRY.names()
-                    if c not in ("race_id", "vehicle_id", "time", "lap", "speed_kph", "rpm",
-                                 "aps", "pbrake_f", "accy_g")).select(TELEMETRY.names()) \
-        .cast(dict(TELEMETRY))
+    samples = _samples(
+        n, speed_kph=[36.0, 72.0, 36.0, 72.0, 108.0], rpm=[6000.0] * n,
+        aps=[100.0, 100.0, 50.0, 0.0, 100.0], pbrake_f=[0.0, 10.0, 10.0, 0.0, 0.0],
+        accy_g=[0.0, 1.0, 1.0, 0.2, 0.0])
     row = _build(_car("GR86-001-1", [100.0, 100.0]), telemetry=samples).row(0, named=True)
     assert row["n_samples"] == n
+    assert row["throttle_source"] == "aps"
     assert row["full_throttle_frac"] == pytest.approx(3 / 5)
-    assert row["mean_aps_pct"] == pytest.approx(70.0)
+    assert row["mean_throttle_pct"] == pytest.approx(70.0)
     assert row["max_speed_kph"] == 108.0
     assert row["min_corner_speed_kph"] == 36.0  # the samples at 1 g
     assert row["mean_apex_speed_kph"] == 36.0   # one local minimum under lateral g
@@ -136,6 +181,63 @@ def test_telemetry_aggregates_of_a_known_lap() -> None:
     assert row["fuel_proxy_krev"] == pytest.approx((100 + 75 + 25 + 50) / 1000)
     lap2 = _build(_car("GR86-001-1", [100.0, 100.0]), telemetry=samples).row(1, named=True)
     assert lap2["n_samples"] == 0 and lap2["mean_rpm"] is None
+    assert lap2["throttle_source"] is None
+
+
+def test_the_throttle_is_the_blade_where_the_lap_has_no_pedal() -> None:
+    throttle = [100.0, 100.0, 50.0, 0.0, 100.0]
+    blade = _samples(5, rpm=[6000.0] * 5, ath=throttle)
+    pedal = _samples(5, rpm=[6000.0] * 5, aps=throttle)
+    both = _samples(5, rpm=[6000.0] * 5, aps=throttle, ath=[t / 2 for t in throttle])
+    rows = {name: _build(_car("GR86-001-1", [100.0]), telemetry=frame).row(0, named=True)
+            for name, frame in (("blade", blade), ("pedal", pedal), ("both", both))}
+    assert rows["blade"]["throttle_source"] == "ath"
+    assert rows["pedal"]["throttle_source"] == rows["both"]["throttle_source"] == "aps"
+    for name in ("full_throttle_frac", "mean_throttle_pct", "fuel_proxy_krev"):
+        assert rows["blade"][name] == rows["pedal"][name] == rows["both"][name]
+
+
+def test_a_lap_without_any_throttle_has_no_throttle_features() -> None:
+    row = _build(_car("GR86-001-1", [100.0]), telemetry=_samples(
+        4, rpm=[6000.0] * 4, speed_kph=[100.0] * 4)).row(0, named=True)
+    assert row["throttle_source"] is None
+    assert row["mean_throttle_pct"] is None and row["full_throttle_frac"] is None
+    assert row["fuel_proxy_krev"] is None  # never a zero burn from a missing channel
+    assert row["mean_rpm"] == 6000.0
+
+
+def test_slow_channels_are_interpolated_between_their_readings() -> None:
+    """At 20 Hz speed and rpm come on one sample in four, on different samples; the
+    integrals match those of the same lap with every channel on every sample."""
+    n, step = 81, 0.05
+    t = [step * i for i in range(n)]
+    speed = [100.0 + 20.0 * ti for ti in t]
+    full = _samples(n, step, speed_kph=speed, rpm=[6000.0] * n, aps=[80.0] * n,
+                    pbrake_f=[30.0] * n)
+    sparse = full.with_columns(
+        pl.when(pl.int_range(pl.len()) % 4 == 1).then(pl.col("speed_kph")),
+        pl.when(pl.int_range(pl.len()) % 4 == 0).then(pl.col("rpm")))
+    rows = [_build(_car("GR86-001-1", [100.0]), telemetry=f).row(0, named=True)
+            for f in (full, sparse)]
+    # 4 s at 80 % and 100 rev/s: 320 load revs.
+    assert rows[0]["fuel_proxy_krev"] == pytest.approx(0.32)
+    assert rows[1]["fuel_proxy_krev"] == pytest.approx(0.32)
+    # 30 bar x 100..180 km/h over 4 s. Sparse: the first sample takes the first reading
+    # (+1 km/h for 0.05 s), the last three hold the last one (-1, -2, -3 km/h).
+    assert rows[0]["brake_energy_bar_m"] == pytest.approx(30 * 140 / 3.6 * 4)
+    edges_kph_s = 0.5 * 1 * 0.05 - (0.5 * (0 + 1) + 0.5 * (1 + 2) + 0.5 * (2 + 3)) * 0.05
+    assert rows[1]["brake_energy_bar_m"] == pytest.approx(
+        rows[0]["brake_energy_bar_m"] + 30 * edges_kph_s / 3.6)
+    assert rows[1]["mean_rpm"] == 6000.0 and rows[1]["max_speed_kph"] == speed[77]
+
+
+def test_a_gap_longer_than_the_hold_is_a_dropout_not_a_value() -> None:
+    n = 10
+    rpm: list[float | None] = [6000.0] * 3 + [None] * 6 + [6000.0]  # 3 s without rpm
+    row = _build(_car("GR86-001-1", [100.0]), telemetry=_samples(
+        n, 0.5, rpm=rpm, aps=[100.0] * n)).row(0, named=True)
+    # Readings at 0.0, 0.5, 1.0 and 4.5 s: only 0.0..1.0 s is bridged, not the dropout.
+    assert row["fuel_proxy_krev"] == pytest.approx(100 * 1.0 / 1000)
 
 
 def test_simulated_table_matches_the_catalogue(sim_lake: Lake) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import hypothesis.strategies as st
@@ -10,10 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
+from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH, FLAG_GREEN
 from cognirace.errors import DataError
 from cognirace.features import LiveFeatureBuilder, build_lap_features, feature_table
 from cognirace.features.telemetry import aggregate_telemetry
 from cognirace.lake import Lake
+from cognirace.lake import schema as lake_schema
 
 # Events at one instant: weather first, then samples, then lap completions.
 WEATHER, SAMPLE, LAP = 0, 1, 2
@@ -54,7 +57,9 @@ def test_live_rows_equal_batch_rows(sim_lake: Lake) -> None:
     builder, live = _replay(sim_lake, race_id)
     assert batch.height == sim_lake.laps.height
     assert (batch["n_samples"] > 0).mean() > 0.9  # the comparison covers telemetry too
-    assert batch["in_pit"].sum() >= 2 and (batch["flag"] == "FCY").any()
+    assert batch["in_pit"].sum() >= 2 and (batch["flag"] == FLAG_CAUTION).any()
+    stops = batch.filter(pl.col("in_pit"))["tire_change"]
+    assert stops.any() and not stops.all(), "the race needs a drive-through and a tire change"
     assert builder.n_late_samples == 0
     assert_frame_equal(live, batch, check_exact=True)
 
@@ -100,3 +105,44 @@ def test_builder_refuses_bad_input(sim_lake: Lake) -> None:
     builder.complete_lap(lap)
     with pytest.raises(DataError, match="twice"):
         builder.complete_lap(lap)
+
+
+START = dt.datetime(2025, 7, 20, 18, 0, tzinfo=dt.UTC)
+
+
+def _lap(vehicle: str, number: str, lap: int, end_s: float, flag: str = FLAG_GREEN
+         ) -> dict[str, Any]:
+    """A 100 s lap of one car ending ``end_s`` after the start, as the lake holds it."""
+    return {"race_id": "indianapolis-R1", "vehicle_id": vehicle, "car_number": number,
+            "lap": lap, "lap_start": START + dt.timedelta(seconds=end_s - 100.0),
+            "lap_end": START + dt.timedelta(seconds=end_s), "lap_time_s": 100.0,
+            "flag": flag, "in_pit": False}
+
+
+def test_live_rows_keep_021_and_21_apart_and_equal_batch() -> None:
+    laps = sorted(
+        [_lap("GR86-004-021", "021", n, 100.0 * n) for n in (1, 2, 3)]
+        + [_lap("GR86-009-21", "21", n, 100.0 * n + 0.5,
+                FLAG_FINISH if n == 3 else FLAG_GREEN) for n in (1, 2, 3)],
+        key=lambda row: (row["lap_end"], row["vehicle_id"]))
+    builder = LiveFeatureBuilder("indianapolis-R1", "indianapolis", "R1")
+    live = pl.concat([builder.complete_lap(row) for row in laps]).sort(
+        "race_id", "vehicle_id", "lap")
+    batch = build_lap_features(
+        pl.DataFrame(laps, schema=lake_schema.LAPS).lazy(),
+        pl.LazyFrame({"race_id": ["indianapolis-R1"], "track": ["indianapolis"],
+                      "session": ["R1"]}),
+        pl.LazyFrame(schema=lake_schema.WEATHER),
+        aggregate_telemetry(pl.LazyFrame(schema=lake_schema.TELEMETRY))).collect()
+    assert_frame_equal(live, batch, check_exact=True)
+    assert live["car_number"].to_list() == ["021"] * 3 + ["21"] * 3
+    assert live.filter(pl.col("car_number") == "21")["green_lap"].to_list() == [
+        False, True, True]  # lap 3 is the chequered lap, still a racing lap
+
+
+def test_live_builder_refuses_a_car_number_that_is_not_text() -> None:
+    builder = LiveFeatureBuilder("indianapolis-R1", "indianapolis", "R1")
+    with pytest.raises(DataError, match="car numbers are text"):
+        builder.complete_lap({**_lap("GR86-009-21", "21", 1, 100.0), "car_number": 21})
+    assert builder.complete_lap(_lap("GR86-009-21", "21", 1, 100.0))["car_number"].to_list() \
+        == ["21"]

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from cognirace.features.windows import (
@@ -46,11 +47,12 @@ def test_windows_are_five_seconds_of_samples() -> None:
 
 def test_stuck_dropout_and_spike_show_in_their_statistics() -> None:
     speed = [120.0] * 10
-    rpm = [5000.0] * 4 + [float("nan")] * 6
+    rpm = [5000.0] + [float("nan")] * 9
     steer = [0.0] * 5 + [60.0] + [0.0] * 4
     row = window_row(samples(10, speed_kph=speed, rpm=rpm, steering_deg=steer))
     assert row["speed_kph_repeat"][0] == 1.0
-    assert row["rpm_null"][0] == 0.6
+    # The reading at 0 s stands for the samples up to 2.5 s after it (HOLD_S).
+    assert row["rpm_null"][0] == 0.4
     assert row["steering_deg_jump"][0] == 60.0
 
 
@@ -58,6 +60,43 @@ def test_brake_relation_is_deceleration_per_bar() -> None:
     row = window_row(samples(10, pbrake_f=[60.0] * 10, accx_g=[-0.9] * 10, aps=[0.0] * 10))
     assert np.isclose(row["brake_g_per_bar"][0], 0.9 / 60.0)
     assert row["full_throttle_accx_g"][0] is None  # no flat-out sample: no power relation
+
+
+def test_the_throttle_is_the_blade_where_the_track_logs_no_pedal() -> None:
+    none = [None] * 10
+    pedal = window_row(samples(10, aps=[95.0] * 10, ath=none))
+    blade = window_row(samples(10, aps=none, ath=[95.0] * 10))
+    assert pedal["throttle_source"][0] == "aps" and pedal["throttle_is_ath"][0] == 0.0
+    assert blade["throttle_source"][0] == "ath" and blade["throttle_is_ath"][0] == 1.0
+    for name in ("throttle_pct_mean", "throttle_pct_null", "full_throttle_accx_g"):
+        assert blade[name][0] == pedal[name][0]
+    neither = window_row(samples(10, aps=none, ath=none))
+    assert neither["throttle_is_ath"][0] is None and neither["throttle_pct_null"][0] == 1.0
+    assert neither["full_throttle_accx_g"][0] is None
+
+
+def test_slow_channels_give_the_row_of_a_window_logged_on_every_sample() -> None:
+    """At 20 Hz speed and rpm come on one sample in four, on different samples."""
+    n = 100
+    t = np.arange(n) * 0.05
+    speed = 100.0 + 36.0 * t  # 10 m/s² = 1.02 g
+    full = samples(n, speed_kph=list(speed), rpm=list(50.0 * speed), accx_g=[1.02] * n) \
+        .with_columns(pl.Series("time", [START + dt.timedelta(seconds=float(x)) for x in t],
+                                dtype=pl.Datetime("us", "UTC")))
+    sparse = full.with_columns(
+        pl.when(pl.int_range(pl.len()) % 4 == 1).then(pl.col("speed_kph")),
+        pl.when(pl.int_range(pl.len()) % 4 == 0).then(pl.col("rpm")))
+    rows = [window_row(frame) for frame in (full, sparse)]
+    for row in rows:
+        assert row["rpm_per_kph"][0] == pytest.approx(50.0, rel=1e-3)
+        assert row["accx_resid_g"][0] == pytest.approx(1.02 - 10.0 / 9.80665, abs=1e-3)
+        assert row["speed_kph_null"][0] == row["rpm_null"][0] == 0.0
+    assert rows[1]["speed_kph_dmean"][0] == pytest.approx(4 * rows[0]["speed_kph_dmean"][0])
+    # The accelerometer between two speed readings counts, not only at the readings.
+    wavy = sparse.with_columns(accx_g=pl.when(pl.int_range(pl.len()) % 4 == 1).then(1.42)
+                               .otherwise(1.02 - 0.4 / 3))
+    assert window_row(wavy)["accx_resid_g"][0] == pytest.approx(1.02 - 10.0 / 9.80665,
+                                                               abs=1e-3)
 
 
 def test_batch_and_one_window_at_a_time_give_identical_rows(sim_lake: Lake) -> None:

@@ -24,11 +24,11 @@ from cognirace.features.catalogue import (
 )
 from cognirace.features.field import RACE_DURATION_S, add_field_context
 from cognirace.features.live import LiveFeatureBuilder
+from cognirace.features.signals import FULL_THROTTLE_PCT, HOLD_S, THROTTLE_CHANNELS
 from cognirace.features.split import Split, leave_one_track_out, split_by_race
 from cognirace.features.table import build_lap_features, feature_table, scan_features
 from cognirace.features.telemetry import (
     CORNER_ACCY_G,
-    FULL_THROTTLE_APS,
     TELEMETRY_FEATURES,
     aggregate_telemetry,
 )
@@ -37,12 +37,14 @@ __all__ = [
     "CATALOGUE",
     "CORNER_ACCY_G",
     "FEATURE_SCHEMA",
-    "FULL_THROTTLE_APS",
+    "FULL_THROTTLE_PCT",
+    "HOLD_S",
     "KEY_COLUMNS",
     "PACE_WINDOW_LAPS",
     "PIT_TRANSIT_S",
     "RACE_DURATION_S",
     "TELEMETRY_FEATURES",
+    "THROTTLE_CHANNELS",
     "TIRE_CHANGE_MIN_STATIONARY_S",
     "Column",
     "LiveFeatureBuilder",

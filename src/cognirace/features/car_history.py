@@ -3,6 +3,10 @@
 Every expression here looks only at the car's own laps up to the current one, so a
 row depends on nothing that happens after its lap ends.
 
+A green lap is one raced at full speed: its flag at the line is one of ``RACING_FLAGS``
+(green, or the chequered flag on the car's last lap, which is raced flat out to the
+line), and neither it nor the lap before was under a full-course yellow.
+
 Stints split at every pit stop: the in-lap (``in_pit``) closes a stint, the next lap
 (the out-lap) opens the next one. Tire age resets only where the stop was long enough
 to change tires: a drive-through spends about the pit-lane transit time in the lane
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cognirace.domain.formats import FLAG_CAUTION, FLAG_GREEN
+from cognirace.domain.formats import FLAG_CAUTION, RACING_FLAGS
 from cognirace.domain.tracks import TRACKS
 
 TIRE_CHANGE_MIN_STATIONARY_S = 15.0
@@ -51,7 +55,7 @@ def add_pit_and_flags(laps: pl.LazyFrame) -> pl.LazyFrame:
         out_lap=_by_car(in_pit.shift(1)).fill_null(False),
         tire_change=tire_change.fill_null(False),
     ).with_columns(
-        green_lap=(pl.col("flag") == FLAG_GREEN).fill_null(False) & ~pl.col("prev_fcy")
+        green_lap=pl.col("flag").is_in(RACING_FLAGS).fill_null(False) & ~pl.col("prev_fcy")
         & ~pl.col("in_pit") & ~pl.col("out_lap") & (pl.col("lap") > 1),
     )
 

@@ -48,7 +48,8 @@ F64, I32, STR, BOOL = pl.Float64(), pl.Int32(), pl.String(), pl.Boolean()
 CATALOGUE: tuple[Column, ...] = (
     _c("race_id", STR, "", "key", "Race, as in the lake (`barber-R1`)."),
     _c("vehicle_id", STR, "", "key", "Logger id `GR86-<chassis>-<number>`, the car's key."),
-    _c("car_number", I32, "", "key", "Race number from the timing files."),
+    _c("car_number", STR, "", "key",
+       "Race number from the timing files, as text: `021` and `21` are two cars."),
     _c("lap", I32, "", "key", "Lap number, 1-based."),
     _c("track", STR, "", "key", "Track key (`barber`)."),
     _c("session", STR, "", "key", "`R1` or `R2`."),
@@ -59,7 +60,9 @@ CATALOGUE: tuple[Column, ...] = (
     _c("s2_s", F64, "s", "timing", "Sector 2 time."),
     _c("s3_s", F64, "s", "timing", "Sector 3 time."),
     _c("top_speed_kph", F64, "km/h", "timing", "Top speed from the timing system."),
-    _c("flag", STR, "", "timing", "Flag at the line: `GF` green or `FCY` full-course yellow."),
+    _c("flag", STR, "", "timing",
+       "Flag at the line: `GF` green, `FCY` full-course yellow or `FF` chequered (the "
+       "lap that ends the race for the car)."),
     _c("prev_fcy", BOOL, "", "timing", "The car's previous lap ended under FCY (false on lap 1)."),
     _c("in_pit", BOOL, "", "timing", "The lap ended in the pit lane (the in-lap of a stop)."),
     _c("out_lap", BOOL, "", "timing", "The previous lap was an in-lap: this lap left the pits."),
@@ -73,8 +76,8 @@ CATALOGUE: tuple[Column, ...] = (
        "Laps completed on the car's tire set in this race before this lap: 0 on lap 1 and "
        "on the out-lap after a tire change (laps run before the race are not known)."),
     _c("green_lap", BOOL, "", "pace",
-       "A representative green lap: `GF` at the line, previous lap `GF`, not lap 1, "
-       "not an in- or out-lap."),
+       "A representative racing lap: `GF` or `FF` at the line, previous lap not under "
+       "FCY, not lap 1, not an in- or out-lap."),
     _c("race_elapsed_s", F64, "s", "race", "Race time at the end of this lap (from the start)."),
     _c("race_time_left_s", F64, "s", "race",
        "Race duration (45 min) minus the elapsed time, at least 0."),
@@ -102,20 +105,28 @@ CATALOGUE: tuple[Column, ...] = (
     _c("n_samples", I32, "", "telemetry",
        "Telemetry samples of this lap; 0 without telemetry, when every telemetry column "
        "below is null."),
+    _c("throttle_source", STR, "", "telemetry",
+       "Channel the lap's throttle comes from: `aps` (accelerator pedal) where the lap has "
+       "pedal readings, else `ath` (throttle blade; the tracks that log no pedal), null "
+       "without either. Pedal and blade read alike flat out but differ at part throttle."),
     _c("full_throttle_frac", F64, "", "telemetry",
-       "Share of samples with pedal `aps` at least `FULL_THROTTLE_APS` (0..1)."),
-    _c("mean_aps_pct", F64, "%", "telemetry", "Mean accelerator pedal position."),
-    _c("mean_rpm", F64, "rpm", "telemetry", "Mean engine speed."),
+       "Share of throttle readings at least `FULL_THROTTLE_PCT` (0..1)."),
+    _c("mean_throttle_pct", F64, "%", "telemetry",
+       "Mean throttle reading (pedal or blade, see `throttle_source`)."),
+    _c("mean_rpm", F64, "rpm", "telemetry", "Mean engine speed over its readings."),
     _c("brake_energy_bar_m", F64, "bar*m", "telemetry",
-       "Braking energy proxy: time integral of front brake pressure x speed (m/s)."),
+       "Braking energy proxy: time integral of front brake pressure x speed (m/s), "
+       "speed interpolated in time between its readings."),
     _c("max_speed_kph", F64, "km/h", "telemetry", "Highest logged speed."),
     _c("min_corner_speed_kph", F64, "km/h", "telemetry",
        "Lowest speed while lateral acceleration is at least `CORNER_ACCY_G`."),
     _c("mean_apex_speed_kph", F64, "km/h", "telemetry",
-       "Mean of the local speed minima under lateral acceleration (one per corner apex)."),
+       "Mean of the local minima of the speed readings under lateral acceleration (one "
+       "per corner apex)."),
     _c("fuel_proxy_krev", F64, "krev", "telemetry",
-       "Fuel proxy: time integral of pedal fraction x engine revolutions per second, in "
-       "thousands of full-load-equivalent revolutions (fuel burned scales with both)."),
+       "Fuel proxy: time integral of throttle fraction (see `throttle_source`) x engine "
+       "revolutions per second, rpm interpolated between its readings, in thousands of "
+       "full-load-equivalent revolutions (fuel burned scales with both)."),
 )
 """Every column of the lap feature table, in table order."""
 

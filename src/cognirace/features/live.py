@@ -100,13 +100,20 @@ class LiveFeatureBuilder:
             One row with the columns of ``CATALOGUE``.
 
         Raises:
-            DataError: when a required field is missing or the lap was completed before.
+            DataError: when a required field is missing, ``car_number`` is not text, or
+                the lap was completed before.
         """
         row = _row(lap, LAPS, self.race_id, "lap")
         for name in ("vehicle_id", "lap", "lap_end"):
             if row[name] is None:
                 raise DataError("a completed lap needs this field", column=name,
                                 hint="pass the lap-timing fields of a lake laps row")
+        if row["car_number"] is not None and not isinstance(row["car_number"], str):
+            # Polars would turn 21 into "21" silently; "021" must never arrive that way.
+            raise DataError("car numbers are text", column="car_number",
+                            value=row["car_number"],
+                            hint="pass the number as the timing prints it, e.g. \"021\" "
+                                 "(\"021\" and \"21\" are two cars)")
         key = (str(row["vehicle_id"]), int(row["lap"]))
         if key in self._completed:
             raise DataError("lap completed twice", value=key)

@@ -5,10 +5,17 @@ car and lap. The batch table runs it over a whole lake; the live builder runs it
 one finished lap's buffered samples, so both see the same numbers.
 
 Samples belong to the lap in their ``lap`` column (repaired by ingest, and consistent
-with the lap start and end times). Time integrals use the trapezoid rule between
-consecutive samples of the same lap (sums and means in time order, so a lap gives the
-same bits alone or among thousands), so the short stretch between a lap's last sample
-and the next lap's first is not counted.
+with the lap start and end times). The throttle is the track's (``signals``: the pedal
+``aps`` where the lap has it, else the blade ``ath``, named in ``throttle_source``).
+
+Levels (means, shares, extremes) are taken over the samples that carry the channel, so
+a channel logged on one sample in five counts each reading once. Time integrals combine
+channels sample by sample, each ``interpolated`` in time between its readings
+(``signals``), and use the trapezoid rule between consecutive samples of the same lap
+(sums and means in time order, so a lap gives the same bits alone or among thousands);
+the short stretch between a lap's last sample and the next lap's first is not counted.
+Apexes are local minima of the speed readings: a slow channel is compared with its
+previous and next reading, not with the samples in between that carry none.
 """
 
 from __future__ import annotations
@@ -16,10 +23,14 @@ from __future__ import annotations
 import polars as pl
 
 from cognirace.features.durations import ordered_mean, ordered_sum, seconds
-
-FULL_THROTTLE_APS = 95.0
-"""Pedal position (%) from which a sample counts as full throttle; the pedal of a car
-flat out reads 97 to 100 %, so 95 % leaves room for sensor noise."""
+from cognirace.features.signals import (
+    FULL_THROTTLE_PCT,
+    THROTTLE_SOURCE,
+    interpolated,
+    reading,
+    throttle_pct,
+    throttle_source,
+)
 
 CORNER_ACCY_G = 0.5
 """Lateral acceleration (g) from which a sample counts as cornering; straights stay
@@ -31,10 +42,14 @@ PER_MINUTE = 1.0 / 60.0
 LAP_KEYS = ("race_id", "vehicle_id", "lap")
 
 TELEMETRY_FEATURES: tuple[str, ...] = (
-    "n_samples", "full_throttle_frac", "mean_aps_pct", "mean_rpm", "brake_energy_bar_m",
-    "max_speed_kph", "min_corner_speed_kph", "mean_apex_speed_kph", "fuel_proxy_krev",
+    "n_samples", THROTTLE_SOURCE, "full_throttle_frac", "mean_throttle_pct", "mean_rpm",
+    "brake_energy_bar_m", "max_speed_kph", "min_corner_speed_kph", "mean_apex_speed_kph",
+    "fuel_proxy_krev",
 )
 """Columns ``aggregate_telemetry`` adds to the lap keys, in table order."""
+
+FLOAT_FEATURES: tuple[str, ...] = TELEMETRY_FEATURES[2:]
+"""The aggregates that are floats (the others: the sample count and the throttle source)."""
 
 
 def _step(value: pl.Expr, dt_s: pl.Expr) -> pl.Expr:
@@ -42,20 +57,37 @@ def _step(value: pl.Expr, dt_s: pl.Expr) -> pl.Expr:
     return (value + value.shift(-1).over(LAP_KEYS)) * 0.5 * dt_s
 
 
+def _apex(speed: pl.Expr) -> pl.Expr:
+    """A speed reading under lateral g below the previous reading and not above the next."""
+    before = speed.shift(1).forward_fill().over(LAP_KEYS)
+    after = speed.shift(-1).backward_fill().over(LAP_KEYS)
+    return (pl.col("accy_g").abs() >= CORNER_ACCY_G) & (speed < before) & (speed <= after)
+
+
 def _with_sample_terms(telemetry: pl.LazyFrame) -> pl.LazyFrame:
-    """Sort by time within each lap; add corner and apex speeds and per-step integrals."""
-    speed = pl.col("speed_kph")
+    """Sort by time within each lap; add the throttle, corner and apex speeds and the
+    per-step integrals.
+
+    Each stage is its own ``with_columns``, so an interpolated channel is computed once
+    and then read, not recomputed inside every expression that uses it.
+    """
+    speed = reading("speed_kph")
     cornering = pl.col("accy_g").abs() >= CORNER_ACCY_G
-    apex = (cornering & (speed < speed.shift(1).over(LAP_KEYS))
-            & (speed <= speed.shift(-1).over(LAP_KEYS)))
     dt_s = seconds(pl.col("time").shift(-1).over(LAP_KEYS) - pl.col("time"))
     return (
         telemetry.sort(*LAP_KEYS, "time")
+        .with_columns(_throttle=throttle_pct(LAP_KEYS), _source=throttle_source(LAP_KEYS))
+        .with_columns(_brake_i=interpolated(reading("pbrake_f"), LAP_KEYS),
+                      _speed_i=interpolated(speed, LAP_KEYS),
+                      _throttle_i=interpolated(pl.col("_throttle"), LAP_KEYS),
+                      _rpm_i=interpolated(reading("rpm"), LAP_KEYS))
+        .with_columns(_brake_power=pl.col("_brake_i") * pl.col("_speed_i") * KPH_TO_MS,
+                      _load_rate=pl.col("_throttle_i") * 0.01 * pl.col("_rpm_i") * PER_MINUTE)
         .with_columns(
             _corner_speed=pl.when(cornering).then(speed),
-            _apex_speed=pl.when(apex).then(speed),
-            _brake_bar_m=_step(pl.col("pbrake_f") * speed * KPH_TO_MS, dt_s),
-            _load_rev=_step(pl.col("aps") * 0.01 * pl.col("rpm") * PER_MINUTE, dt_s),
+            _apex_speed=pl.when(_apex(speed)).then(speed),
+            _brake_bar_m=_step(pl.col("_brake_power"), dt_s),
+            _load_rev=_step(pl.col("_load_rate"), dt_s),
         )
     )
 
@@ -70,29 +102,31 @@ def aggregate_telemetry(telemetry: pl.LazyFrame) -> pl.LazyFrame:
         Lap keys and aggregates (see the catalogue for units); laps without samples
         have no row.
     """
-    aps = pl.col("aps")
+    throttle = pl.col("_throttle")
     return (
         _with_sample_terms(telemetry)
         .group_by(*LAP_KEYS)
         .agg(
             n_samples=pl.len().cast(pl.Int32),
-            full_throttle_frac=ordered_mean(pl.when(aps.is_not_null()).then(
-                (aps >= FULL_THROTTLE_APS).cast(pl.Float64))),
-            mean_aps_pct=ordered_mean(aps),
-            mean_rpm=ordered_mean(pl.col("rpm")),
+            **{THROTTLE_SOURCE: pl.col("_source").first()},
+            full_throttle_frac=ordered_mean(pl.when(throttle.is_not_null()).then(
+                (throttle >= FULL_THROTTLE_PCT).cast(pl.Float64))),
+            mean_throttle_pct=ordered_mean(throttle),
+            mean_rpm=ordered_mean(reading("rpm")),
             brake_energy_bar_m=ordered_sum(pl.col("_brake_bar_m")),
-            max_speed_kph=pl.col("speed_kph").max(),
+            max_speed_kph=reading("speed_kph").max(),
             min_corner_speed_kph=pl.col("_corner_speed").min(),
             mean_apex_speed_kph=ordered_mean(pl.col("_apex_speed")),
             fuel_proxy_krev=ordered_sum(pl.col("_load_rev")) * 1e-3,
         )
-        .with_columns(pl.col(TELEMETRY_FEATURES[1:]).cast(pl.Float64))
+        .with_columns(pl.col(FLOAT_FEATURES).cast(pl.Float64),
+                      pl.col(THROTTLE_SOURCE).cast(pl.String))
     )
 
 
 __all__ = [
     "CORNER_ACCY_G",
-    "FULL_THROTTLE_APS",
+    "FULL_THROTTLE_PCT",
     "TELEMETRY_FEATURES",
     "aggregate_telemetry",
 ]

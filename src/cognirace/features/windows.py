@@ -4,24 +4,42 @@ A window is ``WINDOW_S`` seconds of wall-clock time, numbered from the Unix epoc
 (``window_id = epoch_ms // WINDOW_MS``), so a live stream knows which window a sample
 belongs to without seeing the rest of the race. ``window_table(lake)`` builds every
 window of a lake; ``window_row(samples)`` builds the row of one window's samples. Both
-run the same Polars aggregations (``window_aggregations``) over samples in time order,
-so a window gives the same bits alone or among a season's.
+run the same Polars expressions (``prepare`` then ``window_aggregations``) over samples
+in time order, so a window gives the same bits alone or among a season's.
 
 Each row holds, per channel, the level (mean, std, min, max), the change between
-samples (mean and max absolute difference: a spike), the share of repeated identical
-values (a stuck sensor) and of missing ones (a dropout); and relations that physics
-ties together, whose residuals show mechanical faults and drifting sensors:
-deceleration per bar of brake pressure (brake fade), acceleration at full throttle
-(power loss), revs per km/h against the gear (gearbox, speed or rpm drift),
-longitudinal g against d(speed)/dt, rear against front brake pressure, throttle body
-against pedal, and steering against lateral g on straights.
+consecutive readings (mean and max absolute difference: a spike), the share of repeated
+identical readings (a stuck sensor) and the share of samples the channel does not cover
+(a dropout, see ``signals.HOLD_S``); and relations that physics ties together, whose
+residuals show mechanical faults and drifting sensors: deceleration per bar of brake
+pressure (brake fade), acceleration at full throttle (power loss), revs per km/h against
+the gear (gearbox, speed or rpm drift), longitudinal g against d(speed)/dt, rear against
+front brake pressure, and steering against lateral g on straights.
+
+Channels are read as each track logs them (``signals``): the throttle is one channel,
+``throttle_pct``, the pedal where the window has it, else the blade, and
+``throttle_is_ath`` says which (a track logs one or the other, so a relation between
+the two cannot be measured). Slow channels (speed and rpm: one sample in four or five at
+the full rate) keep their statistics over their own readings, and enter the relations
+``interpolated`` between readings, so a 20 Hz window and a 2 Hz one of the same driving
+give the same row up to sampling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import polars as pl
+
+from cognirace.features.signals import (
+    FULL_THROTTLE_PCT,
+    THROTTLE_SOURCE,
+    interpolated,
+    reading,
+    throttle_pct,
+    throttle_source,
+)
 
 if TYPE_CHECKING:
     from cognirace.lake import Lake
@@ -33,34 +51,30 @@ G_MS2 = 9.80665
 """Standard gravity, m/s², to put d(speed)/dt in g like ``accx_g``."""
 BRAKING_BAR = 10.0
 """Front brake pressure (bar) from which a sample counts as braking."""
-FULL_THROTTLE_PCT = 90.0
-"""Pedal position (%) from which a sample counts as flat out."""
 MOVING_KPH = 30.0
 """Speed (km/h) from which revs per km/h and steering relations are meaningful."""
 
+THROTTLE = "throttle_pct"
 CHANNELS: tuple[str, ...] = (
-    "speed_kph", "gear", "rpm", "aps", "ath", "pbrake_f", "pbrake_r", "accx_g", "accy_g",
+    "speed_kph", "gear", "rpm", THROTTLE, "pbrake_f", "pbrake_r", "accx_g", "accy_g",
     "steering_deg",
 )
-"""Telemetry channels summarised per window (lat/lon are often absent)."""
+"""Telemetry channels summarised per window (lat/lon are often absent; the throttle is
+the track's pedal or blade)."""
 STATS: tuple[str, ...] = ("mean", "std", "min", "max", "dmean", "jump", "repeat", "null")
 """Per-channel statistics, suffixes of the column names (``speed_kph_jump``)."""
 RELATIONS: tuple[str, ...] = (
     "brake_g_per_bar", "full_throttle_accx_g", "full_throttle_speed_kph", "rpm_per_kph",
-    "accx_resid_g", "rear_front_brake_ratio", "ath_aps_resid", "steer_straight_deg",
-    "accy_straight_g", "accy_per_steer_g_per_deg",
+    "accx_resid_g", "rear_front_brake_ratio", "steer_straight_deg", "accy_straight_g",
+    "accy_per_steer_g_per_deg",
 )
 """Physics relation columns; null when the window lacks the driving they need."""
 KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "window_id")
 WINDOW_FEATURES: tuple[str, ...] = (
-    "n_samples", *(f"{c}_{s}" for c in CHANNELS for s in STATS), *RELATIONS,
+    "n_samples", "throttle_is_ath", *(f"{c}_{s}" for c in CHANNELS for s in STATS),
+    *RELATIONS,
 )
 """Model-ready numeric columns of a window row, in table order."""
-
-
-def _value(channel: str) -> pl.Expr:
-    """The channel with NaN as null: a dropout may be written either way."""
-    return pl.col(channel).cast(pl.Float64).fill_nan(None)
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -70,39 +84,41 @@ def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
 
 
 def _channel_aggs(channel: str) -> list[pl.Expr]:
-    """Level, change, stuck and dropout statistics of one channel."""
-    x = _value(channel)
-    diff = x.diff()
-    missing = pl.col(channel).cast(pl.Float64).is_null() | pl.col(channel).cast(
-        pl.Float64).is_nan()
+    """Level, change, stuck and dropout statistics of one channel.
+
+    Changes are between consecutive readings, so a channel logged on one sample in five
+    is compared with its previous reading, not with the samples that carry none; the
+    dropout share counts the samples its readings do not cover (``signals.HOLD_S``).
+    """
+    x = reading(channel)
+    diff = x.drop_nulls().diff()
+    covered = pl.col(f"_{channel}_covered")
     return [
         x.mean().alias(f"{channel}_mean"), x.std().alias(f"{channel}_std"),
         x.min().alias(f"{channel}_min"), x.max().alias(f"{channel}_max"),
         diff.abs().mean().alias(f"{channel}_dmean"), diff.abs().max().alias(f"{channel}_jump"),
         (diff == 0).cast(pl.Float64).mean().alias(f"{channel}_repeat"),
-        missing.cast(pl.Float64).mean().alias(f"{channel}_null"),
+        (~covered).cast(pl.Float64).mean().alias(f"{channel}_null"),
     ]
 
 
 def _relation_aggs() -> list[pl.Expr]:
     """Residuals of the relations physics imposes between channels."""
-    speed, accx, accy = _value("speed_kph"), _value("accx_g"), _value("accy_g")
-    brake_f, aps, steer = _value("pbrake_f"), _value("aps"), _value("steering_deg")
-    braking, flat = brake_f > BRAKING_BAR, aps > FULL_THROTTLE_PCT
+    speed, rpm = pl.col("_speed_kph"), pl.col("_rpm")  # slow channels: interpolated
+    accx, accy = reading("accx_g"), reading("accy_g")
+    brake_f, throttle, steer = reading("pbrake_f"), reading(THROTTLE), reading("steering_deg")
+    braking, flat = brake_f > BRAKING_BAR, throttle > FULL_THROTTLE_PCT
     moving = speed > MOVING_KPH
-    dt_s = pl.col("time").diff().dt.total_milliseconds().cast(pl.Float64) / 1000.0
-    dvdt_g = speed.diff() / 3.6 / dt_s / G_MS2
     straight = moving & (accy.abs() < 0.1)
     centred = moving & (steer.abs() < 1.0)
     return [
         _ratio((-accx).filter(braking), brake_f.filter(braking)).alias("brake_g_per_bar"),
         accx.filter(flat).mean().alias("full_throttle_accx_g"),
         speed.filter(flat).mean().alias("full_throttle_speed_kph"),
-        (_value("rpm") / speed).filter(moving).mean().alias("rpm_per_kph"),
-        ((accx + accx.shift(1)) / 2.0 - dvdt_g).mean().alias("accx_resid_g"),
-        _ratio(_value("pbrake_r").filter(braking), brake_f.filter(braking))
+        (rpm / speed).filter(moving).mean().alias("rpm_per_kph"),
+        _accx_residual(),
+        _ratio(reading("pbrake_r").filter(braking), brake_f.filter(braking))
         .alias("rear_front_brake_ratio"),
-        (_value("ath") - 0.96 * aps).mean().alias("ath_aps_resid"),
         steer.filter(straight).mean().alias("steer_straight_deg"),
         accy.filter(centred).mean().alias("accy_straight_g"),
         _ratio((accy * steer).filter(moving), (steer * steer).filter(moving))
@@ -110,11 +126,57 @@ def _relation_aggs() -> list[pl.Expr]:
     ]
 
 
+def _accx_residual() -> pl.Expr:
+    """Mean longitudinal g minus d(speed)/dt between consecutive speed readings, g.
+
+    The accelerometer is averaged by the trapezoid rule over the samples from one speed
+    reading to the next (the mean of the two when every sample carries speed), which at
+    any rate is the g the speed change reflects; a sample without it counts as 0 g, so
+    an accelerometer dropout shows here too.
+    """
+    has_speed = reading("speed_kph").is_not_null()
+    accx = reading("accx_g").fill_null(0.0)
+    total = accx.cum_sum().filter(has_speed)
+    at = accx.filter(has_speed)
+    steps = pl.int_range(pl.len()).cast(pl.Float64).filter(has_speed).diff()
+    mean_accx = (total.diff() + (at.shift(1) - at) / 2.0) / steps
+    speed = reading("speed_kph").filter(has_speed)
+    dt_s = pl.col("time").filter(has_speed).diff().dt.total_microseconds() \
+        .cast(pl.Float64) * 1e-6
+    dvdt_g = speed.diff() / 3.6 / dt_s / G_MS2
+    return (mean_accx - dvdt_g).mean().alias("accx_resid_g")
+
+
+def prepare(samples: pl.LazyFrame | pl.DataFrame, over: Sequence[str] = KEYS
+            ) -> pl.LazyFrame:
+    """Add the columns the aggregations read: the throttle and its source, every channel
+    interpolated between its readings (``_<name>``), and whether that covers the sample
+    (``_<name>_covered``).
+
+    Args:
+        samples: Samples with ``window_id``, sorted by time within each window.
+        over: The window's key columns (empty for the samples of one window).
+    """
+    return (samples.lazy()
+            .with_columns(throttle_pct(over).alias(THROTTLE),
+                          throttle_source(over).alias(THROTTLE_SOURCE))
+            .with_columns(interpolated(reading(c), over).alias(f"_{c}") for c in CHANNELS)
+            .with_columns(pl.col(f"_{c}").is_not_null().alias(f"_{c}_covered")
+                          for c in CHANNELS))
+
+
+def _source_aggs() -> list[pl.Expr]:
+    source = pl.col(THROTTLE_SOURCE).first()
+    return [source.alias(THROTTLE_SOURCE),
+            pl.when(source == "ath").then(1.0).when(source == "aps").then(0.0)
+            .otherwise(None).cast(pl.Float64).alias("throttle_is_ath")]
+
+
 def window_aggregations() -> list[pl.Expr]:
-    """Every per-window expression, for samples of one window in time order."""
+    """Every per-window expression, for ``prepare``d samples of one window in time order."""
     return [
         pl.col("time").min().alias("window_start"), pl.col("lap").max().alias("lap"),
-        pl.len().cast(pl.Int32).alias("n_samples"),
+        pl.len().cast(pl.Int32).alias("n_samples"), *_source_aggs(),
         *(e for c in CHANNELS for e in _channel_aggs(c)), *_relation_aggs(),
     ]
 
@@ -130,9 +192,9 @@ def window_features(telemetry: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     Samples are sorted by time within each car before aggregating, so each window's
     differences are taken in time order, as ``window_row`` does.
     """
-    frame = telemetry.lazy().sort("race_id", "vehicle_id", "time")
-    rows = (frame.with_columns(window_id(pl.col("time")))
-            .group_by(*KEYS, maintain_order=True).agg(window_aggregations()))
+    frame = telemetry.lazy().sort("race_id", "vehicle_id", "time") \
+        .with_columns(window_id(pl.col("time")))
+    rows = prepare(frame).group_by(*KEYS, maintain_order=True).agg(window_aggregations())
     return rows.collect()
 
 
@@ -145,7 +207,8 @@ def window_row(samples: pl.DataFrame) -> pl.DataFrame:
     ordered = samples.sort("time")
     keys = ordered.select(pl.col("race_id").first(), pl.col("vehicle_id").first(),
                           window_id(pl.col("time")).first())
-    return pl.concat([keys, ordered.select(window_aggregations())], how="horizontal")
+    aggregates = prepare(ordered, over=()).select(window_aggregations()).collect()
+    return pl.concat([keys, aggregates], how="horizontal")
 
 
 def window_table(lake: Lake) -> pl.DataFrame:
@@ -164,9 +227,11 @@ __all__ = [
     "KEYS",
     "RELATIONS",
     "STATS",
+    "THROTTLE",
     "WINDOW_FEATURES",
     "WINDOW_MS",
     "WINDOW_S",
+    "prepare",
     "window_aggregations",
     "window_features",
     "window_id",
