@@ -1,9 +1,18 @@
 """The seven GR Cup tracks and their published facts.
 
-Figures come from ``REFERENCE.md``: length, pit-lane transit time, best race lap (measured
-where the data set has the track, estimated elsewhere with a tolerance), the laps a
-45-minute race gives and an approximate GPS anchor. The simulator calibrates against
-them and the ingest uses the aliases to recognise a track from folder and file names.
+Length, pit-lane transit, GPS anchor: ``REFERENCE.md``. Best race lap, laps of a 45-minute
+race, pit transit and the logged channels are read from the real 2025 files
+(``real/``): the best lap is the mean of the two races' best laps (Road America: Race 2's
+dry 2:31.70, as Race 1 ran damp at 94% humidity, 9 s slower), the laps are the winners'
+(mean of the two races, rounded down) and the transit is the shortest ``PIT_TIME``
+(a drive-through) where it differs from the reference by more than a few seconds (VIR
+42 s, Road America 47 s; Indianapolis keeps the reference's 63 s against a shortest real
+``PIT_TIME`` of 56.1 s).
+Channels: Barber logs ``aps`` and GPS, Sonoma and Road America ``ath`` and no GPS; the
+tracks without telemetry in the set follow the season's order (COTA, Sebring and VIR
+ran between Sonoma and Road America, Indianapolis after Barber). The simulator
+calibrates against these figures (``bench/calibrate.py``) and the ingest uses the
+aliases to recognise a track from folder and file names.
 """
 
 from __future__ import annotations
@@ -29,7 +38,10 @@ class Track:
         aliases: Lower-case names by which folders and files refer to the track.
         has_ath: Whether the data set carries the throttle-blade channel ``ath`` here.
         has_gps: Whether the data set carries the VBOX GPS channels here.
+        has_aps: Whether the data set carries the accelerator pedal channel ``aps`` here.
         overtake_difficulty: 0 (easy) to 1 (very hard) scale of how hard passing is.
+        timezone: IANA time zone of the circuit; the timing files' ``HOUR`` is local
+            time of day there.
     """
 
     key: str
@@ -45,6 +57,8 @@ class Track:
     has_ath: bool
     has_gps: bool
     overtake_difficulty: float
+    timezone: str = "UTC"
+    has_aps: bool = True
 
     @property
     def length_m(self) -> float:
@@ -61,28 +75,35 @@ class Track:
 TRACKS: dict[str, Track] = {
     t.key: t
     for t in (
-        Track("barber", "Barber Motorsports Park", 3.675, 34.0, 97.4, 0.0, 27,
+        Track("barber", "Barber Motorsports Park", 3.675, 34.0, 97.37, 0.0, 27,
               33.532, -86.619, ("barber", "barber-motorsports-park", "barber motorsports park"),
-              has_ath=True, has_gps=False, overtake_difficulty=0.7),
-        Track("cota", "Circuit of the Americas", 5.498, 36.0, 146.0, 0.03, 19,
+              has_ath=False, has_gps=True, overtake_difficulty=0.7,
+              timezone="America/Chicago"),
+        Track("cota", "Circuit of the Americas", 5.498, 36.0, 148.37, 0.0, 17,
               30.133, -97.641, ("cota", "circuit of the americas", "circuit-of-the-americas"),
-              has_ath=False, has_gps=True, overtake_difficulty=0.3),
-        Track("indianapolis", "Indianapolis Motor Speedway road course", 3.925, 63.0, 100.4,
-              0.0, 23, 39.795, -86.235, ("indianapolis", "indy", "ims",
+              has_ath=True, has_gps=False, overtake_difficulty=0.3,
+              timezone="America/Chicago", has_aps=False),
+        Track("indianapolis", "Indianapolis Motor Speedway road course", 3.925, 63.0, 100.08,
+              0.0, 24, 39.795, -86.235, ("indianapolis", "indy", "ims",
                                           "indianapolis motor speedway"),
-              has_ath=True, has_gps=True, overtake_difficulty=0.4),
-        Track("road_america", "Road America", 6.460, 52.0, 156.0, 0.03, 17,
+              has_ath=False, has_gps=True, overtake_difficulty=0.4,
+              timezone="America/Indiana/Indianapolis"),
+        Track("road_america", "Road America", 6.460, 47.0, 151.70, 0.0, 16,
               43.798, -87.990, ("road_america", "road america", "road-america", "roadamerica"),
-              has_ath=False, has_gps=True, overtake_difficulty=0.25),
-        Track("sebring", "Sebring International Raceway", 6.019, 39.0, 155.0, 0.03, 17,
+              has_ath=True, has_gps=False, overtake_difficulty=0.25,
+              timezone="America/Chicago", has_aps=False),
+        Track("sebring", "Sebring International Raceway", 6.019, 39.0, 145.25, 0.0, 17,
               27.455, -81.348, ("sebring", "sebring international raceway"),
-              has_ath=True, has_gps=False, overtake_difficulty=0.35),
-        Track("sonoma", "Sonoma Raceway", 4.031, 45.0, 111.0, 0.03, 24,
+              has_ath=True, has_gps=False, overtake_difficulty=0.35,
+              timezone="America/New_York", has_aps=False),
+        Track("sonoma", "Sonoma Raceway", 4.031, 45.0, 112.09, 0.0, 22,
               38.161, -122.455, ("sonoma", "sonoma raceway"),
-              has_ath=False, has_gps=True, overtake_difficulty=0.65),
-        Track("vir", "Virginia International Raceway", 5.263, 25.0, 131.0, 0.03, 20,
+              has_ath=True, has_gps=False, overtake_difficulty=0.65,
+              timezone="America/Los_Angeles", has_aps=False),
+        Track("vir", "Virginia International Raceway", 5.263, 42.0, 128.47, 0.0, 20,
               36.569, -79.207, ("vir", "virginia international raceway", "virginia"),
-              has_ath=True, has_gps=True, overtake_difficulty=0.5),
+              has_ath=True, has_gps=False, overtake_difficulty=0.5,
+              timezone="America/New_York", has_aps=False),
     )
 }
 

@@ -2,10 +2,16 @@
 
 Layers, each a module: ``layout`` (track centre lines), ``car`` (the GR86),
 ``lapsim`` (quasi-steady-state lap simulation and per-track grip calibration),
-``drivers`` (persistent styles), ``events`` (cautions, faults, penalties, retirements),
-``weather``, ``engine`` (the lap-by-lap race, state as ``[lap, car]`` arrays, lap time as
-a sum of named terms), ``telemetry`` (per car and lap, from the speed profiles),
-``car_files``/``timing_files``/``truth`` (writers) and ``season`` (orchestration).
+``drivers`` (persistent styles, regulars and occasional entrants, car numbers as text),
+``events`` (cautions, faults), ``plan`` (what is drawn before the start: cautions,
+stops, retirements), ``pace`` (lap scatter, the yellow's share of each lap),
+``traffic`` (dirty air, passes, the yellow queue), ``weather``, ``engine`` (the
+lap-by-lap race, state as ``[lap, car]`` arrays, lap time as a sum of named terms),
+``telemetry`` (per car and lap, from the speed profiles, each lap's own line),
+``sensors`` (noise, throttle blade, brake bias, sensor faults), ``logger`` (the real
+logger's clocks, batches, slow channels and row order), ``car_files``/``timing_files``/
+``race_files``/``truth`` (writers) and ``season`` (orchestration).
+``bench/calibrate.py`` compares simulated races with the real 2025 ones.
 
 Output layout of ``simulate_season(out, ...)``, one folder per event (a weekend at one
 track, Race 1 the day before Race 2)::
@@ -25,16 +31,22 @@ track, Race 1 the day before Race 2)::
           23_AnalysisEnduranceWithSections_Race N_Anonymized.CSV
           26_Weather_Race N_Anonymized.CSV
           99_Best 10 Laps By Driver_Race N_Anonymized.CSV
-                                          semicolon files: trailing ';', CRLF
+                                          semicolon files: LF, no trailing ';' (at
+                                          Indianapolis: BOM, CRLF, trailing ';', team and
+                                          driver columns), as the real ones
           truth/R<N>_race|cars|laps|cautions|pit_stops|faults.parquet
 
-Quirks of the real files appear at the rates of ``QuirkRates`` (on by default): lap
-32768 over stretches of some cars' telemetry, impossible lap numbers (32768, 65535, -1)
-on a few rows of the lap start/end/time files, ECU ``timestamp`` days off for some cars,
-number 0 (``GR86-<chassis>-000``) for a few cars in the telemetry and lap files (the
-timing files keep the true number), ``ath``/GPS missing where the real track lacks them,
-and no telemetry for the season's first Sebring Race 1. The truth records which car got
-which quirk.
+The logger files are written the way the real logger writes them (see ``logger``): the
+telemetry ``timestamp`` is each car's ECU clock, days behind real time; ``meta_time``
+the receiver's batch time; slow channels; stretches stored newest first; duplicates;
+float artifacts. Lap files carry the crossing in real time in ``timestamp``. Quirks
+appear at the rates of ``QuirkRates`` (on by default): lap 32768 over stretches of some
+cars' telemetry, impossible lap numbers (32768, 65535, -1) on a few rows of the lap
+start/end/time files, number 0 (``GR86-<chassis>-000``) for a few cars in the telemetry
+and lap files (the timing files keep the true number), ``aps``/``ath``/GPS missing where
+the real track lacks them, and no telemetry for the season's first Sebring Race 1;
+``QuirkRates.none()`` also puts the ECU clock on real time and the rows in order. The
+truth records which car got which quirk and each car's true ECU offset.
 
 Everything random comes from generators seeded from the season's ``seed``: the same
 seed writes byte-identical files.

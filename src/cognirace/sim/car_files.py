@@ -2,7 +2,14 @@
 
 Both are comma-separated with LF line endings, columns as ``domain.formats`` fixes them.
 Telemetry streams car by car: each car's samples become one Polars frame (one row per
-channel per sample) appended to the open file, so memory holds one car at a time.
+channel per sample) appended to the open file, so memory holds one car at a time. How
+the logger stamps and orders the samples (ECU clock days behind, batched
+``meta_time``, slow channels, pages stored newest first, float artifacts) is
+``logger``'s job.
+
+Lap files carry real time in ``timestamp`` (the crossing, to the millisecond) and the
+receiver's time in ``meta_time``, 0.1 to a few seconds later (rarely up to a minute),
+the same for the rows of one crossing (the end of lap n, the start of lap n + 1).
 
 The logger loses count of laps in both families: ``sentinel_laps`` writes 32768 over
 stretches of telemetry, ``glitch_lap_numbers`` puts impossible numbers in single rows of
@@ -25,14 +32,21 @@ from cognirace.domain.formats import (
     LAP_COLUMNS,
     LAP_COLUMNS_VALUE_VARIANT,
     TELEMETRY_COLUMNS,
+    UNASSIGNED_NUMBER,
     chassis_vehicle_id,
 )
-from cognirace.sim.telemetry import DECIMALS, CarTelemetry
+from cognirace.sim import logger
+from cognirace.sim.telemetry import CarTelemetry
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 META_SOURCE = "kafka:gr-raw"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+LAP_LATENCY_S = (0.1, 1.1, 0.9)
+"""Receiver latency of a lap event: least, log-normal median above it, log-normal sigma, s
+(real lap files: 0.1 s at least, median 1.3 s, 95% within about 5 s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +54,10 @@ class CarIdentity:
     """How a car appears in the logger files.
 
     Attributes:
-        vehicle_id: ``GR86-<chassis>-<number>`` as written (number 0 when unassigned).
-        vehicle_number: Number as written (0 when unassigned).
-        ecu_offset_s: ECU clock minus the reliable clock at the green flag, s.
+        vehicle_id: ``GR86-<chassis>-<number>`` as written (``000`` when unassigned).
+        vehicle_number: Number as written in ``vehicle_number``: the whole number of the
+            car number (``"03"`` writes 3), 0 when unassigned.
+        ecu_offset_s: ECU clock minus real time at the green flag, s (days negative).
         ecu_drift_ppm: ECU clock rate error, parts per million.
     """
 
@@ -52,10 +67,14 @@ class CarIdentity:
     ecu_drift_ppm: float
 
     @classmethod
-    def of(cls, chassis: str, number: int, ecu_offset_s: float,
+    def of(cls, chassis: str, number: str | None, ecu_offset_s: float,
            ecu_drift_ppm: float) -> CarIdentity:
-        """Build the identity; ``number`` 0 writes ``GR86-<chassis>-000``."""
-        return cls(chassis_vehicle_id(chassis, number), number, ecu_offset_s, ecu_drift_ppm)
+        """Build the identity; ``number`` is the text written in ``vehicle_id``, ``None``
+        (or ``"000"``) when unassigned."""
+        unassigned = number is None or number.strip("0") == ""
+        written = UNASSIGNED_NUMBER if unassigned else number
+        return cls(chassis_vehicle_id(chassis, written), 0 if unassigned else int(str(number)),
+                   ecu_offset_s, ecu_drift_ppm)
 
     def ecu_time_s(self, t_s: FloatArray) -> FloatArray:
         """ECU clock reading at race times ``t_s``, as seconds after the green flag."""
@@ -81,43 +100,74 @@ class SessionMeta:
     start_utc: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StreamQuirks:
+    """How untidy the telemetry stream is.
+
+    Attributes:
+        p_resent: Probability that a sample is stored twice.
+        p_page_reversed: Share of the file's stretches stored newest first.
+    """
+
+    p_resent: float = 0.018
+    p_page_reversed: float = 0.8
+
+
+def value_text(values: FloatArray) -> pl.Series:
+    """Values as the logger prints them: shortest round-trip text, whole numbers without
+    a decimal point (``100``, ``0.34600000000000003``)."""
+    text = pl.Series("telemetry_value", values + 0.0).cast(pl.String)  # + 0.0: no "-0"
+    return text.str.strip_suffix(".0")
+
+
 def telemetry_frame(
     tel: CarTelemetry, ident: CarIdentity, meta: SessionMeta, channels: tuple[str, ...],
-    lap_written: npt.NDArray[np.int64],
+    lap_written: IntArray, hz: float, rng: np.random.Generator,
+    stream: StreamQuirks = StreamQuirks(),
 ) -> pl.DataFrame:
-    """One car's long-format rows, sample-major, channels in ``channels`` order."""
-    n = len(tel.t_s)
-    k = len(channels)
-    values = np.empty((n, k))
-    for j, name in enumerate(channels):
-        values[:, j] = np.round(tel.values[name], DECIMALS[name])
-    flat = values.ravel()
+    """One car's long-format rows in file order (see ``logger``)."""
+    kept = np.nonzero(logger.kept_samples(len(tel.t_s), rng))[0]
+    t = tel.t_s[kept]
+    names = [c for c in logger.WRITE_ORDER if c in channels]
+    values = np.full((len(kept), len(names)), np.nan)
+    for j, name in enumerate(names):
+        carried = logger.carries(name, len(kept), hz)
+        values[:, j] = np.where(carried, logger.logged_values(name, tel.values[name][kept]),
+                                np.nan)
+    start_ms = round(meta.start_utc.timestamp() * 1000)
+    ecu_ms = start_ms + np.round(ident.ecu_time_s(t) * 1000
+                                 + logger.ecu_jitter_ms(len(t), rng)).astype(np.int64)
+    stored = logger.batch(t, stream.p_resent, rng)
+    order = logger.file_order(stored.meta_offset_ms, stream.p_page_reversed, rng)
+    sample = stored.sample[order]
+    meta_ms = start_ms + stored.meta_offset_ms[order]
+    flat = values[sample].ravel()
     keep = np.isfinite(flat)
-    sample = np.repeat(np.arange(n), k)[keep]
-    name_idx = np.tile(np.arange(k), n)[keep]
-    meta_time = _iso(epoch_ms(meta.start_utc, tel.t_s)).gather(sample)
-    ecu = _iso(epoch_ms(meta.start_utc, ident.ecu_time_s(tel.t_s))).gather(sample)
+    k = len(names)
+    row_copy = np.repeat(np.arange(len(sample)), k)[keep]
+    row_sample = sample[row_copy]
     rows = int(keep.sum())
     return pl.DataFrame(
         {
-            "expire_at": pl.Series([None], dtype=pl.String).extend_constant(None, rows - 1),
-            "lap": pl.Series(lap_written[sample]),
+            "expire_at": pl.Series([None] * min(rows, 1), dtype=pl.String).extend_constant(
+                None, max(rows - 1, 0)),
+            "lap": pl.Series(lap_written[kept][row_sample]),
             "meta_event": pl.repeat(meta.meta_event, rows, eager=True),
             "meta_session": pl.repeat(meta.meta_session, rows, eager=True),
             "meta_source": pl.repeat(META_SOURCE, rows, eager=True),
-            "meta_time": meta_time,
+            "meta_time": _iso(meta_ms).gather(row_copy),
             "original_vehicle_id": pl.repeat(ident.vehicle_id, rows, eager=True),
             "outing": pl.repeat(0, rows, eager=True, dtype=pl.Int32),
-            "telemetry_name": pl.Series(channels).gather(name_idx),
-            "telemetry_value": pl.Series(flat[keep]),
-            "timestamp": ecu,
+            "telemetry_name": pl.Series(names).gather(np.tile(np.arange(k), len(sample))[keep]),
+            "telemetry_value": value_text(flat[keep]),
+            "timestamp": _iso(ecu_ms).gather(row_sample),
             "vehicle_id": pl.repeat(ident.vehicle_id, rows, eager=True),
             "vehicle_number": pl.repeat(ident.vehicle_number, rows, eager=True, dtype=pl.Int32),
         }
     ).select(TELEMETRY_COLUMNS)
 
 
-def sentinel_laps(laps: npt.NDArray[np.int64], rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def sentinel_laps(laps: IntArray, rng: np.random.Generator) -> IntArray:
     """Replace the lap counter by 32768 over one or two random stretches of samples."""
     out = laps.copy()
     n = len(out)
@@ -137,8 +187,7 @@ P_GLITCH_SENTINEL = 0.8
 """Share of lap-file glitches that are 32768 rather than another impossible number."""
 
 
-def glitch_lap_numbers(laps: npt.NDArray[np.int64], p_row: float, rng: np.random.Generator
-                       ) -> npt.NDArray[np.int64]:
+def glitch_lap_numbers(laps: IntArray, p_row: float, rng: np.random.Generator) -> IntArray:
     """Lap numbers as a lap file writes them: each row impossible with probability ``p_row``.
 
     Rows are hit independently, so a lap can be wrong in its start file and right in its
@@ -152,6 +201,12 @@ def glitch_lap_numbers(laps: npt.NDArray[np.int64], p_row: float, rng: np.random
     return np.where(hit, glitch, laps).astype(np.int64)
 
 
+def lap_latency_s(n: int, rng: np.random.Generator) -> FloatArray:
+    """Receiver latency of ``n`` lap events (``meta_time`` minus the crossing), s."""
+    least, median, sigma = LAP_LATENCY_S
+    return least + median * rng.lognormal(0.0, sigma, n)
+
+
 def write_telemetry_car(
     fh: BinaryIO, frame: pl.DataFrame, *, header: bool, chunk_rows: int = 2_000_000
 ) -> int:
@@ -162,50 +217,80 @@ def write_telemetry_car(
     return frame.height
 
 
-def lap_event_rows(
-    ident: CarIdentity, meta: SessionMeta, laps: list[int], t_s: FloatArray,
-    value: list[int] | None,
-) -> pl.DataFrame:
-    """Rows of a lap start, end or time file for one car.
+@dataclass(frozen=True, slots=True)
+class LapEvents:
+    """Rows of a lap start, end or time file, every car at once.
+
+    Attributes:
+        vehicle_id: ``vehicle_id`` of each row.
+        vehicle_number: ``vehicle_number`` of each row.
+        lap: Lap number as written.
+        t_s: Race time of the event (``timestamp``, real time), s.
+        latency_s: Receiver latency of the event (``meta_time`` after it), s.
+    """
+
+    vehicle_id: list[str]
+    vehicle_number: list[int]
+    lap: IntArray
+    t_s: FloatArray
+    latency_s: FloatArray
+
+
+ISO_VALUE = "iso"
+"""``value`` of the variant lap start and end files: the event's time as ISO text."""
+
+
+def lap_event_rows(events: LapEvents, meta: SessionMeta,
+                   value: IntArray | str | None = None) -> pl.DataFrame:
+    """A lap start, end or time file.
 
     Args:
-        value: ``None`` for the standard layout; otherwise the ``value`` column of the
-            variant layout (lap time in ms for lap time files, the lap number otherwise).
+        events: Every row.
+        meta: The race's shared columns.
+        value: ``None`` for the standard layout; else the variant layout's ``value``:
+            the lap times in ms (lap time files) or ``ISO_VALUE`` (start and end files).
     """
-    n = len(laps)
+    n = len(events.lap)
+    event_ms = epoch_ms(meta.start_utc, events.t_s)
+    stamp = _iso(event_ms)
     data: dict[str, object] = {
         "expire_at": pl.Series([None] * n, dtype=pl.String),
-        "lap": pl.Series(laps, dtype=pl.Int64),
-        "meta_event": [meta.meta_event] * n,
-        "meta_session": [meta.meta_session] * n,
-        "meta_source": [META_SOURCE] * n,
-        "meta_time": _iso(epoch_ms(meta.start_utc, t_s)),
-        "original_vehicle_id": [ident.vehicle_id] * n,
-        "outing": pl.Series([0] * n, dtype=pl.Int32),
-        "timestamp": _iso(epoch_ms(meta.start_utc, ident.ecu_time_s(t_s))),
-        "vehicle_id": [ident.vehicle_id] * n,
-        "vehicle_number": pl.Series([ident.vehicle_number] * n, dtype=pl.Int32),
+        "lap": pl.Series(events.lap, dtype=pl.Int64),
+        "meta_event": pl.repeat(meta.meta_event, n, eager=True),
+        "meta_session": pl.repeat(meta.meta_session, n, eager=True),
+        "meta_source": pl.repeat(META_SOURCE, n, eager=True),
+        "meta_time": _iso(event_ms + np.round(events.latency_s * 1000).astype(np.int64)),
+        "original_vehicle_id": pl.Series(events.vehicle_id, dtype=pl.String),
+        "outing": pl.repeat(0, n, eager=True, dtype=pl.Int32),
+        "timestamp": stamp,
+        "vehicle_id": pl.Series(events.vehicle_id, dtype=pl.String),
+        "vehicle_number": pl.Series(events.vehicle_number, dtype=pl.Int32),
     }
     if value is None:
         return pl.DataFrame(data).select(LAP_COLUMNS)
-    data["value"] = pl.Series(value, dtype=pl.Int64)
+    data["value"] = stamp if isinstance(value, str) else pl.Series(value, dtype=pl.Int64)
     return pl.DataFrame(data).select(LAP_COLUMNS_VALUE_VARIANT)
 
 
-def write_lap_file(path: Path, frames: list[pl.DataFrame]) -> None:
-    """Write a lap start, end or time file from per-car frames."""
-    pl.concat(frames).write_csv(path, line_terminator="\n")
+def write_lap_file(path: Path, frame: pl.DataFrame) -> None:
+    """Write a lap start, end or time file."""
+    frame.write_csv(path, line_terminator="\n")
 
 
 __all__ = [
     "GLITCH_LAPS",
+    "ISO_VALUE",
     "CarIdentity",
+    "LapEvents",
     "SessionMeta",
+    "StreamQuirks",
     "epoch_ms",
     "glitch_lap_numbers",
     "lap_event_rows",
+    "lap_latency_s",
     "sentinel_laps",
     "telemetry_frame",
+    "value_text",
     "write_lap_file",
     "write_telemetry_car",
 ]

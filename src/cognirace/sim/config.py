@@ -23,14 +23,19 @@ class QuirkRates:
     Attributes:
         p_lap_sentinel_car: Probability that a car's telemetry has stretches of lap
             32768, per car and race.
-        p_ecu_drift_car: Probability that a car's ECU clock is days off, per car and race.
+        p_ecu_drift_car: Probability that a car's ECU clock also runs at a rate error (up
+            to 30 ppm, under 0.1 s over a race as the real clocks), per car and race.
         p_number_zero_car: Probability that a car's telemetry and lap files carry number 0.
-        missing_channels: Drop ``ath``/GPS where the real track lacks them.
+        missing_channels: Drop ``aps``/``ath``/GPS where the real track lacks them.
         drop_telemetry_first_sebring_r1: Write no telemetry for Sebring's first Race 1,
             as in the real set.
         p_lap_file_glitch_row: Probability that a row of a lap start, end or time file
             carries an impossible lap number (32768 mostly, else 65535 or -1), per row;
             the real loggers lose count in those files too, not only in telemetry.
+        ecu_offset: Set every car's ECU clock (telemetry ``timestamp``) days behind real
+            time, an offset of its own per car and race, as the real logger does.
+        p_resent_sample: Probability that a telemetry sample is stored twice, per sample.
+        p_page_reversed: Share of the telemetry file's stretches stored newest first.
     """
 
     p_lap_sentinel_car: float = 0.15
@@ -39,21 +44,28 @@ class QuirkRates:
     missing_channels: bool = True
     drop_telemetry_first_sebring_r1: bool = True
     p_lap_file_glitch_row: float = 0.02
+    ecu_offset: bool = True
+    p_resent_sample: float = 0.018
+    p_page_reversed: float = 0.8
 
     @classmethod
     def none(cls) -> QuirkRates:
-        """Clean files: no quirk at all."""
+        """Clean files: no quirk at all (ECU clock on real time, rows in time order)."""
         return cls(p_lap_sentinel_car=0.0, p_ecu_drift_car=0.0, p_number_zero_car=0.0,
                    missing_channels=False, drop_telemetry_first_sebring_r1=False,
-                   p_lap_file_glitch_row=0.0)
+                   p_lap_file_glitch_row=0.0, ecu_offset=False, p_resent_sample=0.0,
+                   p_page_reversed=0.0)
 
     def validate(self) -> None:
         """Raise ``ConfigError`` for a probability outside 0..1."""
         for name in ("p_lap_sentinel_car", "p_ecu_drift_car", "p_number_zero_car",
-                     "p_lap_file_glitch_row"):
+                     "p_lap_file_glitch_row", "p_resent_sample", "p_page_reversed"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                per = "row of a lap file" if name.endswith("_row") else "car and race"
+                per = {"p_lap_file_glitch_row": "row of a lap file",
+                       "p_resent_sample": "telemetry sample",
+                       "p_page_reversed": "stretch of the telemetry file"}.get(
+                           name, "car and race")
                 raise ConfigError(f"quirk rate {name} must be within 0..1", value=value,
                                   hint=f"use a probability per {per}")
 
@@ -115,7 +127,7 @@ class RaceConfig:
             raise ConfigError("race duration must be within 300 s..4 h", value=self.duration_s)
         if not (self.telemetry_hz == 0 or 1.0 <= self.telemetry_hz <= 50.0):
             raise ConfigError("telemetry rate must be 0 (none) or within 1..50 Hz",
-                              value=self.telemetry_hz, hint="the real loggers run 10 to 20 Hz")
+                              value=self.telemetry_hz, hint="the real logger runs about 23 Hz")
         if not 0.0 <= self.start_hour_utc < 23.0:
             raise ConfigError("start hour must be within 0..23 UTC", value=self.start_hour_utc)
         self.quirks.validate()

@@ -8,11 +8,13 @@ it) + ``tyre`` (wear with age and track temperature, cold out-laps) + ``fuel`` (
 above the calibration mass) + ``start`` (rolling start, lap 1) + ``error`` (mistakes,
 incidents) + ``fault`` (mechanical faults) + ``noise`` (the driver's scatter) +
 ``traffic`` (dirty air, being held up, defending) + ``caution`` (the full-course yellow
-pace and bunching) + ``pit`` (pit-lane time above racing time, stationary time).
+pace and bunching, the slow restart lap and the lap after it) + ``pit`` (pit-lane time
+above racing time, stationary time).
 
 The terms sum to ``lap_time_s`` (within the millisecond the line times are rounded
 to). The race is timed: the leader takes the flag at the first crossing after
-``duration_s``; every other car finishes at its next crossing.
+``duration_s``; every other car finishes at its next crossing. What is random before
+the start (cautions, faults, stops) comes from ``plan``; traffic from ``traffic``.
 """
 
 from __future__ import annotations
@@ -27,18 +29,18 @@ from cognirace.domain.tracks import TRACKS
 from cognirace.sim.car import FUEL_DENSITY_KG_PER_L, GR86
 from cognirace.sim.config import RaceConfig
 from cognirace.sim.drivers import Driver
-from cognirace.sim.events import (
-    P_CAUTION_PRECURSOR,
-    P_MECHANICAL_DNF,
-    P_PENALTY,
-    PRECURSOR_LOSS_S,
-    Caution,
-    Fault,
-    draw_cautions,
-    draw_faults,
-)
+from cognirace.sim.events import Caution, Fault
 from cognirace.sim.lapsim import Style, driver_profile, simulate_lap
 from cognirace.sim.layout import PIT_LIMIT_KPH, build_layout
+from cognirace.sim.pace import (
+    RESTART_LOSS_SHARE,
+    SCATTER_REF_LAP_S,
+    TRACK_SCATTER,
+    caution_profile,
+    lap_scatter,
+)
+from cognirace.sim.plan import PitStop, plan_race
+from cognirace.sim.traffic import resolve_order
 from cognirace.sim.weather import Weather, draw_weather
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,44 +66,15 @@ DEG_RANGE_S_PER_LAP = (0.012, 0.075)
 COLD_TYRE_S = 0.8
 """Extra time on a lap started on cold new tyres, s."""
 
-CAUTION_FACTOR = 1.4
-"""Full-course yellow lap time relative to a perfect green lap."""
-
-CAUTION_CATCH_FACTOR = 1.12
-"""Fastest a car may lap under yellow while catching the queue, × perfect lap."""
-
-CAUTION_GAP_S = (0.5, 1.0)
-"""Gap to the car ahead in the yellow queue, s."""
-
 CAUTION_FUEL_FACTOR = 0.5
 """Fuel burnt on a yellow lap relative to a green lap."""
-
-DIRTY_AIR_S = 0.3
-"""Time lost per lap running right behind another car (falls to 0 at a 1 s gap), s."""
-
-FOLLOW_GAP_S = 0.3
-"""Closest a car that cannot pass crosses the line behind the car ahead, s."""
 
 START_SPACING_S = 0.3
 """Rolling-start spacing between grid rows, s per grid position."""
 
-TYRE_CHANGE_S = (24.0, 34.0)
-"""Stationary time of a tyre change, s."""
-
-REPAIR_S = (25.0, 70.0)
-"""Stationary time of a damage repair (with new tyres), s."""
-
-
-@dataclass
-class PitStop:
-    """A stop: in-lap (1-based; the car crosses the line in the pit lane), reason, times."""
-
-    car: int
-    lap: int
-    reason: str
-    stationary_s: float
-    new_tyres: bool
-    pit_time_s: float = 0.0
+LAP1_EXTRA_SHARE: dict[str, float] = {"sonoma": 0.45}
+"""Extra time of lap 1, share of a perfect lap, where the real lap 1 is slow without a
+caution (Sonoma's first lap runs about 1.5 times the best lap in both 2025 races)."""
 
 
 @dataclass
@@ -110,6 +83,8 @@ class RaceResult:
 
     Arrays are ``(max_laps, n_cars)``; laps a car did not complete hold NaN (floats),
     0 or False. ``end_s`` is race time at the line since the green flag.
+    ``caution_lap`` marks laps flagged ``FCY`` (the yellow out as the car crossed the
+    line).
     """
 
     config: RaceConfig
@@ -148,17 +123,6 @@ class RaceResult:
         return np.isfinite(self.lap_time_s)
 
 
-@dataclass
-class _Plan:
-    """Everything drawn before the green flag."""
-
-    cautions: list[Caution]
-    faults: list[Fault]
-    pits: dict[tuple[int, int], PitStop]
-    dnf_lap: dict[int, int]
-    incident_loss: dict[tuple[int, int], float]
-
-
 def pit_fractions(track_key: str) -> tuple[float, float, float]:
     """Share of a racing lap spent on the pit entry and exit stretches, and the limiter time.
 
@@ -181,40 +145,6 @@ def physics_floor_s(track_key: str) -> float:
     """Fastest lap physics allows: a perfect driver, fresh tyres, an empty tank, s."""
     layout = build_layout(track_key)
     return simulate_lap(layout, Style(), mass_kg=GR86.mass_kg).lap_time_s
-
-
-def _plan(config: RaceConfig, n_laps: int, rng: np.random.Generator) -> _Plan:
-    n = config.n_cars
-    cautions = draw_cautions(n_laps, n, rng)
-    faults = draw_faults(n_laps, n, rng)
-    pits: dict[tuple[int, int], PitStop] = {}
-    dnf: dict[int, int] = {}
-    loss: dict[tuple[int, int], float] = {}
-    for c in cautions:
-        loss[(c.start_lap - 1, c.cause_car)] = float(rng.uniform(8.0, 30.0))
-        if c.start_lap > 3 and rng.random() < P_CAUTION_PRECURSOR:
-            # completed before the leader's line two laps ahead of the yellow: visible
-            loss[(c.start_lap - 3, c.cause_car)] = float(rng.uniform(*PRECURSOR_LOSS_S))
-        fate = rng.random()
-        if fate < 0.3:
-            dnf[c.cause_car] = c.start_lap + 1
-        elif fate < 0.8:
-            pits[(c.start_lap, c.cause_car)] = PitStop(
-                c.cause_car, c.start_lap, "damage", float(rng.uniform(*REPAIR_S)), True)
-    for car in range(n):
-        if rng.random() < P_MECHANICAL_DNF and car not in dnf:
-            dnf[car] = int(rng.integers(2, n_laps))
-        if rng.random() < P_PENALTY:
-            lap = int(rng.integers(2, max(n_laps - 2, 3)))
-            pits.setdefault((lap, car), PitStop(car, lap, "drive_through", 0.0, False))
-    for c in cautions:
-        if c.start_lap < 3 or n_laps - c.start_lap < 5:
-            continue
-        for car in range(n):
-            if rng.random() < 0.12 and (c.start_lap, car) not in pits:
-                pits[(c.start_lap, car)] = PitStop(car, c.start_lap, "tyres",
-                                                   float(rng.uniform(*TYRE_CHANGE_S)), True)
-    return _Plan(cautions, faults, pits, dnf, loss)
 
 
 def simulate_race(
@@ -253,16 +183,17 @@ class _RaceState:
         self.driver_s = np.array([p.lap_time_s for p in profiles]) - self.base_s
         self.burn_l = np.array([p.fuel_l * d.fuel_factor for p, d in zip(profiles, drivers,
                                                                            strict=True)])
-        self.sigma = np.array([d.consistency_s for d in drivers])
-        self.p_err = np.array([d.p_error_per_lap for d in drivers])
+        scatter = TRACK_SCATTER.get(track.key, 1.0)
+        self.sigma = np.array([d.consistency_s for d in drivers]) * (
+            scatter * self.base_s / SCATTER_REF_LAP_S)
+        self.p_err = np.clip(np.array([d.p_error_per_lap for d in drivers]) * scatter, 0, 0.5)
         self.craft = np.array([d.racecraft for d in drivers])
         self.max_laps = math.ceil(config.duration_s / (0.97 * track.best_lap_s)) + 3
         expected = math.ceil(config.duration_s / track.best_lap_s) + 1
         self.weather = draw_weather(track.key, config.duration_s + 600, rng)
-        self.plan = _plan(config, expected, rng)
-        self.caution_lap = np.zeros(self.max_laps, dtype=bool)
-        for c in self.plan.cautions:
-            self.caution_lap[c.start_lap - 1: c.end_lap] = True
+        self.plan = plan_race(config, expected, track.best_lap_s, rng)
+        (self.caution_lap, self.caution_share, self.caution_pace,
+         self.after_restart) = caution_profile(self.plan.cautions, self.max_laps)
         quali = self.driver_s + rng.normal(0, 0.25, n)
         self.grid = np.argsort(quali, kind="stable").astype(np.int64)
         shape = (self.max_laps, n)
@@ -309,12 +240,13 @@ class _RaceState:
             "start": np.zeros(n),
             "error": np.where(rng.random(n) < self.p_err, rng.uniform(0.8, 4.0, n), 0.0),
             "fault": np.zeros(n),
-            "noise": np.clip(rng.normal(0, 1, n), -2.0, 3.0) * self.sigma,
+            "noise": lap_scatter(rng, n) * self.sigma,
         }
         if lap == 0:
             pos = np.empty(n)
             pos[self.grid] = np.arange(n)
-            t["start"] = 1.5 + START_SPACING_S * pos + rng.uniform(0, 1.0, n)
+            extra = LAP1_EXTRA_SHARE.get(self.track.key, 0.0) * self.base_s
+            t["start"] = 1.5 + extra + START_SPACING_S * pos + rng.uniform(0, 1.0, n)
             t["error"] = np.zeros(n)
         for (lp, car), loss in self.plan.incident_loss.items():
             if lp == lap:
@@ -328,6 +260,14 @@ class _RaceState:
         t["noise"] -= floor_gap
         return t
 
+    def _caution_terms(self, lap: int, free: FloatArray) -> FloatArray:
+        """Time above the free lap from the yellow: its share of the lap at caution pace."""
+        share = float(self.caution_share[lap])
+        slow: FloatArray = share * np.maximum(self.caution_pace[lap] * self.base_s - free, 0.0)
+        if self.after_restart[lap]:
+            slow = slow + self.base_s * self.rng.uniform(*RESTART_LOSS_SHARE, self.n)
+        return slow
+
     def run_lap(self, lap: int) -> None:
         """Advance every running car by one lap."""
         for car, lp in self.plan.dnf_lap.items():
@@ -335,7 +275,8 @@ class _RaceState:
                 self.alive[car] = False
         terms = self._free_terms(lap)
         free: FloatArray = np.sum(list(terms.values()), axis=0)
-        caution = bool(self.caution_lap[lap])
+        flagged = bool(self.caution_lap[lap])
+        queue = flagged and self.caution_share[lap] >= 1.0
         pit_extra = np.zeros(self.n)
         pits_now = {car: p for (lp, car), p in self.plan.pits.items() if lp - 1 == lap}
         for car, stop in pits_now.items():
@@ -346,83 +287,31 @@ class _RaceState:
             pit_extra[car] += self.half_pit_s + stop.stationary_s - self.exit_share * free[car]
             self.pit_out[lap, car] = True
             self.stationary[lap, car] = stop.stationary_s
-        if caution:
-            base = self.base_s * (1.25 if lap == 0 or not self.caution_lap[lap - 1]
-                                  else CAUTION_FACTOR)
-            caution_t = np.maximum(base - free, 0.0)
-        else:
-            caution_t = np.zeros(self.n)
+        caution_t = self._caution_terms(lap, free)
         own_end = self.prev_end + free + caution_t + pit_extra
         pitting = (pit_extra != 0)
-        ends, traffic = self._resolve_order(lap, own_end, free, caution, pitting)
-        ends = np.round(ends, 3)
-        terms["traffic"] = np.where(caution, 0.0, traffic)
-        terms["caution"] = np.where(caution, caution_t + traffic, 0.0)
+        lap_traffic = resolve_order(
+            self.prev_end, own_end, free, self.alive, pitting, caution=queue,
+            base_s=self.base_s, difficulty=self.track.overtake_difficulty, craft=self.craft,
+            rng=self.rng)
+        self.overtakes[lap] += lap_traffic.overtakes
+        self.overtaken[lap] += lap_traffic.overtaken
+        ends = np.round(lap_traffic.ends, 3)
+        traffic = lap_traffic.traffic_s
+        terms["traffic"] = np.where(queue, 0.0, traffic)
+        terms["caution"] = caution_t + np.where(queue, traffic, 0.0)
         terms["pit"] = pit_extra
-        self._commit(lap, terms, ends, caution, pits_now)
-
-    def _resolve_order(
-        self, lap: int, own_end: FloatArray, free: FloatArray, caution: bool,
-        pitting: BoolArray,
-    ) -> tuple[FloatArray, FloatArray]:
-        """Traffic, overtakes and yellow-flag bunching, car by car in running order."""
-        rng = self.rng
-        difficulty = self.track.overtake_difficulty
-        order = [int(c) for c in np.argsort(self.prev_end, kind="stable") if self.alive[c]]
-        ends = own_end.copy()
-        traffic = np.zeros(self.n)
-        placed: list[int] = []
-        for car in order:
-            t = float(ends[car])
-            on_track = [c for c in placed if not pitting[c]]
-            if on_track and not pitting[car]:
-                ahead = max(on_track, key=lambda c: ends[c])
-                if caution:
-                    catch = self.prev_end[car] + CAUTION_CATCH_FACTOR * self.base_s
-                    queue = ends[ahead] + rng.uniform(*CAUTION_GAP_S)
-                    t_new = max(queue, min(t, catch))
-                    traffic[car] += t_new - t
-                    t = t_new
-                else:
-                    gap_prev = self.prev_end[car] - self.prev_end[ahead]
-                    if 0 <= gap_prev < 1.0 and not pitting[ahead]:
-                        loss = DIRTY_AIR_S * (1.0 - gap_prev)
-                        t += loss
-                        traffic[car] += loss
-            k = len(placed) - 1
-            while not caution and not pitting[car] and k >= 0 and t < ends[placed[k]] + \
-                    FOLLOW_GAP_S:
-                other = placed[k]
-                if pitting[other]:
-                    k -= 1
-                    continue
-                adv = free[other] - free[car]
-                p = np.clip((adv - 0.05) / (0.3 + 1.5 * difficulty), 0.0, 0.85)
-                p *= 0.6 + 0.4 * self.craft[car] - 0.2 * self.craft[other]
-                if rng.random() < p:
-                    self.overtakes[lap, car] += 1
-                    self.overtaken[lap, other] += 1
-                    ends[other] += 0.15
-                    traffic[other] += 0.15
-                    k -= 1
-                else:
-                    held = ends[other] + FOLLOW_GAP_S
-                    traffic[car] += held - t
-                    t = held
-                    break
-            ends[car] = t
-            placed.insert(k + 1, car)
-        ends[~self.alive] = np.nan
-        return ends, traffic
+        self._commit(lap, terms, ends, pits_now)
 
     def _commit(self, lap: int, terms: dict[str, FloatArray], ends: FloatArray,
-                caution: bool, pits_now: dict[int, PitStop]) -> None:
+                pits_now: dict[int, PitStop]) -> None:
         alive = self.alive
         for name, values in terms.items():
             self.terms[name][lap] = np.where(alive, values, np.nan)
         self.end_s[lap] = np.where(alive, ends, np.nan)
         self.tyre_age[lap] = np.where(alive, self.age, 0)
-        burn = self.burn_l * (CAUTION_FUEL_FACTOR if caution else 1.0)
+        slow = float(self.caution_share[lap]) * (1.0 - CAUTION_FUEL_FACTOR)
+        burn = self.burn_l * (1.0 - slow)
         burn = burn * (1.0 + self.rng.normal(0, 0.015, self.n))
         self.fuel_used[lap] = np.where(alive, burn, np.nan)
         self.fuel = np.maximum(self.fuel - burn, 0.0)

@@ -27,12 +27,18 @@ from cognirace.sim.layout import TrackLayout, build_layout
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-REFERENCE_MARGIN_S_PER_KM = 0.14
-"""How much a perfect driver's ideal lap lies below the best race lap, s per km.
+REFERENCE_MARGIN_S: dict[str, float] = {
+    "barber": 0.33, "cota": 0.23, "indianapolis": 0.05, "road_america": -0.57,
+    "sebring": 0.10, "sonoma": -0.26, "vir": 0.26,
+}
+"""How much a perfect driver's ideal lap lies below the best race lap, s, per track.
 
-The best lap of a race is set by a real driver (slower than perfect) on part-worn tyres
-with some fuel, picked as the best of many noisy laps; this offset measured over many
-simulated races puts the simulated best race lap on the published figure.
+The ideal lap is a perfect driver's typical lap; a race's best lap is set by the fastest
+drivers (slower than perfect, on part-worn tyres with some fuel) as the best of many
+scattered laps, below the ideal where the scatter is large. These offsets, measured over
+many simulated races (``bench/calibrate.py``), put the median simulated best race lap on
+the track's ``best_lap_s`` (Road America: 0.25 s above it, inside the real range whose
+faster end it is).
 """
 
 FUEL_L_PER_UNIT = 0.034
@@ -192,7 +198,7 @@ def simulate_lap(
 def reference_lap_s(track_key: str) -> float:
     """Target ideal lap of a perfect driver on fresh tyres at the calibration mass, s."""
     track = TRACKS[track_key]
-    return track.best_lap_s - REFERENCE_MARGIN_S_PER_KM * track.length_km
+    return track.best_lap_s - REFERENCE_MARGIN_S.get(track_key, 0.14 * track.length_km)
 
 
 @lru_cache(maxsize=16)

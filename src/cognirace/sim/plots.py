@@ -14,6 +14,7 @@ from cognirace.errors import DataError
 
 
 def _telemetry(race_dir: Path, session: str) -> pl.DataFrame | None:
+    """One row per sample (``vehicle_id``, ECU ``timestamp``), in time order."""
     found = [p for p in race_dir.glob("*telemetry*.csv") if session in p.name]
     if not found:
         return None
@@ -21,11 +22,11 @@ def _telemetry(race_dir: Path, session: str) -> pl.DataFrame | None:
     return (
         pl.scan_csv(found[0], schema_overrides={"telemetry_value": pl.Float64})
         .filter(pl.col("telemetry_name").is_in(wanted))
-        .select("vehicle_id", "lap", "meta_time", "telemetry_name", "telemetry_value")
+        .select("vehicle_id", "lap", "timestamp", "telemetry_name", "telemetry_value")
         .collect()
-        .pivot(on="telemetry_name", index=["vehicle_id", "lap", "meta_time"],
+        .pivot(on="telemetry_name", index=["vehicle_id", "lap", "timestamp"],
                values="telemetry_value", aggregate_function="first")
-        .sort("vehicle_id", "meta_time")
+        .sort("vehicle_id", "timestamp")
     )
 
 
@@ -37,7 +38,7 @@ def _laps(race_dir: Path, session: str) -> pl.DataFrame:
     frame = pl.read_csv(path, separator=";", infer_schema=False)
     frame = frame.rename({c: c.strip() for c in frame.columns})
     return frame.select(
-        pl.col("NUMBER").cast(pl.Int64),
+        pl.col("NUMBER").str.strip_chars(),
         pl.col("LAP_NUMBER").cast(pl.Int64),
         pl.col("LAP_TIME").map_elements(parse_duration_s, return_dtype=pl.Float64)
         .alias("lap_time_s"),
@@ -66,7 +67,9 @@ def plot_race(race_dir: Path, session: str, out: Path) -> Path:
         axes[0].text(0.5, 0.5, "no GPS at this track", ha="center")
     if tel is not None:
         car = tel["vehicle_id"][0]
-        one = tel.filter((pl.col("vehicle_id") == car) & (pl.col("lap") == 3))
+        one = (tel.filter((pl.col("vehicle_id") == car) & (pl.col("lap") == 3))
+               .with_columns(pl.col("Laptrigger_lapdist_dls").forward_fill())  # slow channels
+               .drop_nulls(["Laptrigger_lapdist_dls", "speed"]))
         axes[1].plot(one["Laptrigger_lapdist_dls"], one["speed"], lw=1)
         axes[1].set_xlabel("lap distance (m)")
         axes[1].set_ylabel("speed (km/h)")

@@ -3,16 +3,23 @@
 Files in ``truth/``, one set per session (``R1_laps.parquet`` ...):
 
 * ``<S>_race.parquet``: one row: ids, date, green-flag time, duration, what was written.
-* ``<S>_cars.parquet``: per car: number, driver id, chassis, true and written vehicle ids,
-  class, team, grid, status, the driver's style parameters, ECU clock offset and drift,
-  which quirks hit the car.
+* ``<S>_cars.parquet``: per car: number (text), driver id, chassis, true and written
+  vehicle ids and written ``vehicle_number``, class, team, grid, status, the driver's
+  style parameters, the ECU clock (``ecu_offset_s``: ECU clock minus real time at the
+  green flag, s, about -1.6 to -3.4 days; ``ecu_drift_ppm``: its rate error, so the
+  offset at race time t is ``ecu_offset_s + t * ecu_drift_ppm * 1e-6``), which quirks
+  hit the car.
 * ``<S>_laps.parquet``: per car and lap: the lap number each lap file wrote
   (``lap_in_start_file``, ``lap_in_end_file``, ``lap_in_time_file``; impossible where the
   lap-file quirk hit), lap start/end (race seconds and UTC), lap time and each of its
   terms (``base_s`` .. ``pit_s``), tyre age, grip and wear rate, fuel used and left,
   position, overtakes made and suffered, flag, pit in/out, track temperature.
 * ``<S>_cautions.parquet``, ``<S>_pit_stops.parquet``, ``<S>_faults.parquet``: the events,
-  with faults' start and end as laps and as race seconds and their channels.
+  with faults' start and end as laps and as race seconds and their channels; a
+  caution's ``first_share`` and ``restart_share`` (share of its first flagged lap and of
+  the green-flagged lap after its last run at caution pace) and ``pace``.
+
+Car numbers (``car_number``, ``cause_car_number``) are text: ``"03"`` and ``"3"`` differ.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cognirace.domain.formats import chassis_vehicle_id
 from cognirace.sim.car_files import CarIdentity
 from cognirace.sim.engine import TERMS, RaceResult
 
@@ -63,7 +71,8 @@ def laps_table(race: RaceResult, labels: RaceLabels) -> pl.DataFrame:
     start_us = int(labels.start_utc.timestamp() * 1e6)
     cols: dict[str, object] = {
         "race_id": [labels.race_id] * len(lap_idx),
-        "car_number": [race.drivers[c].car_number for c in car_idx],
+        "car_number": pl.Series([race.drivers[c].car_number for c in car_idx],
+                                dtype=pl.String),
         "driver_id": [race.drivers[c].driver_id for c in car_idx],
         "lap": lap_idx + 1,
         **{f"lap_in_{key}_file": written[lap_idx, car_idx]
@@ -105,10 +114,11 @@ def cars_table(race: RaceResult, labels: RaceLabels) -> pl.DataFrame:
         ident = labels.identities[c]
         rows.append({
             "race_id": labels.race_id, "car_number": d.car_number, "driver_id": d.driver_id,
-            "chassis": d.chassis, "vehicle_id": f"GR86-{d.chassis}-{d.car_number}",
+            "chassis": d.chassis, "vehicle_id": chassis_vehicle_id(d.chassis, d.car_number),
             "vehicle_id_written": ident.vehicle_id,
             "vehicle_number_written": ident.vehicle_number, "class": d.car_class,
-            "team": d.team, "grid": int(grid_pos[c]), "status": race.status[c],
+            "team": d.team, "group": d.group, "grid": int(grid_pos[c]),
+            "status": race.status[c],
             "laps": int(race.laps_done[c]), **asdict(d.style),
             "consistency_s": d.consistency_s, "p_error_per_lap": d.p_error_per_lap,
             "tyre_wear_factor": d.tyre_wear_factor, "fuel_factor": d.fuel_factor,
@@ -116,7 +126,7 @@ def cars_table(race: RaceResult, labels: RaceLabels) -> pl.DataFrame:
             "ecu_offset_s": ident.ecu_offset_s, "ecu_drift_ppm": ident.ecu_drift_ppm,
             "lap_sentinel": labels.lap_sentinel[c],
         })
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema_overrides={"car_number": pl.String})
 
 
 def _leader_time(race: RaceResult, lap: int) -> float:
@@ -131,17 +141,19 @@ def events_tables(race: RaceResult, labels: RaceLabels) -> dict[str, pl.DataFram
     cautions = pl.DataFrame(
         [{"race_id": rid, "caution_id": i + 1, "start_lap": c.start_lap, "end_lap": c.end_lap,
           "start_s": _leader_time(race, c.start_lap - 1) if c.start_lap > 1 else 0.0,
-          "end_s": _leader_time(race, c.end_lap), "cause_car_number": num[c.cause_car]}
+          "end_s": _leader_time(race, c.end_lap), "cause_car_number": num[c.cause_car],
+          "first_share": c.first_share, "restart_share": c.restart_share, "pace": c.pace}
          for i, c in enumerate(race.cautions)],
         schema={"race_id": pl.String, "caution_id": pl.Int64, "start_lap": pl.Int64,
                 "end_lap": pl.Int64, "start_s": pl.Float64, "end_s": pl.Float64,
-                "cause_car_number": pl.Int64},
+                "cause_car_number": pl.String, "first_share": pl.Float64,
+                "restart_share": pl.Float64, "pace": pl.Float64},
     )
     stops = pl.DataFrame(
         [{"race_id": rid, "car_number": num[p.car], "lap": p.lap, "reason": p.reason,
           "stationary_s": p.stationary_s, "pit_time_s": p.pit_time_s, "new_tyres": p.new_tyres}
          for p in race.pit_stops],
-        schema={"race_id": pl.String, "car_number": pl.Int64, "lap": pl.Int64,
+        schema={"race_id": pl.String, "car_number": pl.String, "lap": pl.Int64,
                 "reason": pl.String, "stationary_s": pl.Float64, "pit_time_s": pl.Float64,
                 "new_tyres": pl.Boolean},
     )
@@ -159,7 +171,7 @@ def events_tables(race: RaceResult, labels: RaceLabels) -> dict[str, pl.DataFram
         })
     faults = pl.DataFrame(
         fault_rows,
-        schema={"race_id": pl.String, "car_number": pl.Int64, "kind": pl.String,
+        schema={"race_id": pl.String, "car_number": pl.String, "kind": pl.String,
                 "mechanical": pl.Boolean, "start_lap": pl.Int64, "end_lap": pl.Int64,
                 "start_s": pl.Float64, "end_s": pl.Float64, "channels": pl.String,
                 "magnitude": pl.Float64, "lap_loss_s": pl.Float64, "in_telemetry": pl.Boolean},

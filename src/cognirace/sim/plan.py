@@ -1,0 +1,127 @@
+"""What a race decides before the green flag: cautions, faults, stops and retirements.
+
+Drawn once per race from its generator, so that the lap-by-lap engine only plays the
+plan out: the cautions of ``events.draw_cautions`` (their number per track), each
+caution's victim (retired, into the pits for repairs, or back on track), mechanical
+retirements, drive-through penalties and the cars that gamble on fresh tyres under a
+yellow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cognirace.sim.config import RaceConfig
+from cognirace.sim.events import (
+    CAUTIONS_PER_RACE,
+    P_CAUTION_PRECURSOR,
+    P_MECHANICAL_DNF,
+    P_PENALTY,
+    PRECURSOR_LOSS_S,
+    Caution,
+    Fault,
+    draw_cautions,
+    draw_faults,
+)
+
+TYRE_CHANGE_S = (24.0, 34.0)
+"""Stationary time of a tyre change, s."""
+
+REPAIR_S = (25.0, 70.0)
+"""Stationary time of a damage repair (with new tyres), s."""
+
+P_TYRE_GAMBLE = 0.02
+"""Probability that a car stops for fresh tyres under a yellow, per car and caution."""
+
+P_GREEN_STOP = 0.08
+"""Probability that a car stops under green for damage from contact or a mechanical
+check (fresh tyres fitted), per car and race: the real races without a caution still saw
+one to nine laps end in the pit lane."""
+
+INCIDENT_LOSS_S = (8.0, 30.0)
+"""Time the car that causes a caution loses on the lap of its incident, s."""
+
+
+@dataclass
+class PitStop:
+    """A stop: in-lap (1-based; the car crosses the line in the pit lane), reason, times."""
+
+    car: int
+    lap: int
+    reason: str
+    stationary_s: float
+    new_tyres: bool
+    pit_time_s: float = 0.0
+
+
+@dataclass
+class RacePlan:
+    """Everything drawn before the green flag.
+
+    Attributes:
+        cautions: The full-course yellows, in order.
+        faults: Sensor and mechanical faults.
+        pits: Planned stops by ``(in-lap, car)``.
+        dnf_lap: Lap (1-based) at whose start a car retires, by car.
+        incident_loss: Extra time on ``(lap index, car)`` from the incident behind a
+            caution or the limp before it, s.
+    """
+
+    cautions: list[Caution]
+    faults: list[Fault]
+    pits: dict[tuple[int, int], PitStop]
+    dnf_lap: dict[int, int]
+    incident_loss: dict[tuple[int, int], float]
+
+
+def plan_race(config: RaceConfig, n_laps: int, lap_s: float, rng: np.random.Generator
+              ) -> RacePlan:
+    """Draw a race's plan.
+
+    Args:
+        config: The race.
+        n_laps: Laps the leader is expected to run.
+        lap_s: A green lap at the track, s.
+        rng: The race's generator.
+    """
+    n = config.n_cars
+    cautions = draw_cautions(n_laps, n, rng, mean_count=CAUTIONS_PER_RACE[config.track],
+                             lap_s=lap_s)
+    faults = draw_faults(n_laps, n, rng)
+    pits: dict[tuple[int, int], PitStop] = {}
+    dnf: dict[int, int] = {}
+    loss: dict[tuple[int, int], float] = {}
+    for c in cautions:
+        loss[(c.start_lap - 1, c.cause_car)] = float(rng.uniform(*INCIDENT_LOSS_S))
+        if c.start_lap > 3 and rng.random() < P_CAUTION_PRECURSOR:
+            # completed before the leader's line two laps ahead of the yellow: visible
+            loss[(c.start_lap - 3, c.cause_car)] = float(rng.uniform(*PRECURSOR_LOSS_S))
+        fate = rng.random()
+        if fate < 0.3:
+            dnf[c.cause_car] = c.start_lap + 1
+        elif fate < 0.8:
+            pits[(c.start_lap, c.cause_car)] = PitStop(
+                c.cause_car, c.start_lap, "damage", float(rng.uniform(*REPAIR_S)), True)
+    for car in range(n):
+        if rng.random() < P_MECHANICAL_DNF and car not in dnf:
+            dnf[car] = int(rng.integers(2, n_laps))
+        if rng.random() < P_PENALTY:
+            lap = int(rng.integers(2, max(n_laps - 2, 3)))
+            pits.setdefault((lap, car), PitStop(car, lap, "drive_through", 0.0, False))
+        if rng.random() < P_GREEN_STOP:
+            lap = int(rng.integers(1, max(n_laps - 1, 2)))
+            pits.setdefault((lap, car), PitStop(car, lap, "damage",
+                                                float(rng.uniform(*REPAIR_S)), True))
+    for c in cautions:
+        if c.start_lap < 3 or n_laps - c.start_lap < 5:
+            continue
+        for car in range(n):
+            if rng.random() < P_TYRE_GAMBLE and (c.start_lap, car) not in pits:
+                pits[(c.start_lap, car)] = PitStop(car, c.start_lap, "tyres",
+                                                   float(rng.uniform(*TYRE_CHANGE_S)), True)
+    return RacePlan(cautions, faults, pits, dnf, loss)
+
+
+__all__ = ["REPAIR_S", "TYRE_CHANGE_S", "PitStop", "RacePlan", "plan_race"]
