@@ -25,6 +25,14 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+@pytest.fixture(scope="session")
+def real_lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lake of every real race in ``../shared/real`` (skips without the folder)."""
+    from real_data import real_lake
+
+    return real_lake(tmp_path_factory)
+
+
 @pytest.fixture
 def lake_dir(tmp_path: Path) -> Path:
     """An empty folder for a lake."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cognirace.domain.formats import (
     BEST_LAPS_COLUMNS,
@@ -34,30 +35,30 @@ GPS = ("VBOX_Lat_Min", "VBOX_Long_Minutes")
 
 @dataclass
 class Car:
-    """One car of a built race: chassis, number, logged number and lap times (s)."""
+    """One car of a built race: chassis, number (text), logged number and lap times (s)."""
 
     chassis: str
-    number: int
+    number: str
     lap_times_s: list[float]
-    logged_number: int | None = None
+    logged_number: str | None = None
     start_offset_s: float = 0.0
     car_class: str = "Am"
     team: str = "Team"
 
     @property
-    def logged(self) -> int:
+    def logged(self) -> str:
         return self.number if self.logged_number is None else self.logged_number
 
     @property
     def vehicle_id(self) -> str:
-        return f"GR86-{self.chassis}-{self.logged if self.logged else '000'}"
+        return f"GR86-{self.chassis}-{self.logged if self.logged.strip('0') else '000'}"
 
 
 def default_cars() -> list[Car]:
     return [
-        Car("002", 2, [62.0, 60.5, 60.25], car_class="Pro", team="Alpha"),
-        Car("010", 55, [62.5, 60.75, 61.0], start_offset_s=0.5, team="Beta"),
-        Car("016", 13, [63.0, 61.5, 61.125], start_offset_s=1.0, team="Gamma"),
+        Car("002", "2", [62.0, 60.5, 60.25], car_class="Pro", team="Alpha"),
+        Car("010", "55", [62.5, 60.75, 61.0], start_offset_s=0.5, team="Beta"),
+        Car("016", "13", [63.0, 61.5, 61.125], start_offset_s=1.0, team="Gamma"),
     ]
 
 
@@ -86,6 +87,7 @@ class RaceSpec:
     bom: bool = False
     header_spaces: bool = True
     logger_offset_s: float = 2.5
+    ecu_offset: dt.timedelta = dt.timedelta(days=1, hours=18, minutes=12)
     provisional: bool = False
     bad_value: str | None = None
     unknown_channel: bool = False
@@ -120,14 +122,20 @@ def _event(spec: RaceSpec) -> str:
     return f"I_R04_{spec.date.isoformat()}"
 
 
-def _meta(spec: RaceSpec, car: Car, lap: int, t: dt.datetime) -> dict[str, str]:
+def _meta(spec: RaceSpec, car: Car, lap: int, t: dt.datetime, *, ecu: bool
+          ) -> dict[str, str]:
+    """Logger columns of an event at real time ``t``: telemetry's ``timestamp`` is the ECU
+    clock (``ecu_offset`` behind), the lap files' is real time; ``meta_time`` is when the
+    stream received it, a little later."""
     logged_lap = 32768 if (car.chassis, lap) in spec.sentinel else lap
+    stamp = t - spec.ecu_offset if ecu else t
     return {
         "expire_at": "", "lap": str(logged_lap), "meta_event": _event(spec),
-        "meta_session": spec.session, "meta_source": "kafka:gr-raw", "meta_time": iso(t),
+        "meta_session": spec.session, "meta_source": "kafka:gr-raw",
+        "meta_time": iso(t + dt.timedelta(milliseconds=150)),
         "original_vehicle_id": car.vehicle_id, "outing": "0",
-        "timestamp": iso(t - dt.timedelta(days=2)), "vehicle_id": car.vehicle_id,
-        "vehicle_number": str(car.logged),
+        "timestamp": iso(stamp), "vehicle_id": car.vehicle_id,
+        "vehicle_number": car.logged if car.logged.strip("0") else "0",
     }
 
 
@@ -139,14 +147,13 @@ def telemetry_rows(spec: RaceSpec) -> list[str]:
         names.append("Mystery_Channel")
     rows = []
     length = TRACKS[spec.track].length_m
-    logger = dt.timedelta(seconds=spec.logger_offset_s)
     for car in spec.cars:
         t = spec.start + dt.timedelta(seconds=car.start_offset_s)
         for lap, lap_s in enumerate(car.lap_times_s, start=1):
             n = int(lap_s * spec.hz)
             for k in range(n):
-                ts = t + dt.timedelta(seconds=k / spec.hz) + logger
-                meta = _meta(spec, car, lap, ts)
+                ts = t + dt.timedelta(seconds=k / spec.hz)
+                meta = _meta(spec, car, lap, ts, ecu=True)
                 values = _channel_values(k / n, length, lap)
                 for name in names:
                     rows.append(",".join([*(meta[c] for c in TELEMETRY_COLUMNS[:8]), name,
@@ -173,7 +180,8 @@ def _header(columns: tuple[str, ...], sep: str, spec: RaceSpec) -> str:
 
 
 def lap_rows(spec: RaceSpec, kind: FileKind) -> list[str]:
-    """Lap start, end or time rows, on the logger's clock."""
+    """Lap start, end or time rows, ``logger_offset_s`` after the timing line (where the
+    logger's lap beacon sits)."""
     columns = LAP_COLUMNS_VALUE_VARIANT if spec.value_variant else LAP_COLUMNS
     rows = [_header(columns, ",", spec)]
     logger = dt.timedelta(seconds=spec.logger_offset_s)
@@ -182,15 +190,22 @@ def lap_rows(spec: RaceSpec, kind: FileKind) -> list[str]:
         for lap, end in enumerate(ends, start=1):
             t = (end - dt.timedelta(seconds=car.lap_times_s[lap - 1])
                  if kind is FileKind.LAP_START else end) + logger
-            meta = _meta(spec, car, lap, t)
+            meta = _meta(spec, car, lap, t, ecu=False)
             meta["value"] = str(round(car.lap_times_s[lap - 1] * 1000)) \
-                if kind is FileKind.LAP_TIME else "0"
+                if kind is FileKind.LAP_TIME else meta["timestamp"]
             rows.append(",".join(meta[c] for c in columns))
     return rows
 
 
+def local_hour(spec: RaceSpec, t: dt.datetime) -> str:
+    """``HOUR`` as the timing writes it: local time of day at the track."""
+    local = t.astimezone(ZoneInfo(TRACKS[spec.track].timezone))
+    return local.strftime("%H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+
+
 def sections_rows(spec: RaceSpec) -> list[str]:
-    """The 23_ file: one row per car and lap on the timing clock; lap 2 of car 1 pits."""
+    """The 23_ file: one row per car and lap; lap 2 of car 1 pits, lap 2 is under FCY and
+    each car's last lap ends under the chequered flag (``FF``)."""
     rows = [_header(SECTIONS_COLUMNS, ";", spec)]
     for i, car in enumerate(spec.cars):
         elapsed = car.start_offset_s
@@ -202,14 +217,15 @@ def sections_rows(spec: RaceSpec) -> list[str]:
             pit = i == 0 and lap == 2
             values = dict.fromkeys(SECTIONS_COLUMNS, "")
             values.update({
-                "NUMBER": str(car.number), "DRIVER_NUMBER": "1", "LAP_NUMBER": str(lap),
+                "NUMBER": car.number, "DRIVER_NUMBER": "1", "LAP_NUMBER": str(lap),
                 "LAP_TIME": format_duration(lap_s), "S1": format_duration(s[0]),
                 "S2": format_duration(s[1]), "S3": format_duration(s[2]), "KPH": "140.1",
-                "ELAPSED": format_duration(elapsed), "HOUR": end.strftime("%H:%M:%S.")
-                + f"{end.microsecond // 1000:03d}", "TOP_SPEED": f"{180 + lap}.5",
+                "ELAPSED": format_duration(elapsed), "HOUR": local_hour(spec, end),
+                "TOP_SPEED": f"{180 + lap}.5",
                 "PIT_TIME": "0:34.200" if pit else "", "CROSSING_FINISH_LINE_IN_PIT":
                 "B" if pit else "", "CLASS": car.car_class, "TEAM": car.team,
-                "FLAG_AT_FL": "FCY" if lap == 2 else "GF", "S1_SECONDS": f"{s[0]:.3f}",
+                "FLAG_AT_FL": "FCY" if lap == 2 else "FF" if lap == len(car.lap_times_s)
+                else "GF", "S1_SECONDS": f"{s[0]:.3f}",
                 "S2_SECONDS": f"{s[1]:.3f}", "S3_SECONDS": f"{s[2]:.3f}",
             })
             rows.append(";".join(values[c] for c in SECTIONS_COLUMNS) + ";")
@@ -233,7 +249,7 @@ def results_rows(spec: RaceSpec) -> list[str]:
         best = min(range(len(car.lap_times_s)), key=lambda i: car.lap_times_s[i])
         values = dict.fromkeys(RESULTS_COLUMNS, "")
         values.update({
-            "POSITION": str(pos), "NUMBER": str(car.number), "STATUS": "Classified",
+            "POSITION": str(pos), "NUMBER": car.number, "STATUS": "Classified",
             "LAPS": str(len(car.lap_times_s)), "TOTAL_TIME": format_duration(total),
             "GAP_FIRST": gap, "FL_LAPNUM": str(best + 1),
             "FL_TIME": format_duration(car.lap_times_s[best]), "FL_KPH": "140.7",
@@ -258,7 +274,7 @@ def best_laps_rows(spec: RaceSpec) -> list[str]:
     rows = [_header(BEST_LAPS_COLUMNS, ";", spec)]
     for car in spec.cars:
         values = dict.fromkeys(BEST_LAPS_COLUMNS, "")
-        values.update({"NUMBER": str(car.number), "TOTAL_DRIVER_LAPS": "3"})
+        values.update({"NUMBER": car.number, "TOTAL_DRIVER_LAPS": "3"})
         rows.append(";".join(values[c] for c in BEST_LAPS_COLUMNS) + ";")
     return rows
 

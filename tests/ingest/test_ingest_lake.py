@@ -38,25 +38,25 @@ def test_races_and_cars(clean_lake: Path) -> None:
     assert race["event"] == "I_R04_2025-07-20"
     assert race["date"] == dt.date(2025, 7, 20)
     assert lake.cars.select("vehicle_id", "chassis", "car_number", "class", "team").rows() == [
-        ("GR86-002-2", "002", 2, "Pro", "Alpha"),
-        ("GR86-010-55", "010", 55, "Am", "Beta"),
-        ("GR86-016-13", "016", 13, "Am", "Gamma"),
+        ("GR86-016-13", "016", "13", "Am", "Gamma"),
+        ("GR86-002-2", "002", "2", "Pro", "Alpha"),
+        ("GR86-010-55", "010", "55", "Am", "Beta"),
     ]
 
 
 def test_laps_carry_timing_values(clean_lake: Path) -> None:
     laps = open_lake(clean_lake).laps
     assert laps.height == 9
-    car2 = laps.filter(pl.col("car_number") == 2).sort("lap")
+    car2 = laps.filter(pl.col("car_number") == "2").sort("lap")
     assert car2["lap"].to_list() == [1, 2, 3]
     assert car2["lap_time_s"].to_list() == [62.0, 60.5, 60.25]
     assert car2["s1_s"].to_list() == pytest.approx([18.6, 18.15, 18.075])
-    assert car2["flag"].to_list() == ["GF", "FCY", "GF"]
+    assert car2["flag"].to_list() == ["GF", "FCY", "FF"]
     assert car2["in_pit"].to_list() == [False, True, False]
     assert car2["pit_time_s"].to_list() == [None, 34.2, None]
     assert car2["top_speed_kph"].to_list() == [181.5, 182.5, 183.5]
     assert not laps["repaired"].any()
-    start = dt.datetime(2025, 7, 20, 18, 0, 2, 500000, tzinfo=UTC)  # logger clock +2.5 s
+    start = dt.datetime(2025, 7, 20, 18, 0, tzinfo=UTC)  # the timing's clock, not the logger's
     assert car2["lap_start"][0] == start
     assert car2["lap_end"][0] == start + dt.timedelta(seconds=62)
     assert car2["lap_start"][1] == car2["lap_end"][0]
@@ -65,7 +65,7 @@ def test_laps_carry_timing_values(clean_lake: Path) -> None:
 def test_results_and_weather(clean_lake: Path) -> None:
     lake = open_lake(clean_lake)
     res = lake.results.sort("position")
-    assert res["car_number"].to_list() == [2, 55, 13]
+    assert res["car_number"].to_list() == ["2", "55", "13"]
     assert res["gap_first_s"].to_list() == [0.0, 2.0, None]  # '-' leader, '+1 Lap' lapped
     assert res["total_time_s"].to_list() == [182.75, 184.75, 186.625]
     assert res["fl_lap"].to_list() == [3, 2, 3]
@@ -88,7 +88,8 @@ def test_telemetry_is_wide_sorted_and_complete(clean_lake: Path) -> None:
     first = tel.row(0, named=True)
     assert first["speed_kph"] == 100.0 and first["gear"] == 4 and first["rpm"] == 6000.0
     assert first["lat"] is None and first["ath"] == 75.0
-    assert first["time"] == dt.datetime(2025, 7, 20, 18, 0, 2, 500000, tzinfo=UTC)
+    # the ECU clock placed in real time by the fastest delivery (meta_time 150 ms later)
+    assert first["time"] == dt.datetime(2025, 7, 20, 18, 0, 0, 150000, tzinfo=UTC)
 
 
 def test_report_is_saved_and_complete(clean_lake: Path) -> None:

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from cognirace.errors import DataError
 from cognirace.ingest import RaceKey, assign_race_ids, ingest
-from cognirace.ingest.cars import lap_cost, logged_number, match_numbers
+from cognirace.ingest.cars import identify
+from cognirace.ingest.lapfiles import number_of
 from cognirace.ingest.laps import MAX_LAP, repair_lap_sequence
 from cognirace.ingest.textfile import read_table, split_fields
 from cognirace.lake import open_lake
-from cognirace.lake.schema import empty
+from cognirace.lake.schema import UTC_TIME, empty
 from factories import RaceSpec, write_race
 
 laps_logged = st.lists(st.one_of(st.none(), st.integers(-5, 40000)), max_size=60)
@@ -104,18 +105,54 @@ def test_two_events_at_one_track_get_dated_ids_in_the_lake(tmp_path: Path) -> No
     assert open_lake(tmp_path / "lake").race_ids == ["barber-2025-07-20-R1", "barber-R1"]
 
 
-def test_logged_number_and_lap_cost() -> None:
-    assert logged_number("GR86-002-000", 0) == 0
-    assert logged_number("GR86-002-55", None) == 55
-    ends = {1: 100.0, 2: 162.0, 3: 222.5}
-    assert lap_cost(ends, {2: 62.0, 3: 60.5}) == 0.0
-    assert lap_cost(ends, {2: 62.0}) is None  # one lap is not enough evidence
+def test_numbers_are_text_from_the_logger_or_the_id() -> None:
+    assert number_of("GR86-002-000", "0") == "0"
+    assert number_of("GR86-002-55", None) == "55"
+    assert number_of("GR86-037-03", None) == "03"
+    assert number_of("GR86-040-3", "3") == "3"
 
 
-def test_matching_breaks_ties_with_the_time_of_day() -> None:
-    ends = {1: 64800.0 + 60, 2: 64800.0 + 120, 3: 64800.0 + 180}
-    sections = pl.DataFrame({
-        "car_number": [7, 7, 7, 8, 8, 8], "lap": [1, 2, 3] * 2, "lap_time_s": [60.0] * 6,
-        "hour_s": [64860.0, 64920.0, 64980.0, 64900.0, 64960.0, 65020.0]})
-    assert match_numbers({"GR86-001-000": ends}, sections, taken=set()) == {"GR86-001-000": 7}
-    assert match_numbers({"GR86-001-000": ends}, sections, taken={7}) == {"GR86-001-000": 8}
+def _crossings(key: str, name: str, times_s: list[float]) -> pl.DataFrame:
+    base = dt.datetime(2025, 7, 20, 18, tzinfo=dt.UTC)
+    return pl.DataFrame({key: [name] * len(times_s),
+                         "time": [base + dt.timedelta(seconds=t) for t in times_s]})
+
+
+def test_cars_are_matched_by_line_crossings_whatever_their_numbers() -> None:
+    """The logger's number says 78, its crossings say timing car 58; a car logged without
+    number is found too; the lap beacon's common offset (7.4 s) is learned."""
+    a = [0.0, 100.0, 201.0, 300.5, 402.0]
+    b = [3.0, 104.0, 203.0, 306.0, 405.5]
+    official = pl.concat([_crossings("car_number", "58", a), _crossings("car_number", "2", b)])
+    logged = pl.concat([_crossings("vehicle_id", "GR86-004-78", [t + 7.4 for t in a]),
+                        _crossings("vehicle_id", "GR86-002-000", [t + 7.4 for t in b])])
+    cars, offset = identify({"GR86-004-78": "78", "GR86-002-000": "0"}, logged, official,
+                            {"58": "58", "2": "2"})
+    assert offset == pytest.approx(7.4, abs=0.01)
+    assert {c.vehicle_id: (c.car_number, c.how) for c in cars} == {
+        "GR86-004-78": ("58", "line crossings"), "GR86-002-000": ("2", "line crossings")}
+
+
+def test_a_car_between_two_timing_cars_stays_unmatched() -> None:
+    a = [0.0, 100.0, 200.0, 300.0]
+    official = pl.concat([_crossings("car_number", "7", a),
+                          _crossings("car_number", "8", [t + 0.1 for t in a]),
+                          _crossings("car_number", "9", [t + 30 for t in a]),
+                          _crossings("car_number", "10", [t + 60 for t in a])])
+    logged = pl.concat([_crossings("vehicle_id", "GR86-001-000", [t + 0.05 for t in a]),
+                        _crossings("vehicle_id", "GR86-003-9", [t + 30 for t in a]),
+                        _crossings("vehicle_id", "GR86-005-10", [t + 60 for t in a])])
+    cars, _ = identify({"GR86-001-000": "0", "GR86-003-9": "9", "GR86-005-10": "10"}, logged,
+                       official, {n: n for n in ("7", "8", "9", "10")})
+    assert {c.vehicle_id: c.car_number for c in cars}["GR86-001-000"] is None
+
+
+def test_without_crossings_a_number_is_matched_as_text_first() -> None:
+    empty_crossings = pl.DataFrame(schema={"vehicle_id": pl.String, "time": UTC_TIME})
+    empty_official = pl.DataFrame(schema={"car_number": pl.String, "time": UTC_TIME})
+    printed = {"03": "03", "3": "3", "78": "78"}
+    cars, _ = identify({"GR86-037-03": "03", "GR86-040-3": "3", "GR86-004-078": "078",
+                        "GR86-002-000": "0"}, empty_crossings, empty_official, printed)
+    assert {c.vehicle_id: (c.car_number, c.how) for c in cars} == {
+        "GR86-037-03": ("03", "logged number"), "GR86-040-3": ("3", "logged number"),
+        "GR86-004-078": ("78", "number value"), "GR86-002-000": (None, "unmatched")}

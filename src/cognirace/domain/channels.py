@@ -31,12 +31,16 @@ class Channel:
     optional: bool = False
 
 
+FULL_SCALE_PCT = 105.0
+"""Highest plausible pedal or blade reading, %: a full reading can sit a little above 100
+(the real blade reads up to 100.03 at Sonoma and Road America)."""
+
 CHANNELS: tuple[Channel, ...] = (
     Channel("speed", "speed_kph", "km/h", 0.0, 300.0),
     Channel("gear", "gear", "", 0.0, 6.0),
     Channel("nmot", "rpm", "rpm", 0.0, 9000.0),
-    Channel("aps", "aps", "%", 0.0, 100.0),
-    Channel("ath", "ath", "%", 0.0, 100.0, optional=True),
+    Channel("aps", "aps", "%", 0.0, FULL_SCALE_PCT),
+    Channel("ath", "ath", "%", 0.0, FULL_SCALE_PCT, optional=True),
     Channel("pbrake_f", "pbrake_f", "bar", 0.0, 200.0),
     Channel("pbrake_r", "pbrake_r", "bar", 0.0, 200.0),
     Channel("accx_can", "accx_g", "g", -3.0, 3.0),
@@ -56,4 +60,5 @@ CHANNEL_BY_COLUMN: dict[str, Channel] = {c.column: c for c in CHANNELS}
 LAP_NUMBER_SENTINEL = 32768
 """Lap number the logger writes when it lost count; recovered during ingest."""
 
-__all__ = ["CHANNELS", "CHANNEL_BY_COLUMN", "CHANNEL_BY_RAW", "LAP_NUMBER_SENTINEL", "Channel"]
+__all__ = ["CHANNELS", "CHANNEL_BY_COLUMN", "CHANNEL_BY_RAW", "FULL_SCALE_PCT",
+           "LAP_NUMBER_SENTINEL", "Channel"]

@@ -25,12 +25,24 @@ class RaceReport:
         samples: Wide telemetry samples written.
         values_nulled: Telemetry values outside physical range, set missing.
         laps: Lap rows written.
-        laps_repaired: Lap rows whose lap number was recovered.
-        telemetry_laps_repaired: Telemetry samples whose lap number was recovered.
-        cars_matched: Car number by ``vehicle_id`` with how it was found.
-        cars_unmatched: ``vehicle_id`` of cars whose number could not be found.
+        laps_source: Where the laps came from: ``official timing`` (the sections file),
+            ``lap files`` for a race without one, ``none`` for telemetry alone.
+        laps_repaired: Lap rows whose lap number was recovered (lap-file laps only).
+        telemetry_laps_repaired: Telemetry samples whose logged lap number was replaced
+            (by the official lap, or recovered where impossible).
+        repairs: Every other repair, counted by what was done.
+        lap_end_events: What each event of the lap end file turned out to be, against
+            the official timing (``laps.LAP_END_EVENTS``); laps only the lap files know
+            are counted here and never added.
+        ecu_offset_s: Per logged car, real time minus its ECU clock, seconds.
+        cars_matched: Timing car by ``vehicle_id``, with how it was found.
+        cars_unmatched: ``vehicle_id`` of logged cars the timing does not list.
+        cars_without_logger: Timing cars no logged car was matched to.
         missing: Families or channels the race lacks.
+        file_errors: Optional files that could not be read and were skipped, by file.
         notes: Anything else worth knowing (files ignored, choices made).
+        error: Why the race could not be ingested (nothing of it was written), or
+            ``None``.
     """
 
     race_id: str
@@ -42,12 +54,24 @@ class RaceReport:
     samples: int = 0
     values_nulled: int = 0
     laps: int = 0
+    laps_source: str = ""
     laps_repaired: int = 0
     telemetry_laps_repaired: int = 0
+    repairs: dict[str, int] = field(default_factory=dict)
+    lap_end_events: dict[str, int] = field(default_factory=dict)
+    ecu_offset_s: dict[str, float] = field(default_factory=dict)
     cars_matched: dict[str, str] = field(default_factory=dict)
     cars_unmatched: list[str] = field(default_factory=list)
+    cars_without_logger: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    file_errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the race was written to the lake."""
+        return self.error is None
 
     @property
     def n_dropped(self) -> int:

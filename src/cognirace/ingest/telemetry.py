@@ -1,16 +1,15 @@
-"""Telemetry: long format in, one wide row per car and sample out, read out of core.
+"""Telemetry: long format in, one wide row per car and ECU sample out, on real time.
 
 The real files hold one row per channel per sample (about 12 million rows, 1.5 GB for
-a race). They are pivoted out of core by one streaming group-by on
-``(vehicle_id, meta_time)`` (``ingest.pivot``): ``meta_time`` is the reliable clock (the
-ECU ``timestamp`` drifts by days in places), so every channel logged at one
-``meta_time`` belongs to one sample; the same pass counts rows per car and channel for
-the report. Peak memory is about the size of the wide result (a tenth of the file), not
-of the file.
-
-Impossible lap numbers (32768 and the like) are then recovered on the wide frame, from
-the lap files' start and end times where the race has them, else from the lap-distance
-reset (``repair_telemetry_laps``).
+a race). They are pivoted out of core on the sample's key, (``vehicle_id``, ECU
+``timestamp``) (``pivot``). The ECU clock is set far from real time (1 day 18 h 12 min
+behind at Barber R1) but runs true (the offset stays within 0.1 s over a race), while
+``meta_time`` is when a batch of samples reached the stream's ingest, 0 to 6 s after
+them. Each car's offset is therefore the least ``meta_time - timestamp`` over its
+samples, the sample that reached the ingest fastest, and the lake's ``time`` is the ECU
+clock plus that offset: one sample, one row, none merged, none placed after it was
+received, in real time to within the fastest delivery (a few tenths of a second). Lap
+numbers are set afterwards (``telemetry_laps``).
 """
 
 from __future__ import annotations
@@ -22,18 +21,11 @@ from pathlib import Path
 
 import polars as pl
 
-from cognirace.domain.channels import CHANNELS, LAP_NUMBER_SENTINEL
+from cognirace.domain.channels import CHANNELS
 from cognirace.errors import SchemaError
-from cognirace.ingest.laps import MAX_LAP
+from cognirace.ingest.lapfiles import number_of
 from cognirace.ingest.pivot import CHANNEL_NAMES as _NAMES
-from cognirace.ingest.pivot import Pivot, pivot, scan
-from cognirace.lake.schema import TELEMETRY
-
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
-LAP_RESET_M = 1000.0
-"""A drop of the lap distance by more than this many metres is a start/finish crossing."""
-REPAIR_SOURCES = ("lap times", "lap distance", "carried forward")
-"""Where a repaired telemetry lap number came from, most trusted first."""
+from cognirace.ingest.pivot import BadTimestampError, Pivot, pivot, scan
 
 
 @dataclass
@@ -41,91 +33,97 @@ class TelemetryResult:
     """The wide telemetry of one race and what reading it found.
 
     Attributes:
-        frame: Lake telemetry columns except ``race_id``, sorted by car and time.
+        frame: ``vehicle_id``, ``time`` (UTC, real time), the logged ``lap`` and one
+            column per lake channel, sorted by car and time.
         rows_read: Long-format rows in the file(s).
         dropped: Rows dropped, by reason.
         sample_rate_hz: Median samples per second per car, by lake channel column.
-        numbers: ``vehicle_number`` logged per ``vehicle_id`` (0 where unassigned).
-        laps_repaired: Samples whose lap number was recovered.
-        laps_repaired_by: The same by source (``REPAIR_SOURCES``).
+        numbers: The number in each ``vehicle_id`` (text; ``0`` unassigned); the lap
+            files' ``vehicle_number`` is preferred where a car has lap files.
+        ecu_offset_s: Per car, real time minus ECU clock, seconds.
         values_nulled: Values outside their channel's physical range, set missing.
+        repeat_samples: Samples holding a channel twice, each keeping the lower value:
+            stored twice, or read twice while the ECU clock stood still (the real Barber
+            head has both: 74 rows stored twice, and 71 channel readings in 15 samples
+            that share a timestamp with other values).
     """
 
     frame: pl.DataFrame
     rows_read: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     sample_rate_hz: dict[str, float] = field(default_factory=dict)
-    numbers: dict[str, int] = field(default_factory=dict)
-    laps_repaired: int = 0
-    laps_repaired_by: dict[str, int] = field(default_factory=dict)
+    numbers: dict[str, str] = field(default_factory=dict)
+    ecu_offset_s: dict[str, float] = field(default_factory=dict)
     values_nulled: int = 0
+    repeat_samples: int = 0
 
 
-def read_telemetry(paths: Sequence[Path], lap_windows: pl.DataFrame | None = None
-                   ) -> TelemetryResult:
-    """Read, pivot, clean and repair the telemetry of one race.
-
-    Args:
-        paths: The race's telemetry file(s).
-        lap_windows: Lap start and end per car from the repaired lap files
-            (``vehicle_id, lap, lap_start, lap_end``), to place samples whose lap number
-            is impossible; ``None`` without lap files.
+def read_telemetry(paths: Sequence[Path]) -> TelemetryResult:
+    """Read, pivot, place in real time and clean the telemetry of one race.
 
     Raises:
         SchemaError: naming file, line and column when a key value does not parse.
     """
     try:
         pivoted = pivot(paths)
+    except BadTimestampError:
+        bad = pl.col("timestamp").is_not_null() & pl.col("timestamp").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.fZ", strict=False).is_null()
+        raise _find(paths, "timestamp", bad, "cannot read the ECU time",
+                    "expected ISO 8601 like 2025-09-05T00:28:20.593Z") from None
     except pl.exceptions.PolarsError as exc:
         raise _locate(paths, exc) from None
-    wide = pivoted.wide
     stats = pivoted.stats.filter(pl.col("vehicle_id").is_not_null())
     unknown_rows = stats.filter(~pl.col("telemetry_name").is_in(_NAMES))["rows"].sum() or 0
-    result = TelemetryResult(frame=wide,
+    result = TelemetryResult(frame=pivoted.wide,
                              rows_read=pivoted.n_known + int(unknown_rows) + pivoted.n_orphan)
-    _count_rows(stats, wide, pivoted, result)
-    frame = wide.filter(pl.col("vehicle_id").is_not_null())
-    frame = _parse_time(frame, paths)
+    _count_rows(stats, pivoted, result)
+    frame = pivoted.wide.filter(pl.col("vehicle_id").is_not_null()
+                                & pl.col("ecu_time").is_not_null())
+    frame, result.ecu_offset_s = place_clock(frame)
     frame, result.values_nulled = _clamp(frame)
-    frame, result.laps_repaired_by = repair_telemetry_laps(frame, lap_windows)
-    result.laps_repaired = sum(result.laps_repaired_by.values())
-    result.frame = frame.select(TELEMETRY.names()[1:]).cast(dict(list(TELEMETRY.items())[1:]))
+    result.frame = frame.sort("vehicle_id", "time")
     result.sample_rate_hz = sample_rates(stats, result.frame)
-    result.numbers = {
-        str(v): int(n) for v, n in stats.group_by("vehicle_id")
-        .agg(pl.col("vehicle_number").max().fill_null(0)).iter_rows()
-    }
+    result.numbers = {str(v): number_of(str(v), None)
+                      for v in stats["vehicle_id"].unique().sort()}
     return result
 
 
-def _count_rows(stats: pl.DataFrame, wide: pl.DataFrame, pivoted: Pivot,
-                result: TelemetryResult) -> None:
+def place_clock(wide: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Real ``time`` of each sample: its ECU clock plus its car's offset.
+
+    A car without any ``meta_time`` keeps its ECU clock as it is (offset 0).
+
+    Returns:
+        The frame with ``time`` in place of ``ecu_time`` and ``meta_time``, and the
+        offset per car in seconds.
+    """
+    lag = (pl.col("meta_time") - pl.col("ecu_time")).dt.total_microseconds()
+    offsets = wide.group_by("vehicle_id").agg(
+        lag.min().fill_null(0).alias("_offset_us"))
+    out = wide.join(offsets, on="vehicle_id", how="left").with_columns(
+        (pl.col("ecu_time") + pl.duration(microseconds=pl.col("_offset_us"))).alias("time"))
+    seconds = {str(v): round(int(us) / 1e6, 3) for v, us in offsets.sort("vehicle_id")
+               .iter_rows()}
+    return out.drop("ecu_time", "meta_time", "_offset_us"), seconds
+
+
+def _count_rows(stats: pl.DataFrame, pivoted: Pivot, result: TelemetryResult) -> None:
     unknown = stats.filter(~pl.col("telemetry_name").is_in(_NAMES)
                            | pl.col("telemetry_name").is_null())
     for name, rows in unknown.group_by("telemetry_name").agg(pl.col("rows").sum()).iter_rows():
         result.dropped[f"telemetry: unknown channel {name!r}"] += int(rows)
     if pivoted.n_orphan:
-        result.dropped["telemetry: no vehicle_id"] += pivoted.n_orphan
+        result.dropped["telemetry: no vehicle_id or timestamp"] += pivoted.n_orphan
     if pivoted.n_missing:
         result.dropped["telemetry: missing value"] += pivoted.n_missing
-    kept = wide.filter(pl.col("vehicle_id").is_not_null())
+    kept = pivoted.wide.filter(pl.col("vehicle_id").is_not_null()
+                               & pl.col("ecu_time").is_not_null())
     cells = sum(int(kept[c.column].count()) for c in CHANNELS)
-    dupes = pivoted.n_known - pivoted.n_missing - cells
-    if dupes:
-        result.dropped["telemetry: duplicate sample"] += dupes
-
-
-def _parse_time(frame: pl.DataFrame, paths: Sequence[Path]) -> pl.DataFrame:
-    """``meta_time`` text to UTC ``time``; a value that does not parse is an error."""
-    time = pl.col("meta_time").str.to_datetime(_TIME_FORMAT, time_unit="us", time_zone="UTC",
-                                               strict=False)
-    out = frame.with_columns(time.alias("time"))
-    bad = out.filter(pl.col("time").is_null())
-    if bad.height:
-        value = bad["meta_time"][0]
-        raise _find(paths, "meta_time", pl.col("meta_time").eq_missing(value),
-                    "cannot read a UTC time", value)
-    return out.drop("meta_time")
+    repeats = pivoted.n_known - pivoted.n_missing - cells
+    if repeats:
+        result.dropped["telemetry: channel repeated within a sample"] += repeats
+    result.repeat_samples = pivoted.n_repeat_samples
 
 
 def _clamp(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -141,106 +139,6 @@ def _clamp(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         pl.when(chk).then(None).otherwise(pl.col(c.column)).alias(c.column)
         for c, chk in zip(CHANNELS, checks, strict=True)
     ), n
-
-
-def repair_telemetry_laps(frame: pl.DataFrame, lap_windows: pl.DataFrame | None = None
-                          ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Recover impossible lap numbers (32768, negative, absurd) of telemetry samples.
-
-    Sources, most trusted first, each used where the one before has no answer:
-
-    1. ``lap times``: the lap whose start..end window (from the repaired lap files, on
-       the same ``meta_time`` clock) holds the sample's time. The lap files are written
-       at the line, so they place a sample without guessing.
-    2. ``lap distance``: each car's samples are cut into laps where ``lap_dist_m`` drops
-       by more than ``LAP_RESET_M``; the offset between that count and the trusted lap
-       numbers gives the lap of every untrusted sample.
-    3. ``carried forward``: without a lap distance, the last trusted lap.
-
-    Args:
-        frame: Wide telemetry with ``vehicle_id``, ``time``, ``lap`` and ``lap_dist_m``.
-        lap_windows: ``vehicle_id, lap, lap_start, lap_end`` per lap (UTC), or ``None``
-            when the race has no lap files.
-
-    Returns:
-        The frame sorted by car and time, and the samples repaired by source.
-    """
-    flagged = frame.with_columns(_bad_lap().alias("_bad"))
-    bad_cars = flagged.filter(pl.col("_bad"))["vehicle_id"].unique()
-    if bad_cars.is_empty():
-        return frame.sort("vehicle_id", "time"), {}
-    # only cars with a bad sample need the per-car window expressions
-    hit = pl.col("vehicle_id").is_in(bad_cars.implode())
-    clean = flagged.filter(~hit).drop("_bad").with_columns(pl.col("lap").cast(pl.Int64))
-    out = flagged.filter(hit).sort("vehicle_id", "time")
-    if lap_windows is None:
-        out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("_window"))
-    else:
-        bad = out.filter(pl.col("_bad")).select("vehicle_id", "time").unique()
-        window = window_laps(bad, lap_windows)
-        out = out.join(window, on=["vehicle_id", "time"], how="left", maintain_order="left")
-    cars = out
-    has_dist = pl.col("lap_dist_m").is_not_null().any().over("vehicle_id")
-    source = (pl.when(pl.col("_window").is_not_null()).then(pl.lit(REPAIR_SOURCES[0]))
-              .when(has_dist).then(pl.lit(REPAIR_SOURCES[1])).otherwise(pl.lit(REPAIR_SOURCES[2])))
-    placed = cars.filter(pl.col("_bad"))["_window"].null_count() == 0
-    fallback = pl.lit(None, dtype=pl.Int64) if placed else _lap_from_distance()
-    cars = cars.with_columns(
-        pl.when(pl.col("_bad")).then(pl.coalesce("_window", fallback))
-        .otherwise(pl.col("lap")).cast(pl.Int64).alias("lap"),
-        pl.when(pl.col("_bad")).then(source).alias("_source"),
-    )
-    counts = cars["_source"].drop_nulls().value_counts()
-    by_source = {str(k): int(n) for k, n in counts.iter_rows()}
-    merged = pl.concat([clean, cars.drop("_bad", "_window", "_source")])
-    return merged.sort("vehicle_id", "time"), dict(sorted(by_source.items()))
-
-
-def _bad_lap() -> pl.Expr:
-    return (pl.col("lap").is_null() | (pl.col("lap") < 0) | (pl.col("lap") > MAX_LAP)
-            | (pl.col("lap") == LAP_NUMBER_SENTINEL))
-
-
-def window_laps(samples: pl.DataFrame, lap_windows: pl.DataFrame) -> pl.DataFrame:
-    """The lap whose ``lap_start <= time < lap_end`` window holds each sample.
-
-    Args:
-        samples: ``vehicle_id, time`` of the samples to place.
-        lap_windows: ``vehicle_id, lap, lap_start, lap_end``; laps missing either end
-            are skipped.
-
-    Returns:
-        ``vehicle_id, time, _window``: the lap, missing outside every window (before
-        the first lap, after the last, or a car without lap files).
-    """
-    time_type = samples.schema["time"]
-    spans = (
-        lap_windows.select("vehicle_id", pl.col("lap").cast(pl.Int64).alias("_window"),
-                           pl.col("lap_start", "lap_end").cast(time_type))
-        .drop_nulls().filter(pl.col("lap_end") > pl.col("lap_start"))
-        .sort("lap_start")
-    )
-    # both sides sorted by time globally, so sorted within every car: no check needed
-    placed = samples.sort("time").join_asof(
-        spans, left_on="time", right_on="lap_start", by="vehicle_id", strategy="backward",
-        check_sortedness=False,
-    )
-    inside = pl.col("time") < pl.col("lap_end")
-    return placed.select("vehicle_id", "time",
-                         pl.when(inside).then(pl.col("_window")).alias("_window"))
-
-
-def _lap_from_distance() -> pl.Expr:
-    """Lap from the lap-distance reset and the trusted laps; carried forward without one."""
-    by = "vehicle_id"
-    dist = pl.col("lap_dist_m").forward_fill().over(by)
-    seg = (dist < dist.shift(1).over(by) - LAP_RESET_M).fill_null(False).cum_sum().over(by)
-    offset = (pl.when(~pl.col("_bad")).then(pl.col("lap") - seg).median()
-              .over(by).round(0))
-    carried = pl.when(~pl.col("_bad")).then(pl.col("lap")).forward_fill().over(by)
-    has_dist = pl.col("lap_dist_m").is_not_null().any().over(by)
-    return (pl.when(has_dist & offset.is_not_null()).then(seg + offset)
-            .when(has_dist).then(seg + 1).otherwise(carried))
 
 
 def sample_rates(stats: pl.DataFrame, frame: pl.DataFrame) -> dict[str, float]:
@@ -263,11 +161,17 @@ def sample_rates(stats: pl.DataFrame, frame: pl.DataFrame) -> dict[str, float]:
 
 def _locate(paths: Sequence[Path], exc: Exception) -> SchemaError:
     """Find the line and column behind a failed scan (slow second pass, error path only)."""
-    for column, dtype in (("telemetry_value", pl.Float64), ("lap", pl.Int64),
-                          ("vehicle_number", pl.Int64)):
-        value = pl.col(column)
-        bad = value.is_not_null() & value.str.strip_chars().cast(dtype, strict=False).is_null()
-        found = _find(paths, column, bad, "cannot read a number", None)
+    value = pl.col("telemetry_value").str.strip_chars()
+    array = value.str.starts_with("[")
+    found = _find(paths, "telemetry_value", array, "the value is a JSON array",
+                  "CogniRace reads one number per row (the long layout); re-export the file "
+                  "with one row per channel and sample")
+    if found.line is not None:
+        return found
+    for column, dtype in (("telemetry_value", pl.Float64), ("lap", pl.Int64)):
+        text = pl.col(column)
+        bad = text.is_not_null() & text.str.strip_chars().cast(dtype, strict=False).is_null()
+        found = _find(paths, column, bad, "cannot read a number", "fix or remove the row")
         if found.line is not None:
             return found
     return SchemaError(f"cannot read telemetry: {str(exc).splitlines()[0]}", path=paths[0],
@@ -275,7 +179,7 @@ def _locate(paths: Sequence[Path], exc: Exception) -> SchemaError:
 
 
 def _find(paths: Sequence[Path], column: str, bad: pl.Expr, message: str,
-          value: object) -> SchemaError:
+          hint: str) -> SchemaError:
     """The first row of any file where ``bad`` holds, as a ``SchemaError``."""
     for path in paths:
         try:
@@ -286,16 +190,9 @@ def _find(paths: Sequence[Path], column: str, bad: pl.Expr, message: str,
                                path=path, hint="the file is not what its header claims")
         if hit.height:
             return SchemaError(message, path=path, line=int(hit["_row"][0]) + 2, column=column,
-                               value=hit[column][0], hint="fix or remove the row")
-    return SchemaError(message, path=paths[0], column=column, value=value)
+                               value=hit[column][0], hint=hint)
+    return SchemaError(message, path=paths[0], column=column, hint=hint)
 
 
-__all__ = [
-    "LAP_RESET_M",
-    "REPAIR_SOURCES",
-    "TelemetryResult",
-    "read_telemetry",
-    "repair_telemetry_laps",
-    "scan",
-    "window_laps",
-]
+__all__ = ["TelemetryResult", "place_clock", "read_telemetry",
+           "sample_rates", "scan"]

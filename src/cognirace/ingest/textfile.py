@@ -56,12 +56,16 @@ def split_fields(line: str, sep: str) -> list[str]:
     return fields
 
 
-def read_table(path: Path) -> pl.DataFrame:
+def read_table(path: Path, aliases: dict[str, str] | None = None) -> pl.DataFrame:
     """Read a small delimited file as all-string columns plus ``_line``.
 
     Blank lines are skipped. A row with more fields than the header is an error (the
     file is not what its header claims); a short row is padded with missing values, as
     the real files end some rows early.
+
+    Args:
+        path: The file.
+        aliases: Header names to rename (a variant's name to the usual one).
 
     Raises:
         SchemaError: on a ragged row or a file without a header.
@@ -70,7 +74,11 @@ def read_table(path: Path) -> pl.DataFrame:
     if not lines or not lines[0].strip():
         raise SchemaError("file is empty", path=path, line=1, hint="remove it or re-export it")
     sep = separator_of(lines[0])
-    header = split_fields(lines[0], sep)
+    header = [(aliases or {}).get(name, name) for name in split_fields(lines[0], sep)]
+    if len(set(header)) < len(header):
+        twice = sorted({h for h in header if header.count(h) > 1})
+        raise SchemaError(f"the header names {twice} more than once", path=path, line=1,
+                          hint="the file is not what its header claims; re-export it")
     columns: list[list[str | None]] = [[] for _ in header]
     numbers: list[int] = []
     for number, line in enumerate(lines[1:], start=2):
@@ -114,6 +122,13 @@ def _convert(
                 hint=f"expected {what}; fix or remove the row",
             ) from None
     return pl.Series(column, out, dtype=dtype)
+
+
+def to_text(frame: pl.DataFrame, column: str) -> pl.Series:
+    """A text column, stripped; all missing when the file lacks the column."""
+    if column not in frame.columns:
+        return pl.Series(column, [None] * frame.height, dtype=pl.String())
+    return frame[column].str.strip_chars().replace("", None).alias(column)
 
 
 def to_float(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
@@ -174,5 +189,6 @@ __all__ = [
     "to_duration_s",
     "to_float",
     "to_int",
+    "to_text",
     "to_utc",
 ]
