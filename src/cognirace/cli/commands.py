@@ -1,4 +1,8 @@
-"""Registry of sub-commands: one line per command module."""
+"""Registry of sub-commands: one line per command module.
+
+The command modules are light (Typer, Rich and the standard library at module level),
+so registering all of them costs little; each command imports what it runs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -24,5 +28,5 @@ def register(app: typer.Typer) -> None:
     app.command("plot")(plot_cmd.plot)
     app.command("train")(train_cmd.train)
     app.command("evaluate")(evaluate_cmd.evaluate)
-    app.command("serve", epilog=serve_cmd.EPILOG)(serve_cmd.serve)
+    app.command("serve", cls=serve_cmd.ServeCommand)(serve_cmd.serve)
     app.add_typer(keys_cmd.app, name="keys")

@@ -13,28 +13,19 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cognirace.cli.demo_serve import serve_demo
 from cognirace.cli.evaluate_cmd import comparison_table
 from cognirace.cli.train_cmd import print_training, train_with_progress
-from cognirace.config import get_settings
-from cognirace.ingest import ingest as run_ingest
-from cognirace.lake import Lake, open_lake
-from cognirace.sim import plan_season, simulate_season
-from cognirace.training import (
-    evaluate,
-    examples_with_history,
-    markdown_table,
-    open_registry,
-    select_tasks,
-)
-from cognirace.training.maps import driver_map
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from cognirace.lake import Lake
 
 HELDOUT_RACES_PER_TRACK = 2
 """Races per track of the held-out season (one of each pair carries telemetry)."""
@@ -57,11 +48,17 @@ ten before them; each season's seed is the demo's (or held-out's) seed plus its 
 
 
 def _bar(console: Console, quiet: bool) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console, disable=quiet, transient=True)
 
 
 def _summary_table(lake: Path) -> Table:
+    import polars as pl
+
+    from cognirace.lake import open_lake
+
     # the race id names track, date and session; keep the table within 80 columns
     summary = open_lake(lake).summary().select(
         "race_id", pl.col("n_cars").alias("cars"), pl.col("n_laps").alias("laps"),
@@ -78,6 +75,8 @@ def _summary_table(lake: Path) -> Table:
 def _simulate_and_ingest(console: Console, races_dir: Path, lake_dir: Path, *, seed: int,
                          quiet: bool, races: int | None = None) -> None:
     """Simulate a demo-style season into ``races_dir`` and ingest it into ``lake_dir``."""
+    from cognirace.sim import plan_season, simulate_season
+
     started = time.perf_counter()
     n_races = len(plan_season("demo", races=races, seed=seed))
     with _bar(console, quiet) as bar:
@@ -92,6 +91,8 @@ def _simulate_and_ingest(console: Console, races_dir: Path, lake_dir: Path, *, s
 def _ingest(console: Console, races_dir: Path, lake_dir: Path, *, n_races: int,
             quiet: bool) -> None:
     """Ingest every race under ``races_dir`` into ``lake_dir`` under a progress bar."""
+    from cognirace.ingest import ingest as run_ingest
+
     started = time.perf_counter()
     with _bar(console, quiet) as bar:
         task = bar.add_task("ingesting", total=n_races)
@@ -113,6 +114,9 @@ def _ingest(console: Console, races_dir: Path, lake_dir: Path, *, n_races: int,
 def _history(console: Console, root: Path, name: str, *, seed: int, last_year: int,
              quiet: bool) -> Lake:
     """Timing-only past seasons up to ``last_year`` in OUT/NAME-races, ingested."""
+    from cognirace.lake import open_lake
+    from cognirace.sim import plan_season, simulate_season
+
     started = time.perf_counter()
     races_dir, lake_dir = root / f"{name}-races", root / f"{name}-lake"
     years = range(last_year - HISTORY_SEASONS + 1, last_year + 1)
@@ -132,6 +136,17 @@ def _history(console: Console, root: Path, name: str, *, seed: int, last_year: i
 
 def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
     """Train every model on OUT/lake, then evaluate on the held-out season."""
+    from cognirace.cli.demo_serve import serve_demo
+    from cognirace.lake import open_lake
+    from cognirace.training import (
+        evaluate,
+        examples_with_history,
+        markdown_table,
+        open_registry,
+        select_tasks,
+    )
+    from cognirace.training.maps import driver_map
+
     tasks = select_tasks()
     registry = open_registry(root / "registry", tasks)
     history = _history(console, root, "history", seed=seed, last_year=HISTORY_LAST_YEAR,
@@ -181,6 +196,8 @@ def demo(
     the caution hazard enough cautions to learn from and to be scored on. Everything is
     replaced on every run.
     """
+    from cognirace.config import get_settings
+
     root = out if out is not None else get_settings().data_dir / "demo"
     for name in ("races", "lake", "registry", "heldout-races", "heldout-lake",
                  "history-races", "history-lake", "heldout-history-races",

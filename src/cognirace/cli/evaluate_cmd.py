@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cognirace.config import get_settings
-from cognirace.lake import open_lake
-from cognirace.training import (
-    Comparison,
-    markdown_table,
-    open_registry,
-    select_tasks,
-    table_header,
-    table_rows,
-)
-from cognirace.training import evaluate as run_evaluate
+if TYPE_CHECKING:
+    from cognirace.training import Comparison
 
 
 def comparison_table(comparisons: Iterable[Comparison], title: str, *,
                      with_evaluation: bool = False) -> Table:
     """Model against baseline, one line per task and metric (gain > 0: model better)."""
+    from cognirace.training import table_header, table_rows
+
     table = Table(title=title)
     header = table_header(with_evaluation=with_evaluation)
     numeric = range(len(header) - 4, len(header) - 1)  # baseline, model, gain
@@ -60,6 +54,11 @@ def evaluate(
     Nothing is refitted: model and baseline come from the registry as trained. The
     table shows each metric for both and the gain (positive: the model is better).
     """
+    from cognirace.config import get_settings
+    from cognirace.lake import open_lake
+    from cognirace.training import evaluate as run_evaluate
+    from cognirace.training import markdown_table, open_registry, select_tasks
+
     settings = get_settings()
     tasks = select_tasks(models)
     target = open_lake(lake if lake is not None else settings.lake_dir)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cognirace.config import get_settings
-from cognirace.ingest import RaceReport
-from cognirace.ingest import ingest as run_ingest
-from cognirace.lake import open_lake
+if TYPE_CHECKING:
+    from cognirace.ingest import RaceReport
 
 _STEPS = ("telemetry", "laps", "timing", "write")
 
@@ -20,9 +18,14 @@ _STEPS = ("telemetry", "laps", "timing", "write")
 def _report_table(reports: list[RaceReport]) -> Table:
     """One line per race with the counts; the details follow in ``_report_details``."""
     table = Table(title="Ingest quality report")
-    for name in ("race", "rows read", "dropped", "samples", "laps", "repaired", "cars"):
-        table.add_column(name, justify="left" if name == "race" else "right", no_wrap=True)
+    for name in ("race", "rows read", "dropped", "samples", "laps", "laps from",
+                 "logged cars matched"):
+        table.add_column(name, justify="left" if name in ("race", "laps from") else "right",
+                         no_wrap=True)
     for r in reports:
+        if not r.ok:
+            table.add_row(f"[red]{r.race_id}[/]", "", "", "", "", "[red]not ingested[/]", "")
+            continue
         matched = len(r.cars_matched)
         table.add_row(
             r.race_id,
@@ -30,26 +33,46 @@ def _report_table(reports: list[RaceReport]) -> Table:
             f"{r.n_dropped:,}",
             f"{r.samples:,}",
             f"{r.laps:,}",
-            f"{r.laps_repaired:,}",
+            r.laps_source,
             f"{matched}/{matched + len(r.cars_unmatched)}",
         )
     return table
 
 
+def _report_lines(r: RaceReport) -> list[str]:
+    """What a user must know about one race, most important first."""
+    if not r.ok:
+        return [f"[red]not ingested: {r.error}[/]"]
+    lines = [f"[yellow]skipped {name}: {error}[/]" for name, error in r.file_errors.items()]
+    if r.channels_hz:
+        rates = sorted(set(r.channels_hz.values()))
+        hz = "/".join(f"{v:g}" for v in rates)
+        lines.append(f"channels at {hz} Hz: {', '.join(r.channels_hz)}")
+    if r.ecu_offset_s:
+        offsets = sorted(r.ecu_offset_s.values())
+        lines.append(f"ECU clocks placed in real time: offsets {offsets[0]:,.1f} to "
+                     f"{offsets[-1]:,.1f} s over {len(offsets)} cars")
+    lines += [f"dropped {n:,}: {why}" for why, n in r.rows_dropped.items()]
+    lines += [f"repaired {n:,}: {what}" for what, n in r.repairs.items()]
+    if r.telemetry_laps_repaired:
+        lines.append(f"telemetry samples whose logged lap was replaced: "
+                     f"{r.telemetry_laps_repaired:,}")
+    if r.lap_end_events:
+        lines.append("lap end events: " + ", ".join(
+            f"{n:,} {what}" for what, n in r.lap_end_events.items() if n))
+    if r.cars_unmatched:
+        lines.append(f"logged cars the timing does not list: {', '.join(r.cars_unmatched)}")
+    if r.cars_without_logger:
+        lines.append(f"timing cars without logger data: {', '.join(r.cars_without_logger)}")
+    if r.missing:
+        lines.append(f"missing: {', '.join(r.missing)}")
+    return lines + r.notes
+
+
 def _report_details(console: Console, reports: list[RaceReport]) -> None:
-    """What a user must know per race: channels, drops, repairs, unmatched, missing."""
+    """What a user must know per race: errors, skipped files, drops, repairs, matches."""
     for r in reports:
-        lines = []
-        if r.channels_hz:
-            rates = sorted(set(r.channels_hz.values()))
-            hz = "/".join(f"{v:g}" for v in rates)
-            lines.append(f"channels at {hz} Hz: {', '.join(r.channels_hz)}")
-        lines += [f"dropped {n:,}: {why}" for why, n in r.rows_dropped.items()]
-        if r.cars_unmatched:
-            lines.append(f"cars without a number: {', '.join(r.cars_unmatched)}")
-        if r.missing:
-            lines.append(f"missing: {', '.join(r.missing)}")
-        lines += r.notes
+        lines = _report_lines(r)
         if lines:
             console.print(f"[bold]{r.race_id}[/]")
             for line in lines:
@@ -57,6 +80,8 @@ def _report_details(console: Console, reports: list[RaceReport]) -> None:
 
 
 def _summary_table(lake: Path) -> Table:
+    from cognirace.lake import open_lake
+
     summary = open_lake(lake).summary()
     table = Table(title=f"Lake {lake.resolve()}")
     for name, title in (("race_id", "race"), ("n_cars", "cars"), ("n_laps", "laps"),
@@ -79,10 +104,20 @@ def ingest(
 ) -> None:
     """Read race files into the Parquet lake, repairing known quirks, and report per race.
 
-    Files are recognised by their header; each race is written atomically and replaces
-    an earlier ingest of the same race. The quality report of each race is printed and
-    saved as JSON in LAKE/reports/.
+    Files are recognised by their header, and the files of one race are joined even
+    when they sit in several folders. The official timing decides the laps; the lap
+    files and telemetry are matched to it by line crossings. Each race is written
+    atomically and replaces an earlier ingest of the same race; a race that cannot be
+    ingested is reported and the others go on (with --debug, the first error stops
+    everything, with its traceback). The quality report of each race is printed and
+    saved as JSON in LAKE/reports/. Exits with status 1 when a race was not ingested.
     """
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cognirace.cli.main import debug_enabled
+    from cognirace.config import get_settings
+    from cognirace.ingest import ingest as run_ingest
+
     target = lake if lake is not None else get_settings().lake_dir
     console = Console()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -97,8 +132,15 @@ def ingest(
             bar.update(task, description=f"{race_id}: {step}",
                        completed=_STEPS.index(step) if step in _STEPS else 0)
 
-        reports = run_ingest(src, target, progress=progress)
+        reports = run_ingest(src, target, progress=progress, strict=debug_enabled())
     console.print(_report_table(reports))
     _report_details(console, reports)
-    console.print(_summary_table(target))
-    console.print(f"quality reports: {(target / 'reports').resolve()}")
+    if any(r.ok for r in reports) or (target / "races.parquet").exists():
+        console.print(_summary_table(target))
+        console.print(f"quality reports: {(target / 'reports').resolve()}")
+    failed = [r.race_id for r in reports if not r.ok]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(reports)} races not ingested "
+                      f"({', '.join(failed)}); nothing of them was written. Fix the file "
+                      "named above and ingest again.[/]", highlight=False)
+        raise typer.Exit(1)

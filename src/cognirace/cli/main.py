@@ -1,8 +1,16 @@
 """Entry point of the ``cognirace`` command.
 
-Each sub-command lives in its own module and is registered here. Errors of the
-``CogniraceError`` tree are printed as one red line with their hint; ``--debug`` (or
-``COGNIRACE_DEBUG=1``) shows the full traceback instead.
+Each sub-command lives in its own module and is registered here, when this module is
+imported, so ``app`` is the whole command line. At module level, command modules import
+only the standard library, Typer and the parts of Rich that Typer's help loads anyway
+(``rich.console``, ``rich.table``); everything else (polars, pydantic, the lake, models,
+FastAPI, progress bars) is imported inside the function that uses it. So ``cognirace
+--help`` and ``cognirace <command> --help`` stay fast, and a command loads only what it
+runs: ``cognirace ingest`` never imports torch or FastAPI. ``tests/cli/test_imports.py``
+keeps that promise.
+
+Errors of the ``CogniraceError`` tree are printed as one red line with their hint;
+``--debug`` (or ``COGNIRACE_DEBUG=1``) shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -10,10 +18,8 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
 from cognirace import __version__
-from cognirace.config import get_settings
 from cognirace.errors import CogniraceError
 
 app = typer.Typer(
@@ -43,28 +49,45 @@ def _root(
     ),
 ) -> None:
     """CogniRace: race strategy from race data."""
-    _state["debug"] = debug or get_settings().debug
+    # this also runs before a sub-command's --help: the settings are read on an error only
+    _state["debug"] = debug
+
+
+def debug_enabled() -> bool:
+    """``--debug`` or ``COGNIRACE_DEBUG`` (the settings, and so pydantic, load only here)."""
+    from cognirace.config import get_settings
+
+    return _state["debug"] or get_settings().debug
 
 
 def _register() -> None:
-    """Attach every sub-command; modules are imported here so ``--help`` lists them all."""
+    """Attach every sub-command to ``app``, once; calling it again does nothing."""
     from cognirace.cli import commands
 
-    commands.register(app)
+    if not app.registered_commands:
+        commands.register(app)
+
+
+_register()
+
+
+def _print_error(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(message, highlight=False)
 
 
 def main() -> None:
     """Run the command line, turning CogniRace errors into a short message and exit code 2."""
-    _register()
     try:
         app(standalone_mode=False)
     except CogniraceError as exc:
-        if _state["debug"]:
+        if debug_enabled():
             raise
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _print_error(f"[bold red]error:[/] {exc}")
         sys.exit(2)
     except typer.Abort:
-        Console(stderr=True).print("aborted")
+        _print_error("aborted")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

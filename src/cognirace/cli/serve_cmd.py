@@ -20,20 +20,34 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
-
-from cognirace.api.auth import KeyStore
-from cognirace.api.logs import configure_logging
-from cognirace.api.metrics import MULTIPROC_ENV
-from cognirace.api.settings import ServeSettings, describe_settings
+from typer.core import TyperCommand
 
 APP_FACTORY = "cognirace.api.app:app_from_env"
 GRACEFUL_S = 8
 """Seconds in-flight requests get after SIGTERM (Cloud Run kills 10 s after it)."""
 
-EPILOG = ("Every setting is also read from the environment:\n\n" + describe_settings()
-          + "\n\nMake an API key with `cognirace keys create --name NAME`.")
+
+def epilog() -> str:
+    """The end of ``serve --help``: every setting, its variable and default."""
+    from cognirace.api.settings import describe_settings
+
+    return ("Every setting is also read from the environment:\n\n" + describe_settings()
+            + "\n\nMake an API key with `cognirace keys create --name NAME`.")
+
+
+class ServeCommand(TyperCommand):
+    """The ``serve`` command, whose help ends with :func:`epilog`.
+
+    The epilog is read from the service's settings class when the help is shown, not
+    when the command is registered: listing the commands then needs no pydantic.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # Click's types, private to Typer
+        self.epilog = epilog()
+        super().format_help(ctx, formatter)
 
 
 def serve(
@@ -58,6 +72,10 @@ def serve(
     """
     import uvicorn
 
+    from cognirace.api.auth import KeyStore
+    from cognirace.api.logs import configure_logging
+    from cognirace.api.settings import ServeSettings
+
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers),
                         ("REGISTRY_URL", registry)):
         if value is not None:
@@ -79,6 +97,8 @@ def serve(
 @contextmanager
 def _metrics_folder(workers: int) -> Iterator[None]:
     """Shared metric files for several workers: a fresh folder, removed at the end."""
+    from cognirace.api.metrics import MULTIPROC_ENV
+
     if workers <= 1:
         yield
         return
@@ -97,4 +117,4 @@ def _metrics_folder(workers: int) -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["EPILOG", "serve"]
+__all__ = ["ServeCommand", "epilog", "serve"]

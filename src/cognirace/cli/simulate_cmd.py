@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cognirace.sim import RaceSummary, simulate_season
+if TYPE_CHECKING:
+    from cognirace.sim import RaceSummary
 
 
 def simulate(
@@ -40,7 +41,9 @@ def simulate(
     ),
 ) -> None:
     """Simulate races and write them as the real data set's files plus truth/ Parquet."""
-    from cognirace.sim import QuirkRates
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cognirace.sim import QuirkRates, simulate_season
 
     console = Console()
     started = time.perf_counter()

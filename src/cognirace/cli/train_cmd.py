@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cognirace.cli.evaluate_cmd import comparison_table
-from cognirace.config import get_settings
-from cognirace.lake import Lake, open_lake
-from cognirace.models.task import Task
-from cognirace.registry import Registry
-from cognirace.training import TrainingReport, open_registry, select_tasks
-from cognirace.training import train as run_train
+
+if TYPE_CHECKING:
+    from cognirace.lake import Lake
+    from cognirace.models.task import Task
+    from cognirace.registry import Registry
+    from cognirace.training import TrainingReport
 
 
 def train_with_progress(console: Console, lake: Lake, registry: Registry,
                         tasks: Sequence[Task], *, seed: int, quiet: bool,
                         history: Lake | None = None) -> TrainingReport:
     """Run ``training.train`` under a progress bar (one step per fit-and-score)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cognirace.training import train as run_train
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
         step = bar.add_task("training", total=None)
@@ -66,6 +70,8 @@ def train(
         None, "--history-lake", help="A lake of other seasons' races (timing files are "
         "enough) that the caution hazard also learns from; rare events need many races."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write the evaluation table as Markdown to this file."),
 ) -> None:
     """Train each model and its baseline, evaluate both on races they did not see, publish.
 
@@ -73,6 +79,10 @@ def train(
     baseline are then refitted on every race and published with a model card; both
     become the `production` version.
     """
+    from cognirace.config import get_settings
+    from cognirace.lake import open_lake
+    from cognirace.training import markdown_table, open_registry, select_tasks
+
     settings = get_settings()
     tasks = select_tasks(models)
     source = open_lake(lake if lake is not None else settings.lake_dir)
@@ -82,5 +92,9 @@ def train(
     report = train_with_progress(console, source, store, tasks, seed=seed, quiet=quiet,
                                  history=past)
     print_training(console, report)
+    if markdown is not None:
+        markdown.write_text(markdown_table(report.comparisons(), with_evaluation=True),
+                            encoding="utf-8")
+        console.print(f"wrote {markdown}")
     console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s; "
                   f"model cards in {store.url}/<model>/<version>/card.md")
