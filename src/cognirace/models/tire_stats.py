@@ -1,5 +1,6 @@
-"""The statistics behind the tire degradation model: fuel trend, robust stint slopes,
-the track prior, shrinkage, and the folds and quantile that calibrate its interval.
+"""The statistics behind the tire degradation model: fuel trend, robust stint slopes
+(every stint at once, on NaN-padded matrices), the track prior, shrinkage, lap scatter,
+and the folds and quantile that calibrate its interval.
 
 Pure functions on arrays and frames, kept apart from the model class so each can be
 tested on hand-made numbers.
@@ -43,40 +44,144 @@ def fuel_trend(frame: pl.DataFrame, *, n_iter: int = 4, trim: float = 2.5
 
     Least squares of every stint's centred lap times on centred tire age and centred
     fuel-laps x track length, refitted ``n_iter`` times without laps beyond ``trim``
-    robust standard deviations (driver errors, traffic). Returns ``(s per km-lap, s/lap)``;
-    the first is negative, as burning fuel makes laps faster.
+    robust standard deviations (driver errors, traffic). Returns ``(s per km-lap, s/lap)``.
+    Burning fuel can only make laps faster, so the first is at most 0: a positive fit
+    says the season's within-stint trends vary by track for other reasons (a drying or
+    rubbering track, the field settling), and the bound then holds, the tire slope
+    alone taking the trend.
     """
     laps = stint_laps(frame).drop_nulls()
     x = laps.select("tire_ages_laps", "fuel_km").to_numpy().astype(np.float64)
-    y = laps.get_column("lap_times_s").to_numpy()
-    keep = np.ones(y.size, dtype=bool)
-    coef = np.zeros(2)
-    for _ in range(n_iter):
-        coef = np.linalg.lstsq(x[keep], y[keep], rcond=None)[0]
-        resid = y - x @ coef
-        keep = np.abs(resid) <= trim * 1.4826 * float(np.median(np.abs(resid[keep])))
+    y = laps.get_column("lap_times_s").to_numpy().astype(np.float64)
+    coef = _trimmed_fit(x, y, n_iter, trim)
+    if coef[1] > 0.0:
+        return 0.0, float(_trimmed_fit(x[:, :1], y, n_iter, trim)[0])
     return float(coef[1]), float(coef[0])
 
 
-def huber_slope(age: FloatArray, y: FloatArray, k: float | None) -> tuple[float, float]:
-    """Slope of ``y`` on ``age`` and its standard error, Huber-weighted when ``k`` is set.
+def _trimmed_fit(x: FloatArray, y: FloatArray, n_iter: int, trim: float) -> FloatArray:
+    """Least squares of ``y`` on ``x``, refitted without points beyond ``trim`` robust
+    standard deviations of the residuals."""
+    keep = np.ones(y.size, dtype=bool)
+    coef = np.zeros(x.shape[1])
+    for _ in range(n_iter):
+        coef = np.asarray(np.linalg.lstsq(x[keep], y[keep], rcond=None)[0], dtype=np.float64)
+        resid = y - x @ coef
+        keep = np.abs(resid) <= trim * 1.4826 * float(np.median(np.abs(resid[keep])))
+    return coef
+
+
+def padded(column: pl.Series) -> FloatArray:
+    """A list column as a matrix, one row per list, NaN past each list's end (and for
+    null items), so per-stint statistics run on every stint at once."""
+    lengths = column.list.len().fill_null(0).to_numpy().astype(np.int64)
+    out = np.full((lengths.size, max(int(lengths.max(initial=0)), 1)), np.nan)
+    rows = np.repeat(np.arange(lengths.size), lengths)
+    cols = np.arange(rows.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    values = column.explode(empty_as_null=False, keep_nulls=False)
+    out[rows, cols] = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return out
+
+
+def _row_median(values: FloatArray) -> FloatArray:
+    """Median of each row's finite values (every row must have one)."""
+    return np.asarray(np.nanmedian(values, axis=1), dtype=np.float64)
+
+
+def huber_slopes(age: FloatArray, y: FloatArray, k: float | None
+                 ) -> tuple[FloatArray, FloatArray]:
+    """Slope of each row of ``y`` on the same row of ``age``, and its standard error,
+    Huber-weighted when ``k`` is set (rows padded with NaN, see ``padded``).
 
     Iteratively reweighted least squares with a MAD scale; laps beyond ``k`` robust
-    standard deviations get weight ``k / |r|``. NaN slope and infinite error when the
-    stint has fewer than two distinct ages.
+    standard deviations get weight ``k / |r|``. NaN slope and infinite error for a
+    stint with fewer than three laps or a single tire age.
     """
-    if age.size < 3 or np.ptp(age) == 0:
-        return float("nan"), float("inf")
-    w = np.ones(age.size)
+    mask = np.isfinite(age) & np.isfinite(y)
+    n = mask.sum(axis=1)
+    a, v = np.where(mask, age, 0.0), np.where(mask, y, 0.0)
+    spread = np.where(mask, a, -np.inf).max(axis=1) - np.where(mask, a, np.inf).min(axis=1)
+    ok = (n >= 3) & (spread > 0)
+    slope, se = np.full(n.size, np.nan), np.full(n.size, np.inf)
+    if not ok.any():
+        return slope, se
+    mask, a, v, n = mask[ok], a[ok], v[ok], n[ok]
+    w = mask.astype(np.float64)
     for _ in range(6 if k is not None else 1):
-        am, ym = np.average(age, weights=w), np.average(y, weights=w)
-        slope = float(np.sum(w * (age - am) * (y - ym)) / np.sum(w * (age - am) ** 2))
-        resid = y - ym - slope * (age - am)
-        scale = max(1.4826 * float(np.median(np.abs(resid))), 1e-6)
+        am = (w * a).sum(axis=1) / w.sum(axis=1)
+        ym = (w * v).sum(axis=1) / w.sum(axis=1)
+        da, dy = a - am[:, None], v - ym[:, None]
+        b = (w * da * dy).sum(axis=1) / (w * da**2).sum(axis=1)
+        resid = np.where(mask, dy - b[:, None] * da, np.nan)
+        scale = np.maximum(1.4826 * _row_median(np.abs(resid)), 1e-6)
         if k is not None:
-            w = np.minimum(1.0, k * scale / np.maximum(np.abs(resid), 1e-12))
-    sxx = float(np.sum((age - age.mean()) ** 2))
-    return slope, scale / np.sqrt(sxx) * np.sqrt(age.size / max(age.size - 2, 1))
+            w = np.where(mask, np.minimum(1.0, k * scale[:, None]
+                                          / np.maximum(np.abs(resid), 1e-12)), 0.0)
+    centred = np.where(mask, a - (a.sum(axis=1) / n)[:, None], 0.0)
+    sxx = (centred**2).sum(axis=1)
+    slope[ok] = b
+    se[ok] = scale / np.sqrt(sxx) * np.sqrt(n / np.maximum(n - 2, 1))
+    return slope, se
+
+
+def huber_slope(age: FloatArray, y: FloatArray, k: float | None) -> tuple[float, float]:
+    """``huber_slopes`` of one stint: its slope and standard error (s/lap)."""
+    slope, se = huber_slopes(age[None, :], y[None, :], k)
+    return float(slope[0]), float(se[0])
+
+
+MIN_LAP_SCATTER_S = 0.05
+"""Floor of a stint's lap scatter (s): a few laps that happen to sit on a line say
+little about the next lap's time."""
+
+
+def lap_scatter(frame: pl.DataFrame) -> FloatArray:
+    """Each stint's lap-to-lap scatter (s): the robust spread of its lap times about their
+    Theil-Sen line on tire age (1.4826 x median absolute deviation), floored at
+    ``MIN_LAP_SCATTER_S``.
+
+    The line's slope is the median of the slopes between every two laps, so one lap
+    lost to a spin neither tilts it (as it would a least-squares or even a Huber line
+    through a few laps) nor makes the other laps look scattered.
+    """
+    out = np.full(frame.height, MIN_LAP_SCATTER_S)
+    columns = zip(frame.get_column("lap_times_s").to_list(),
+                  frame.get_column("tire_ages_laps").to_list(), strict=True)
+    for i, (times, ages) in enumerate(columns):
+        y, age = np.asarray(times, dtype=np.float64), np.asarray(ages, dtype=np.float64)
+        keep = np.isfinite(y) & np.isfinite(age)
+        y, age = y[keep], age[keep]
+        if y.size < 2:
+            continue
+        run = age[None, :] - age[:, None]
+        pairs = run > 0
+        slope = float(np.median(((y[None, :] - y[:, None])[pairs]) / run[pairs])) \
+            if pairs.any() else 0.0
+        resid = y - slope * age
+        out[i] = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))),
+                     MIN_LAP_SCATTER_S)
+    return out
+
+
+def predictive_scale(scatter: FloatArray, n_seen: FloatArray, se: FloatArray,
+                     delta_age: FloatArray) -> FloatArray:
+    """Standard deviation (s) of one lap's time ``delta_age`` laps of tire age from the
+    seen laps' mean age: its own scatter, the seen level's error (the median of
+    ``n_seen`` laps, variance pi/2 x scatter^2 / n) and the slope's (``se`` x age).
+    """
+    level = scatter**2 * (1.0 + np.pi / (2.0 * np.maximum(n_seen, 1)))
+    return np.asarray(np.sqrt(level + (se * delta_age) ** 2), dtype=np.float64)
+
+
+def whole_stints(frame: pl.DataFrame) -> pl.DataFrame:
+    """Training stints with the laps ahead appended to the laps seen, in lap order.
+
+    Fitting may learn from every lap of a training race; only a forecast is limited to
+    the laps seen.
+    """
+    return frame.with_columns(
+        pl.concat_list(seen, f"ahead_{seen}").alias(seen)
+        for seen in ("lap_times_s", "tire_ages_laps", "fuel_laps"))
 
 
 def per_stint_slopes(frame: pl.DataFrame, fuel_per_lap: FloatArray, huber_k: float | None
@@ -88,25 +193,23 @@ def per_stint_slopes(frame: pl.DataFrame, fuel_per_lap: FloatArray, huber_k: flo
         fuel_per_lap: Per stint, lap time change per fuel-equivalent lap (s, negative).
         huber_k: Huber threshold, None for plain least squares.
     """
-    out = np.empty((frame.height, 2))
-    columns = zip(frame.get_column("lap_times_s").to_list(),
-                  frame.get_column("tire_ages_laps").to_list(),
-                  frame.get_column("fuel_laps").to_list(), strict=True)
-    for i, (times, ages, fuel) in enumerate(columns):
-        y = np.asarray(times, dtype=np.float64) - fuel_per_lap[i] * np.asarray(fuel, float)
-        out[i] = huber_slope(np.asarray(ages, dtype=np.float64), y, huber_k)
-    return out[:, 0], out[:, 1]
+    y = padded(frame.get_column("lap_times_s"))
+    fuel = padded(frame.get_column("fuel_laps"))
+    return huber_slopes(padded(frame.get_column("tire_ages_laps")),
+                        y - fuel_per_lap[:, None] * fuel, huber_k)
 
 
 def prior_design(frame: pl.DataFrame, tracks: tuple[str, ...]) -> FloatArray:
-    """Prior columns: intercept, one indicator per known track, track temperature - 40 °C.
+    """Prior columns: intercept, and one indicator per known track.
 
-    A missing temperature counts as 40 °C, the middle of the training range.
+    Track temperature is left out on purpose: each track runs in its own weather, so
+    across tracks temperature cannot be told from everything else about a track, and a
+    track's races differ by a few degrees, far too little to measure its effect on wear
+    (the simulator's is 1.5% of the wear rate per degC, about 0.0005 s/lap).
     """
     names = frame.get_column("track").to_numpy()
     onehot = (names[:, None] == np.array(tracks)[None, :]).astype(np.float64)
-    temp = frame.get_column("track_temp_c").fill_null(40.0).fill_nan(40.0).to_numpy() - 40.0
-    return np.column_stack([np.ones(frame.height), onehot, temp])
+    return np.column_stack([np.ones(frame.height), onehot])
 
 
 def shrink(slope: FloatArray, se: FloatArray, prior: FloatArray, tau: float
@@ -156,47 +259,70 @@ def conformal_factor(scores: FloatArray, coverage: float) -> float:
     return float(np.sort(scores)[rank - 1])
 
 
-def fit_prior(x: FloatArray, slope: FloatArray, se: FloatArray, ridge: float,
-               tau: float) -> tuple[FloatArray, float]:
-    """Weighted ridge fit of stint slopes on the prior design, and the stints' noise factor.
+def fit_prior(x: FloatArray, slope: FloatArray, ridge: float) -> FloatArray:
+    """Weighted ridge fit of stint slopes on the prior design.
 
     The fit gives every stint the same weight, Huber-downweighting stints beyond two
     robust spreads: a stint's real error is not its lap scatter (traffic and battles
     move several consecutive laps together), so the stints' own errors are poor weights.
-    The factor (>= 1) scales every stint's standard error so that, with the
-    between-driver spread ``tau`` (s/lap), the robust spread of the slopes around the
-    prior is explained. The intercept (first column) and temperature (last column) are
-    not penalised, so a season without a track temperature (tracks whose timing writes
-    0, "not measured") leaves the temperature column all zeros; the least-squares
-    solution of minimum norm then gives it no effect instead of failing on a singular
-    system, and is the exact solution whenever the system is regular.
+    The intercept (first column) is not penalised.
     """
-    usable = np.isfinite(slope) & np.isfinite(se)
-    x, slope, se = x[usable], slope[usable], se[usable]
+    usable = np.isfinite(slope)
+    x, slope = x[usable], slope[usable]
     penalty = np.full(x.shape[1], ridge)
-    penalty[[0, -1]] = 0.0
+    penalty[0] = 0.0
     w = np.ones(slope.size)
+    coef = np.zeros(x.shape[1])
     for _ in range(4):
         coef = np.asarray(np.linalg.lstsq((x.T * w) @ x + np.diag(penalty),
                                           (x.T * w) @ slope, rcond=None)[0], dtype=np.float64)
-        resid = slope - x @ coef
-        spread = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
-        w = np.minimum(1.0, 2.0 * spread / np.maximum(np.abs(resid), 1e-12))
-    factor = float(np.sqrt(max(spread**2 - tau**2, 0.0) / float(np.median(se**2))))
-    return coef, max(factor, 1.0)
+        spread = robust_spread(slope - x @ coef)
+        w = np.minimum(1.0, 2.0 * spread / np.maximum(np.abs(slope - x @ coef), 1e-12))
+    return coef
+
+
+def robust_spread(values: FloatArray) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation, were ``values``
+    normal, unmoved by a few wild ones; NaN values are left out."""
+    values = values[np.isfinite(values)]
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def slope_noise(resid: FloatArray, se: FloatArray, tau: float) -> float:
+    """The seen slopes' noise beyond their lap scatter (s/lap), added to every ``se``.
+
+    A stint's first laps move together (the field settling after a start, traffic,
+    battles), so their slope strays from the stint's wear by far more than their lap
+    scatter says, and by about as much for a smooth stint as for a ragged one. With the
+    between-driver spread ``tau`` (s/lap) and the stints' own errors ``se``, whatever
+    else spreads the slopes ``resid`` (slopes minus their prior, s/lap) around the prior
+    is that noise: its variance is the robust variance of ``resid`` less ``tau``^2 and
+    the median ``se``^2 (0 when they explain it all).
+    """
+    usable = np.isfinite(resid) & np.isfinite(se)
+    spread = robust_spread(resid[usable])
+    return float(np.sqrt(max(spread**2 - tau**2 - float(np.median(se[usable] ** 2)), 0.0)))
 
 
 __all__ = [
     "FCY_FUEL_SHARE",
+    "MIN_LAP_SCATTER_S",
     "TRACK_ORDER",
     "conformal_factor",
     "fit_prior",
     "fuel_trend",
     "huber_slope",
+    "huber_slopes",
+    "lap_scatter",
+    "padded",
     "per_stint_slopes",
+    "predictive_scale",
     "prior_design",
     "race_folds",
+    "robust_spread",
     "shrink",
+    "slope_noise",
     "stint_laps",
     "track_lengths",
+    "whole_stints",
 ]
