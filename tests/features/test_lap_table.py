@@ -12,6 +12,8 @@ from cognirace.errors import SchemaError
 from cognirace.features import (
     CATALOGUE,
     FEATURE_SCHEMA,
+    KEY_COLUMNS,
+    TELEMETRY_FEATURES,
     aggregate_telemetry,
     build_lap_features,
     catalogue_frame,
@@ -20,6 +22,7 @@ from cognirace.features import (
 )
 from cognirace.lake import Lake
 from cognirace.lake.schema import LAPS, TELEMETRY, WEATHER
+from features import timing_cars
 
 START = dt.datetime(2025, 7, 20, 18, 0, tzinfo=dt.UTC)
 RACE = "barber-R1"
@@ -109,6 +112,51 @@ def test_car_numbers_021_and_21_stay_two_cars() -> None:
     lap2 = table.filter(pl.col("lap") == 2).sort("position")
     assert lap2["car_number"].to_list() == ["21", "021"]  # 21 crossed first (98 s lap)
     assert lap2["gap_ahead_s"].to_list() == [None, 2.5]
+
+
+def test_timing_cars_without_a_logger_are_cars_of_their_own() -> None:
+    """Two timing cars without ``vehicle_id``: each has its own 20 laps, stints, tire
+    ages and pace, and null telemetry features; the logged car keeps its telemetry."""
+    table = timing_cars.feature_rows()
+    assert table.select(pl.struct(KEY_COLUMNS).is_unique().all()).item()
+    for number, (in_lap, _) in timing_cars.PITS.items():
+        car = table.filter(pl.col("car_number") == number).sort("lap")
+        laps = range(1, timing_cars.N_LAPS + 1)
+        assert car["lap"].to_list() == list(laps)
+        assert car["lap_time_s"].to_list() == timing_cars.lap_times(number)
+        assert car["stint"].to_list() == [1 if lap <= in_lap else 2 for lap in laps]
+        assert car["in_pit"].sum() == 1 and car["out_lap"].arg_true().to_list() == [in_lap]
+        changed = number == "021"  # 64 s in the lane; 3#2's 36 s is a drive-through
+        assert car["tire_age_laps"].to_list() == [
+            lap - in_lap - 1 if changed and lap > in_lap else lap - 1 for lap in laps]
+        green = [t for t, g in zip(car["lap_time_s"], car["green_lap"], strict=True) if g]
+        assert car["best_green_s"].drop_nulls()[-1] == min(green)
+        assert car["vehicle_id"].null_count() == car.height
+        assert (car["n_samples"] == 0).all()
+        assert car.select(TELEMETRY_FEATURES[1:]).null_count().row(0) == (car.height,) * (
+            len(TELEMETRY_FEATURES) - 1)
+    logged = table.filter(pl.col("car_number") == "7")
+    assert logged["vehicle_id"].unique().to_list() == ["GR86-001-7"]
+    assert (logged["n_samples"] == timing_cars.SAMPLES_PER_LAP).all()
+    assert logged["stint"].unique().to_list() == [1]
+
+
+def test_a_tie_at_the_line_goes_by_car_number() -> None:
+    # Same lap ends; by number "10" < "9" as text, though 9's logger id sorts first.
+    table = _build(_car("GR86-001-9", [100.0, 100.0]),
+                   _car("GR86-002-10", [100.0, 100.0]),
+                   [{**r, "vehicle_id": None} for r in _car("x-8", [100.0, 100.0])])
+    lap2 = table.filter(pl.col("lap") == 2).sort("position")
+    assert lap2["car_number"].to_list() == ["10", "8", "9"]
+    assert lap2["gap_ahead_s"].to_list() == [None, 0.0, 0.0]
+
+
+def test_a_lap_without_a_car_number_is_left_out() -> None:
+    # A race read from lap files alone: a logged car without a number is no known car.
+    nameless = [{**r, "car_number": None} for r in _car("GR86-005-0", [100.0, 101.0])]
+    table = _build(_car("GR86-001-1", [100.0, 100.0], offset=0.5), nameless)
+    assert table["car_number"].to_list() == ["1", "1"]
+    assert table["position"].to_list() == [1, 1]
 
 
 def test_position_and_gaps_use_only_crossings_already_made() -> None:
@@ -245,7 +293,7 @@ def test_simulated_table_matches_the_catalogue(sim_lake: Lake) -> None:
     check_features(table)
     assert table.schema == FEATURE_SCHEMA
     assert table.height == sim_lake.laps.height
-    assert table.select("race_id", "vehicle_id", "lap").is_duplicated().sum() == 0
+    assert table.select(KEY_COLUMNS).is_duplicated().sum() == 0
     assert catalogue_frame()["name"].to_list() == [c.name for c in CATALOGUE]
     assert all(c.description for c in CATALOGUE)
     with pytest.raises(SchemaError):

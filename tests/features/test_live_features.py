@@ -13,7 +13,13 @@ from polars.testing import assert_frame_equal
 
 from cognirace.domain.formats import FLAG_CAUTION, FLAG_FINISH, FLAG_GREEN
 from cognirace.errors import DataError
-from cognirace.features import LiveFeatureBuilder, build_lap_features, feature_table
+from cognirace.features import (
+    KEY_COLUMNS,
+    TELEMETRY_FEATURES,
+    LiveFeatureBuilder,
+    build_lap_features,
+    feature_table,
+)
 from cognirace.features.telemetry import aggregate_telemetry
 from cognirace.lake import Lake
 from cognirace.lake import schema as lake_schema
@@ -22,24 +28,31 @@ from cognirace.lake import schema as lake_schema
 WEATHER, SAMPLE, LAP = 0, 1, 2
 
 
-def _events(lake: Lake, race_id: str) -> list[tuple[Any, int, str, dict[str, Any]]]:
-    """Every row of the race as a stream event, in the order it would happen."""
+def _events(laps: pl.DataFrame, telemetry: pl.DataFrame, weather: pl.DataFrame
+            ) -> list[tuple[Any, int, str, dict[str, Any]]]:
+    """Every row of one race as a stream event, in the order it would happen: lap
+    completions at one instant in car-number order, as the batch table breaks ties."""
     events: list[tuple[Any, int, str, dict[str, Any]]] = []
-    for row in lake.weather.filter(pl.col("race_id") == race_id).iter_rows(named=True):
+    for row in weather.iter_rows(named=True):
         events.append((row["time"], WEATHER, "", row))
-    for row in lake.telemetry(race_id).iter_rows(named=True):
+    for row in telemetry.iter_rows(named=True):
         events.append((row["time"], SAMPLE, row["vehicle_id"], row))
-    for row in lake.laps.filter(pl.col("race_id") == race_id).iter_rows(named=True):
-        events.append((row["lap_end"], LAP, row["vehicle_id"], row))
+    for row in laps.iter_rows(named=True):
+        events.append((row["lap_end"], LAP, row["car_number"], row))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     return events
 
 
-def _replay(lake: Lake, race_id: str) -> tuple[LiveFeatureBuilder, pl.DataFrame]:
+def replay(lake: Lake, race_id: str, laps: pl.DataFrame | None = None
+           ) -> tuple[LiveFeatureBuilder, pl.DataFrame]:
+    """Stream one race of the lake through a live builder; ``laps`` replaces the race's
+    lap rows. Returns the builder and its rows, in the batch table's order."""
     race = lake.races.filter(pl.col("race_id") == race_id).row(0, named=True)
     builder = LiveFeatureBuilder(race_id, race["track"], race["session"])
+    own = pl.col("race_id") == race_id
+    laps = lake.laps.filter(own) if laps is None else laps
     rows = []
-    for _, kind, _, row in _events(lake, race_id):
+    for _, kind, _, row in _events(laps, lake.telemetry(race_id), lake.weather.filter(own)):
         if kind == WEATHER:
             builder.add_weather(row)
         elif kind == SAMPLE:
@@ -48,13 +61,13 @@ def _replay(lake: Lake, race_id: str) -> tuple[LiveFeatureBuilder, pl.DataFrame]
             emitted = builder.complete_lap(row)
             assert emitted.height == 1
             rows.append(emitted)
-    return builder, pl.concat(rows).sort("race_id", "vehicle_id", "lap")
+    return builder, pl.concat(rows).sort(*KEY_COLUMNS)
 
 
 def test_live_rows_equal_batch_rows(sim_lake: Lake) -> None:
     race_id = sim_lake.race_ids[0]
     batch = feature_table(sim_lake)
-    builder, live = _replay(sim_lake, race_id)
+    builder, live = replay(sim_lake, race_id)
     assert batch.height == sim_lake.laps.height
     assert (batch["n_samples"] > 0).mean() > 0.9  # the comparison covers telemetry too
     assert batch["in_pit"].sum() >= 2 and (batch["flag"] == FLAG_CAUTION).any()
@@ -62,6 +75,34 @@ def test_live_rows_equal_batch_rows(sim_lake: Lake) -> None:
     assert stops.any() and not stops.all(), "the race needs a drive-through and a tire change"
     assert builder.n_late_samples == 0
     assert_frame_equal(live, batch, check_exact=True)
+
+
+def test_cars_without_logger_data_stay_apart_live_and_in_batch(sim_lake: Lake) -> None:
+    """The two cars that stop lose their ``vehicle_id`` (no logged car matched to them);
+    their samples still stream in. Each keeps its own laps, stints and tire ages, every
+    timing and field value is that of the fully logged race, only the telemetry features
+    are null (never attached through another car), and live rows equal batch rows."""
+    race_id = sim_lake.race_ids[0]
+    full = feature_table(sim_lake)
+    pitted = full.filter(pl.col("in_pit"))["car_number"].unique().sort().to_list()
+    assert len(pitted) == 2, "the drive-through and the tire change come from two cars"
+    unlogged = pl.col("car_number").is_in(pitted)
+    assert (full.filter(unlogged)["n_samples"] > 0).all()  # their samples are in the stream
+    laps = sim_lake.laps.filter(pl.col("race_id") == race_id).with_columns(
+        pl.when(~unlogged).then(pl.col("vehicle_id")).alias("vehicle_id"))
+    batch = build_lap_features(laps.lazy(), sim_lake.races.lazy(), sim_lake.weather.lazy(),
+                               aggregate_telemetry(sim_lake.scan_telemetry())).collect()
+    builder, live = replay(sim_lake, race_id, laps)
+    assert_frame_equal(live, batch, check_exact=True)
+    assert builder.n_late_samples == 0
+    expected = full.with_columns(
+        *(pl.when(~unlogged).then(pl.col(c)).alias(c)
+          for c in ("vehicle_id", *TELEMETRY_FEATURES[1:])),
+        pl.when(unlogged).then(0).otherwise(pl.col("n_samples")).cast(pl.Int32)
+        .alias("n_samples"))
+    assert_frame_equal(batch, expected, check_exact=True)
+    stints = batch.filter(unlogged).group_by("car_number").agg(pl.col("stint").max())
+    assert stints.sort("car_number")["stint"].to_list() == [2, 2]
 
 
 def test_a_row_depends_only_on_laps_ended_by_then(sim_lake: Lake) -> None:
@@ -124,10 +165,9 @@ def test_live_rows_keep_021_and_21_apart_and_equal_batch() -> None:
         [_lap("GR86-004-021", "021", n, 100.0 * n) for n in (1, 2, 3)]
         + [_lap("GR86-009-21", "21", n, 100.0 * n + 0.5,
                 FLAG_FINISH if n == 3 else FLAG_GREEN) for n in (1, 2, 3)],
-        key=lambda row: (row["lap_end"], row["vehicle_id"]))
+        key=lambda row: (row["lap_end"], row["car_number"]))
     builder = LiveFeatureBuilder("indianapolis-R1", "indianapolis", "R1")
-    live = pl.concat([builder.complete_lap(row) for row in laps]).sort(
-        "race_id", "vehicle_id", "lap")
+    live = pl.concat([builder.complete_lap(row) for row in laps]).sort(*KEY_COLUMNS)
     batch = build_lap_features(
         pl.DataFrame(laps, schema=lake_schema.LAPS).lazy(),
         pl.LazyFrame({"race_id": ["indianapolis-R1"], "track": ["indianapolis"],
@@ -146,3 +186,12 @@ def test_live_builder_refuses_a_car_number_that_is_not_text() -> None:
         builder.complete_lap({**_lap("GR86-009-21", "21", 1, 100.0), "car_number": 21})
     assert builder.complete_lap(_lap("GR86-009-21", "21", 1, 100.0))["car_number"].to_list() \
         == ["21"]
+
+
+def test_a_lap_needs_its_timing_car() -> None:
+    builder = LiveFeatureBuilder("indianapolis-R1", "indianapolis", "R1")
+    with pytest.raises(DataError, match="car_number") as caught:
+        builder.complete_lap({**_lap("GR86-009-21", "21", 1, 100.0), "car_number": None})
+    assert "no feature row" in str(caught.value)
+    row = builder.complete_lap({**_lap("GR86-009-21", "21", 1, 100.0), "vehicle_id": None})
+    assert row["car_number"].to_list() == ["21"] and row["n_samples"].to_list() == [0]

@@ -22,6 +22,7 @@ from cognirace.models.fcy import (
     score_fcy,
 )
 from cognirace.registry.kinds import resolve_kind
+from features import timing_cars
 from models.conftest import SmallSeason
 
 OUTPUT_COLUMNS = [f"p_fcy_start_{k}" for k in HORIZONS]
@@ -58,7 +59,8 @@ def _race(flags: list[str], slow: dict[int, float] | None = None) -> pl.DataFram
         for lap in range(1, n + 1):
             extra = slow.get(lap, 0.0) if pos == 2 else 0.0
             rows.append({
-                "race_id": "r", "vehicle_id": car, "lap": lap, "track": "vir",
+                "race_id": "r", "vehicle_id": car, "car_number": car.rsplit("-", 1)[1],
+                "lap": lap, "track": "vir",
                 "position": pos, "flag": flags[lap - 1],
                 "prev_fcy": lap > 1 and flags[lap - 2] == FLAG_CAUTION,
                 "in_pit": False, "out_lap": False,
@@ -103,6 +105,13 @@ def test_field_features_read_only_laps_done_at_the_leaders_crossing() -> None:
     assert by_lap[5]["n_off_pace"] == 1
     assert by_lap[3]["n_close_2s"] == 1 and by_lap[5]["n_close_2s"] == 0
     assert by_lap[3]["n_cars"] == 2
+
+
+def test_the_field_counts_every_timing_car_logged_or_not() -> None:
+    # Two of the three timing cars have no logger (vehicle_id null): all three race.
+    rows = fcy_rows(timing_cars.feature_rows())
+    laps_ahead = rows.filter(pl.col("lap") >= 2)
+    assert laps_ahead.height > 0 and (laps_ahead["n_cars"] == 3).all()
 
 
 def test_rows_do_not_change_when_later_laps_are_cut(pace_lake: SmallSeason) -> None:

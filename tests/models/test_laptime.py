@@ -16,6 +16,7 @@ from cognirace.models.laptime import (
     laptime_rows,
     score_laptime,
 )
+from features import timing_cars
 from models.conftest import SmallSeason
 
 
@@ -57,6 +58,20 @@ def test_target_is_the_next_green_lap_from_timing(pace_lake: SmallSeason,
     first = nxt.sort("lap_right").group_by("race_id", "vehicle_id", "lap").first()
     assert first.height == rows.height
     assert (first["next_lap_time_s"] == first["actual"]).all()
+
+
+def test_each_timing_car_is_its_own_target_logged_or_not() -> None:
+    rows = laptime_rows(timing_cars.feature_rows())
+    for number in ("021", "3#2", "7"):
+        # Every green lap's target is the car's own next lap (all green but the stop's),
+        # never another car's lap of the same number.
+        times = timing_cars.lap_times(number)
+        car = rows.filter(pl.col("car_number") == number).sort("lap")
+        assert car["next_lap_time_s"].to_list() == [times[lap] for lap in car["lap"]]
+    # The last green lap before a stop has no next green lap in its stint.
+    assert rows.filter(pl.col("car_number") == "021")["lap"].to_list() == [2, 3, *range(7, 20)]
+    assert rows.filter(pl.col("car_number") == "3#2")["lap"].to_list() == [
+        *range(2, 11), *range(14, 20)]
 
 
 def test_model_beats_baseline_with_calibrated_interval(rows: pl.DataFrame) -> None:

@@ -18,6 +18,7 @@ from cognirace.models.pitloss import (
     score_pit_loss,
 )
 from cognirace.registry.kinds import resolve_kind
+from features import timing_cars
 from models.test_fuel import small_season
 
 
@@ -69,6 +70,21 @@ def test_green_loss_is_in_and_out_lap_against_green_pace() -> None:
     rows = pit_stop_rows(features)
     assert rows.height == 1 and rows["lap"][0] == 4 and not rows["caution"][0]
     assert rows["pit_loss_s"][0] == pytest.approx(143.0 + 144.0 - 2 * 130.0)
+
+
+def test_stops_of_timing_cars_without_a_logger_are_their_own() -> None:
+    rows = pit_stop_rows(timing_cars.feature_rows())
+    assert rows.select("car_number", "lap", "tire_change").rows() == [
+        ("021", 5, True), ("3#2", 12, False)]
+    assert rows["vehicle_id"].null_count() == 2
+    features = timing_cars.feature_rows()
+    for stop in rows.iter_rows(named=True):
+        times = timing_cars.lap_times(stop["car_number"])
+        pace = features.filter((pl.col("car_number") == stop["car_number"])
+                               & (pl.col("lap") == stop["lap"]))["pace_median3_s"].item()
+        assert stop["ref_in_s"] == stop["ref_out_s"] == pace
+        assert stop["pit_loss_s"] == pytest.approx(
+            times[stop["lap"] - 1] + times[stop["lap"]] - 2 * pace)
 
 
 def test_yellow_loss_is_against_the_field_on_the_same_laps() -> None:

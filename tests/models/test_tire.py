@@ -38,6 +38,7 @@ from cognirace.models.tire_stats import (
     shrink,
 )
 from cognirace.training.truth import load_truth
+from features import timing_cars
 from models.conftest import SmallSeason
 
 INPUT_COLUMNS = ("track", "lap_times_s", "tire_ages_laps", "fuel_laps", "horizon_age_laps")
@@ -117,6 +118,21 @@ def test_the_model_never_sees_a_lap_it_is_scored_on(rows: pl.DataFrame,
     model = TireDegradationModel(calibration_repeats=1).fit(rows)
     assert model.predict(moved).equals(model.predict(rows))
     assert model.predict(rows.drop(*LABEL_COLUMNS)).equals(model.predict(rows))
+
+
+def test_timing_cars_without_a_logger_have_stints_of_their_own() -> None:
+    rows = tire_rows(timing_cars.feature_rows())
+    # 021 stopped after lap 5 (stint 2: 14 green laps), 3#2 after lap 12 (stint 1: 10
+    # green laps, its 7 after the stop are too few), 7 never (19 green laps).
+    assert rows.select("car_number", "stint", "n_laps").rows() == [
+        ("021", 2, 14), ("3#2", 1, 10), ("7", 1, 19)]
+    assert rows["vehicle_id"].to_list() == [None, None, "GR86-001-7"]
+    new_set = rows.row(0, named=True)
+    assert new_set["seen_lap"][0] == 7 and new_set["tire_ages_laps"][0] == 1.0
+    assert new_set["horizon_age_laps"] == 14.0  # lap 20, 14 laps after the change
+    drive_through = rows.row(1, named=True)
+    assert drive_through["ahead_lap"][-1] == 11
+    assert drive_through["lap_times_s"] == timing_cars.lap_times("3#2")[1:6]
 
 
 def test_the_forecast_is_the_seen_level_plus_the_trend() -> None:

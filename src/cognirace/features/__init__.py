@@ -1,7 +1,7 @@
 """Lap-level features from the lake, and the same features one lap at a time, live.
 
 ``feature_table(lake)`` (or ``scan_features`` for a lazy frame) gives one row per race,
-car and lap with the columns of ``CATALOGUE`` (name, type, unit, description);
+timing car (``car_number``, logged or not) and lap with the columns of ``CATALOGUE``;
 ``LiveFeatureBuilder`` emits the same row for a car's lap when that lap completes in a
 live stream. Both run ``build_lap_features``, and every value of a row uses only what
 was known when its lap ended. ``split_by_race`` and ``leave_one_track_out`` split the

@@ -1,7 +1,8 @@
 """One car's history through a race: flags, pit stops, stints, tire age and pace.
 
 Every expression here looks only at the car's own laps up to the current one, so a
-row depends on nothing that happens after its lap ends.
+row depends on nothing that happens after its lap ends. A car is a timing car
+(``race_id, car_number``), whether or not a logger recorded it.
 
 A green lap is one raced at full speed: its flag at the line is one of ``RACING_FLAGS``
 (green, or the chequered flag on the car's last lap, which is raced flat out to the
@@ -32,7 +33,9 @@ PACE_WINDOW_LAPS = 3
 PIT_TRANSIT_S: dict[str, float] = {key: t.pit_transit_s for key, t in TRACKS.items()}
 """Pit-lane transit time (s) by track key."""
 
-CAR = ("race_id", "vehicle_id")
+CAR = ("race_id", "car_number")
+"""One car of one race: the timing car. Never ``vehicle_id``, which is null for every
+car without logger data and would make them one car."""
 
 
 def _by_car(expr: pl.Expr) -> pl.Expr:
@@ -97,6 +100,7 @@ def add_car_history(laps: pl.LazyFrame) -> pl.LazyFrame:
 
 
 __all__ = [
+    "CAR",
     "PACE_WINDOW_LAPS",
     "PIT_TRANSIT_S",
     "TIRE_CHANGE_MIN_STATIONARY_S",

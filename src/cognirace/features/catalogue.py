@@ -7,6 +7,12 @@ instead of feeding a model the wrong thing.
 Every value of a row is known when the car crosses the line at the end of that lap:
 features that look at other cars use only the laps completed by then, which is what
 lets the live builder emit the same row as the batch table.
+
+A row is one timing car's lap (``KEY_COLUMNS``): cars are told apart by ``car_number``,
+the official timing's, as the lake's laps are. ``vehicle_id`` only says whose telemetry
+the lap's telemetry features come from; a car the loggers did not record has none, and
+its telemetry features are null. A lap without ``car_number`` (only a race read from lap
+files alone, for a logged car without a number) belongs to no known car and is left out.
 """
 
 from __future__ import annotations
@@ -47,9 +53,12 @@ F64, I32, STR, BOOL = pl.Float64(), pl.Int32(), pl.String(), pl.Boolean()
 
 CATALOGUE: tuple[Column, ...] = (
     _c("race_id", STR, "", "key", "Race, as in the lake (`barber-R1`)."),
-    _c("vehicle_id", STR, "", "key", "Logger id `GR86-<chassis>-<number>`, the car's key."),
     _c("car_number", STR, "", "key",
-       "Race number from the timing files, as text: `021` and `21` are two cars."),
+       "The car's key: its number in the official timing, as text (`021` and `21` are "
+       "two cars; `3#2` is a second car listed under number 3)."),
+    _c("vehicle_id", STR, "", "key",
+       "Logger id `GR86-<chassis>-<number>` of the car's telemetry; null for a car without "
+       "logger data. Telemetry features join on it, so they are null there too."),
     _c("lap", I32, "", "key", "Lap number, 1-based."),
     _c("track", STR, "", "key", "Track key (`barber`)."),
     _c("session", STR, "", "key", "`R1` or `R2`."),
@@ -130,8 +139,10 @@ CATALOGUE: tuple[Column, ...] = (
 )
 """Every column of the lap feature table, in table order."""
 
-KEY_COLUMNS: tuple[str, ...] = ("race_id", "vehicle_id", "lap")
-"""Columns that identify a row."""
+KEY_COLUMNS: tuple[str, ...] = ("race_id", "car_number", "lap")
+"""Columns that identify a row: the lake's laps key. A car is its timing number, not its
+logger: ``vehicle_id`` is null for every timing car without logger data (0 to 4 a real
+race), so keying on it would merge those cars into one."""
 
 FEATURE_SCHEMA = pl.Schema({c.name: c.dtype for c in CATALOGUE})
 """The table's schema, in column order."""

@@ -1,6 +1,6 @@
 """The race around a car at its line crossing: position, gaps, field pace, race time.
 
-Rows are taken in the order the laps ended (``lap_end``, then ``vehicle_id`` for ties)
+Rows are taken in the order the laps ended (``lap_end``, then ``car_number`` for ties)
 and every expression is cumulative in that order, so a row only uses laps that had
 ended by the time its own lap ended. That is what the live builder knows at that
 moment, and why the gap behind is the one at the previous line: the car behind has not
@@ -15,6 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from cognirace.domain.tracks import TRACKS
+from cognirace.features.car_history import CAR
 from cognirace.features.durations import seconds
 
 RACE_DURATION_S = 45 * 60.0
@@ -25,9 +26,9 @@ BEST_LAP_S: dict[str, float] = {key: t.best_lap_s for key, t in TRACKS.items()}
 
 RACE = ("race_id",)
 RACE_LAP = ("race_id", "lap")
-CAR = ("race_id", "vehicle_id")
-CROSSING_ORDER = ("race_id", "lap_end", "vehicle_id")
-"""Order in which lap completions become known."""
+CROSSING_ORDER = ("race_id", "lap_end", "car_number")
+"""Order in which lap completions become known; a tie goes by the timing car's number
+(as text), which every lap has, logged or not."""
 
 
 def add_line_order(laps: pl.LazyFrame) -> pl.LazyFrame:

@@ -8,7 +8,13 @@ race's laps so far, then returns the row of the lap just completed. Because batc
 features only use laps that ended before the row's own lap, the live row equals the
 batch row.
 
-Feed completions in ``lap_end`` order (ties by ``vehicle_id``), weather rows before a
+Cars are timing cars, as in the batch table: a completion names its car by
+``car_number``. Samples come from the loggers and name theirs by ``vehicle_id``; they
+belong to the car whose laps carry that ``vehicle_id``, and are aggregated when that
+car completes the sample's lap. A car whose laps carry no ``vehicle_id`` has no
+telemetry features (null), whatever samples arrive.
+
+Feed completions in ``lap_end`` order (ties by ``car_number``), weather rows before a
 lap that ends at or after their time, and a lap's samples before its completion:
 samples that arrive for a lap already completed are counted in ``n_late_samples`` and
 ignored. The cost of a completion grows with the laps received so far (a few
@@ -30,6 +36,7 @@ from cognirace.features.telemetry import aggregate_telemetry
 from cognirace.lake.schema import LAPS, TELEMETRY, WEATHER
 
 LapKey = tuple[str, int]
+"""A car's lap: ``(car_number, lap)`` for a completion, ``(vehicle_id, lap)`` for samples."""
 
 
 def _row(values: Mapping[str, Any], schema: pl.Schema, race_id: str, what: str
@@ -65,6 +72,7 @@ class LiveFeatureBuilder:
         self._samples: dict[LapKey, list[dict[str, Any]]] = defaultdict(list)
         self._telemetry_laps: list[pl.DataFrame] = []
         self._completed: set[LapKey] = set()
+        self._logged_completed: set[LapKey] = set()
         self.n_late_samples = 0
         """Samples received for a lap that had already completed (ignored)."""
 
@@ -75,7 +83,7 @@ class LiveFeatureBuilder:
             raise DataError("a telemetry sample needs vehicle_id and lap", value=sample,
                             hint="pass rows of the lake's telemetry schema")
         key = (str(row["vehicle_id"]), int(row["lap"]))
-        if key in self._completed:
+        if key in self._logged_completed:
             self.n_late_samples += 1
             return
         self._samples[key].append(row)
@@ -93,8 +101,9 @@ class LiveFeatureBuilder:
         """Record a completed lap and return its feature row.
 
         Args:
-            lap: The lap-timing fields of a lake ``laps`` row; ``vehicle_id``, ``lap``
-                and ``lap_end`` are required.
+            lap: The lap-timing fields of a lake ``laps`` row; ``car_number`` (the
+                timing car), ``lap`` and ``lap_end`` are required; ``vehicle_id`` (the
+                car's logger) where the car has one, else its lap has no telemetry.
 
         Returns:
             One row with the columns of ``CATALOGUE``.
@@ -104,27 +113,32 @@ class LiveFeatureBuilder:
                 the lap was completed before.
         """
         row = _row(lap, LAPS, self.race_id, "lap")
-        for name in ("vehicle_id", "lap", "lap_end"):
+        for name in ("car_number", "lap", "lap_end"):
             if row[name] is None:
                 raise DataError("a completed lap needs this field", column=name,
-                                hint="pass the lap-timing fields of a lake laps row")
-        if row["car_number"] is not None and not isinstance(row["car_number"], str):
+                                hint="pass the lap-timing fields of a lake laps row; a lap "
+                                     "without car_number belongs to no known car and has "
+                                     "no feature row")
+        if not isinstance(row["car_number"], str):
             # Polars would turn 21 into "21" silently; "021" must never arrive that way.
             raise DataError("car numbers are text", column="car_number",
                             value=row["car_number"],
                             hint="pass the number as the timing prints it, e.g. \"021\" "
                                  "(\"021\" and \"21\" are two cars)")
-        key = (str(row["vehicle_id"]), int(row["lap"]))
+        key = (row["car_number"], int(row["lap"]))
         if key in self._completed:
             raise DataError("lap completed twice", value=key)
         self._completed.add(key)
         self._laps.append(row)
-        self._aggregate(key)
+        if row["vehicle_id"] is not None:
+            self._aggregate((str(row["vehicle_id"]), int(row["lap"])))
         return self._features_of(key)
 
-    def _aggregate(self, key: LapKey) -> None:
-        """Turn a completed lap's buffered samples into its telemetry aggregates."""
-        samples = self._samples.pop(key, [])
+    def _aggregate(self, logged: LapKey) -> None:
+        """Turn the buffered samples of a completed lap of a logger, ``(vehicle_id, lap)``,
+        into its telemetry aggregates; later samples of that lap are late."""
+        self._logged_completed.add(logged)
+        samples = self._samples.pop(logged, [])
         if samples:
             frame = pl.DataFrame(samples, schema=TELEMETRY)
             self._telemetry_laps.append(aggregate_telemetry(frame.lazy()).collect())
@@ -136,8 +150,8 @@ class LiveFeatureBuilder:
                      else aggregate_telemetry(pl.LazyFrame(schema=TELEMETRY)).collect())
         features = build_lap_features(laps.lazy(), self._race.lazy(), weather.lazy(),
                                       telemetry.lazy(), race_duration_s=self.race_duration_s)
-        vehicle_id, lap = key
-        return features.filter((pl.col("vehicle_id") == vehicle_id)
+        car_number, lap = key
+        return features.filter((pl.col("car_number") == car_number)
                                & (pl.col("lap") == lap)).collect()
 
 

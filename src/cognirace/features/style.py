@@ -37,6 +37,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.domain.formats import FLAG_CAUTION
+from cognirace.features.car_history import CAR
 from cognirace.features.signals import FULL_THROTTLE_PCT, interpolated, reading
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ N_CORNERS = 3
 STYLE_KEYS: tuple[str, ...] = ("race_id", "track", "vehicle_id", "car_number", "lap", "stint")
 
 LAP: tuple[str, ...] = ("vehicle_id", "lap")
-"""Keys of one lap within a race."""
+"""Keys of one logged lap within a race: telemetry is keyed by the logger."""
 
 STYLE_FEATURES: tuple[str, ...] = (
     "peak_brake_bar", "brake_bar_per_g", "brake_zone_m", "brake_frac", "trail_brake_frac",
@@ -216,9 +217,16 @@ def lap_style(samples: pl.DataFrame) -> dict[str, float]:
 
 
 def green_laps(lake: Lake) -> pl.DataFrame:
-    """Laps fit for a style row, with ``track`` and the stint number (pit stops so far)."""
-    laps = lake.laps.join(lake.races.select("race_id", "track"), on="race_id", how="left")
-    car = ["race_id", "vehicle_id"]
+    """Laps fit for a style row, with ``track`` and the stint number (pit stops so far).
+
+    A car is a timing car (``race_id, car_number``), as in the lap table, so stints of
+    two cars without a ``vehicle_id`` never run together; laps without a car number
+    belong to no known car and are left out. Only laps with a ``vehicle_id`` can have
+    telemetry, and so a style row.
+    """
+    laps = lake.laps.filter(pl.col("car_number").is_not_null()).join(
+        lake.races.select("race_id", "track"), on="race_id", how="left")
+    car = list(CAR)
     fcy = (pl.col("flag") == FLAG_CAUTION).fill_null(False)
     pit = pl.col("in_pit").fill_null(False)
     return (laps.sort(*car, "lap")
@@ -242,7 +250,7 @@ def style_table(lake: Lake) -> pl.DataFrame:
         samples = lake.scan_telemetry(race_id=race_id).collect()
         if samples.is_empty():
             continue
-        keep = laps.filter(pl.col("race_id") == race_id)
+        keep = laps.filter((pl.col("race_id") == race_id) & pl.col("vehicle_id").is_not_null())
         samples = samples.join(keep.select("vehicle_id", "lap"), on=["vehicle_id", "lap"])
         index = {(r["vehicle_id"], r["lap"]): r for r in keep.iter_rows(named=True)}
         # The lap_style of each lap, with the interpolation done once for the race.

@@ -3,6 +3,12 @@
 ``build_lap_features`` is the one pure function both paths run: the batch table over
 a whole lake (``scan_features``), the live builder over the laps of one race received
 so far. Reading the lake happens only in ``scan_features``/``feature_table``.
+
+Cars are the lake's timing cars (``race_id, car_number``). Telemetry is the loggers',
+keyed by ``vehicle_id``, so a lap's telemetry aggregates join on its ``vehicle_id``:
+a timing car without logger data gets none (null, never a default). A lap without a
+``car_number`` cannot be told apart from another such lap of the race, so it is left
+out rather than merged into one made-up car.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ import polars as pl
 from cognirace.features.car_history import add_car_history
 from cognirace.features.catalogue import FEATURE_SCHEMA, KEY_COLUMNS
 from cognirace.features.field import RACE_DURATION_S, add_field_context
-from cognirace.features.telemetry import TELEMETRY_FEATURES, aggregate_telemetry
+from cognirace.features.telemetry import (
+    TELEMETRY_FEATURES,
+    TELEMETRY_LAP_KEYS,
+    aggregate_telemetry,
+)
 from cognirace.lake.reader import Lake
 
 
@@ -33,8 +43,10 @@ def _weather_at(laps: pl.LazyFrame, weather: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _with_telemetry(laps: pl.LazyFrame, telemetry_laps: pl.LazyFrame) -> pl.LazyFrame:
-    """Join the per-lap telemetry aggregates; laps without telemetry get 0 samples."""
-    return laps.join(telemetry_laps, on=list(KEY_COLUMNS), how="left") \
+    """Join the per-lap telemetry aggregates by the lap's logger; laps without telemetry,
+    and laps of a car without a ``vehicle_id``, get 0 samples and null aggregates."""
+    return laps.join(telemetry_laps, on=list(TELEMETRY_LAP_KEYS), how="left",
+                     nulls_equal=False) \
         .with_columns(pl.col("n_samples").fill_null(0))
 
 
@@ -44,16 +56,18 @@ def build_lap_features(laps: pl.LazyFrame, races: pl.LazyFrame, weather: pl.Lazy
     """Lap features from lake tables: the columns of ``CATALOGUE``, sorted by key.
 
     Laps without an end time are left out: a row is defined by what is known when its
-    lap ends.
+    lap ends; so are laps without a ``car_number``, which belong to no known car.
 
     Args:
         laps: Lake ``laps`` rows.
         races: Lake ``races`` rows (``race_id, track, session``) of those laps.
         weather: Lake ``weather`` rows of those races (may be empty).
-        telemetry_laps: ``aggregate_telemetry`` of the races' telemetry (may be empty).
+        telemetry_laps: ``aggregate_telemetry`` of the races' telemetry (may be empty),
+            keyed by ``race_id, vehicle_id, lap``.
         race_duration_s: Timed length of each race, s.
     """
-    rows = laps.filter(pl.col("lap_end").is_not_null()).join(
+    rows = laps.filter(pl.col("lap_end").is_not_null()
+                       & pl.col("car_number").is_not_null()).join(
         races.select("race_id", "track", "session"), on="race_id", how="left")
     rows = add_field_context(add_car_history(rows), race_duration_s)
     rows = _with_telemetry(_weather_at(rows, weather), telemetry_laps)

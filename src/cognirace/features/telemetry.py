@@ -1,8 +1,8 @@
 """Per-lap telemetry aggregates: throttle, revs, braking, speeds and a fuel proxy.
 
 ``aggregate_telemetry`` turns samples (the lake's telemetry schema) into one row per
-car and lap. The batch table runs it over a whole lake; the live builder runs it over
-one finished lap's buffered samples, so both see the same numbers.
+logged car (``vehicle_id``) and lap. The batch table runs it over a whole lake; the live
+builder runs it over one finished lap's buffered samples, so both see the same numbers.
 
 Samples belong to the lap in their ``lap`` column (repaired by ingest, and consistent
 with the lap start and end times). The throttle is the track's (``signals``: the pedal
@@ -39,7 +39,9 @@ well under it, a GR86 mid-corner pulls 1 to 1.5 g."""
 KPH_TO_MS = 1.0 / 3.6
 PER_MINUTE = 1.0 / 60.0
 
-LAP_KEYS = ("race_id", "vehicle_id", "lap")
+TELEMETRY_LAP_KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "lap")
+"""One logged car's lap: telemetry is the loggers', keyed by ``vehicle_id`` (the lap
+table's cars are timing cars; a lap row joins these aggregates by its ``vehicle_id``)."""
 
 TELEMETRY_FEATURES: tuple[str, ...] = (
     "n_samples", THROTTLE_SOURCE, "full_throttle_frac", "mean_throttle_pct", "mean_rpm",
@@ -54,13 +56,13 @@ FLOAT_FEATURES: tuple[str, ...] = TELEMETRY_FEATURES[2:]
 
 def _step(value: pl.Expr, dt_s: pl.Expr) -> pl.Expr:
     """Trapezoid area of ``value`` from each sample to the next one of the lap, units x s."""
-    return (value + value.shift(-1).over(LAP_KEYS)) * 0.5 * dt_s
+    return (value + value.shift(-1).over(TELEMETRY_LAP_KEYS)) * 0.5 * dt_s
 
 
 def _apex(speed: pl.Expr) -> pl.Expr:
     """A speed reading under lateral g below the previous reading and not above the next."""
-    before = speed.shift(1).forward_fill().over(LAP_KEYS)
-    after = speed.shift(-1).backward_fill().over(LAP_KEYS)
+    before = speed.shift(1).forward_fill().over(TELEMETRY_LAP_KEYS)
+    after = speed.shift(-1).backward_fill().over(TELEMETRY_LAP_KEYS)
     return (pl.col("accy_g").abs() >= CORNER_ACCY_G) & (speed < before) & (speed <= after)
 
 
@@ -73,14 +75,15 @@ def _with_sample_terms(telemetry: pl.LazyFrame) -> pl.LazyFrame:
     """
     speed = reading("speed_kph")
     cornering = pl.col("accy_g").abs() >= CORNER_ACCY_G
-    dt_s = seconds(pl.col("time").shift(-1).over(LAP_KEYS) - pl.col("time"))
+    lap = TELEMETRY_LAP_KEYS
+    dt_s = seconds(pl.col("time").shift(-1).over(lap) - pl.col("time"))
     return (
-        telemetry.sort(*LAP_KEYS, "time")
-        .with_columns(_throttle=throttle_pct(LAP_KEYS), _source=throttle_source(LAP_KEYS))
-        .with_columns(_brake_i=interpolated(reading("pbrake_f"), LAP_KEYS),
-                      _speed_i=interpolated(speed, LAP_KEYS),
-                      _throttle_i=interpolated(pl.col("_throttle"), LAP_KEYS),
-                      _rpm_i=interpolated(reading("rpm"), LAP_KEYS))
+        telemetry.sort(*lap, "time")
+        .with_columns(_throttle=throttle_pct(lap), _source=throttle_source(lap))
+        .with_columns(_brake_i=interpolated(reading("pbrake_f"), lap),
+                      _speed_i=interpolated(speed, lap),
+                      _throttle_i=interpolated(pl.col("_throttle"), lap),
+                      _rpm_i=interpolated(reading("rpm"), lap))
         .with_columns(_brake_power=pl.col("_brake_i") * pl.col("_speed_i") * KPH_TO_MS,
                       _load_rate=pl.col("_throttle_i") * 0.01 * pl.col("_rpm_i") * PER_MINUTE)
         .with_columns(
@@ -105,7 +108,7 @@ def aggregate_telemetry(telemetry: pl.LazyFrame) -> pl.LazyFrame:
     throttle = pl.col("_throttle")
     return (
         _with_sample_terms(telemetry)
-        .group_by(*LAP_KEYS)
+        .group_by(*TELEMETRY_LAP_KEYS)
         .agg(
             n_samples=pl.len().cast(pl.Int32),
             **{THROTTLE_SOURCE: pl.col("_source").first()},
@@ -128,5 +131,6 @@ __all__ = [
     "CORNER_ACCY_G",
     "FULL_THROTTLE_PCT",
     "TELEMETRY_FEATURES",
+    "TELEMETRY_LAP_KEYS",
     "aggregate_telemetry",
 ]

@@ -215,8 +215,8 @@ def window_table(lake: Lake) -> pl.DataFrame:
     """Every telemetry window of a lake, with the race's track and the car's number."""
     windows = window_features(lake.scan_telemetry())
     races = lake.races.select("race_id", "track")
-    cars = lake.cars.select("race_id", "vehicle_id", "car_number").unique(
-        ["race_id", "vehicle_id"])
+    cars = lake.cars.drop_nulls("vehicle_id").select(
+        "race_id", "vehicle_id", "car_number").unique(["race_id", "vehicle_id"])
     return (windows.join(races, on="race_id", how="left")
             .join(cars, on=["race_id", "vehicle_id"], how="left")
             .sort(*KEYS))

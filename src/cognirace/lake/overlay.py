@@ -47,7 +47,8 @@ def vehicle_of(lake: Lake, race_id: str, car_number: str) -> str:
             finds car 021, never car 21.
 
     Raises:
-        DataError: when ``car_number`` is not text, or no car of the race has it.
+        DataError: when ``car_number`` is not text, no car of the race has it, or the
+            car has no logger data (a timing car no logged car was matched to).
     """
     if not isinstance(car_number, str):
         raise DataError("car numbers are text", column="car_number", value=car_number,
@@ -57,7 +58,13 @@ def vehicle_of(lake: Lake, race_id: str, car_number: str) -> str:
     if rows.height == 0:
         raise DataError("no car with this number in the race", value=car_number,
                         hint=f"see open_lake(...).cars for race {race_id!r}")
-    return str(rows["vehicle_id"][0])
+    vehicle = rows["vehicle_id"][0]
+    if vehicle is None:
+        raise DataError("this car has no logger data in the race, so no telemetry",
+                        value=car_number,
+                        hint="the official timing lists it but no logged car was matched "
+                             f"to it; see open_lake(...).report({race_id!r})")
+    return str(vehicle)
 
 
 def lap_telemetry(lake: Lake, race_id: str, lap: int, *, car_number: str | None = None,

@@ -291,7 +291,7 @@ def _split_units(frame: pl.DataFrame) -> pl.Series:
     (first or second half of its laps), so a one-race test still has disjoint sides."""
     if frame["race_id"].n_unique() >= 2:
         return frame["race_id"]
-    car = ["race_id", "vehicle_id"]
+    car = ["race_id", "car_number"]
     late = pl.col("lap").rank("ordinal").over(car) > pl.len().over(car) / 2
     return frame.select(pl.col("race_id") + pl.when(late).then(pl.lit("#b"))
                         .otherwise(pl.lit("#a"))).to_series()
@@ -317,11 +317,12 @@ def identification(rows: pl.DataFrame, predictions: pl.DataFrame,
     """Nearest-neighbour ranks of the true driver and the gallery sizes, per query.
 
     The gallery is each driver's mean embedding per unit (race); queries are laps
-    (``by`` empty) or means over ``by`` (e.g. ``("vehicle_id", "stint")``) from other
+    (``by`` empty) or means over ``by`` (e.g. ``("car_number", "stint")``) from other
     units, for drivers the gallery holds.
     """
     dims = [c for c in predictions.columns if c.startswith("emb_")]
-    frame = pl.concat([rows.select(*KEYS, "stint", TARGET), predictions.select(dims)],
+    frame = pl.concat([rows.select(*KEYS, "car_number", "stint", TARGET),
+                       predictions.select(dims)],
                       how="horizontal").with_columns(_unit=_split_units(rows))
     gallery = frame.group_by("_unit", TARGET).agg(pl.col(dims).mean())
     queries = frame if not by else frame.group_by("_unit", TARGET, *by).agg(
@@ -343,7 +344,7 @@ def identification(rows: pl.DataFrame, predictions: pl.DataFrame,
 def score_driver(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
     """Top-1 and top-5 identification of laps and of stint means, with chance level."""
     metrics: dict[str, float] = {}
-    for suffix, by in (("", ()), ("_stint", ("vehicle_id", "stint"))):
+    for suffix, by in (("", ()), ("_stint", ("car_number", "stint"))):
         ranks, sizes = identification(rows, predictions, by)
         n = len(ranks)
         metrics[f"top1{suffix}"] = float((ranks < 1).mean()) if n else 0.0

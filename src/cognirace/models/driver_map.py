@@ -28,7 +28,7 @@ def plot_embedding(rows: pl.DataFrame, predictions: pl.DataFrame, path: Path) ->
     import matplotlib.pyplot as plt
 
     dims = [c for c in predictions.columns if c.startswith("emb_")]
-    keys = [c for c in ("race_id", "vehicle_id", "stint") if c in rows.columns]
+    keys = [c for c in ("race_id", "car_number", "stint") if c in rows.columns]
     frame = pl.concat([rows.select("driver_id", "track", *keys), predictions.select(dims)],
                       how="horizontal")
     points = frame.group_by("driver_id", "track", *keys).agg(pl.col(dims).mean()).sort(

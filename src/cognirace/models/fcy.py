@@ -179,7 +179,7 @@ class FcyHazardModel(Model):
     """
 
     kind = "fcy_hazard"
-    kind_version = "2"
+    kind_version = "3"  # field counts include the timing cars without logger data
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -296,8 +296,12 @@ def _leader_laps(features: pl.DataFrame) -> pl.DataFrame:
 
 
 def _car_state(features: pl.DataFrame) -> pl.DataFrame:
-    """Each car's laps with an off-pace flag: a clean lap > ``OFF_PACE_S`` over its pace."""
-    car = ["race_id", "vehicle_id"]
+    """Each car's laps with an off-pace flag: a clean lap > ``OFF_PACE_S`` over its pace.
+
+    A car is the table's timing car (``race_id, car_number``): every car on track counts,
+    with logger data or without.
+    """
+    car = ["race_id", "car_number"]
     clean = (~pl.col("in_pit") & ~pl.col("out_lap") & (pl.col("flag") != FLAG_CAUTION)
              & ~pl.col("prev_fcy") & (pl.col("lap") > 1)).fill_null(False)
     pace = pl.col("pace_median3_s").shift(1).over(car)
@@ -310,11 +314,11 @@ def _car_state(features: pl.DataFrame) -> pl.DataFrame:
 
 def _field_at_leader(leader: pl.DataFrame, cars: pl.DataFrame) -> pl.DataFrame:
     """Field density and cars off pace from each car's last lap done when the leader crossed."""
-    vehicles = cars.select("race_id", "vehicle_id").unique()
-    grid = (leader.select("race_id", "lap", "leader_end").join(vehicles, on="race_id")
-            .sort("leader_end"))
+    car = ["race_id", "car_number"]
+    grid = (leader.select("race_id", "lap", "leader_end")
+            .join(cars.select(car).unique(), on="race_id").sort("leader_end"))
     asof = grid.join_asof(cars, left_on="leader_end", right_on="lap_end",
-                          by=["race_id", "vehicle_id"], strategy="backward",
+                          by=car, strategy="backward",
                           check_sortedness=False)  # both sorted by time above
     gap = pl.col("gap_ahead_s")
     return asof.group_by("race_id", "lap").agg(

@@ -235,11 +235,12 @@ def laptime_rows(features: pl.DataFrame,
 
     The target is the timed lap of the car's next green lap in the same stint (an FCY
     period may lie between); laps after the car's last green lap of a stint have no
-    target and are left out. ``truth`` is not used: the label comes from timing.
+    target and are left out. ``truth`` is not used: the label comes from timing. Cars
+    are the table's timing cars (``race_id, car_number``), logged or not.
     """
     del truth
-    by_stint = ("race_id", "vehicle_id", "stint")
-    green = features.filter(pl.col("green_lap")).sort("race_id", "vehicle_id", "lap")
+    by_stint = ("race_id", "car_number", "stint")
+    green = features.filter(pl.col("green_lap")).sort("race_id", "car_number", "lap")
     return green.with_columns(
         pl.col("lap_time_s").shift(-1).over(by_stint).alias(TARGET),
     ).filter(pl.col(TARGET).is_not_null() & pl.col("pace_median3_s").is_not_null())

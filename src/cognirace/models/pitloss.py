@@ -176,8 +176,11 @@ class TransitPitLossBaseline(Model):
 
 
 def _with_references(features: pl.DataFrame) -> pl.DataFrame:
-    """Add each lap's next lap, the car's fallback pace and the field's median laps."""
-    car = ["race_id", "vehicle_id"]
+    """Add each lap's next lap, the car's fallback pace and the field's median laps.
+
+    A car is the table's timing car (``race_id, car_number``), whether logged or not.
+    """
+    car = ["race_id", "car_number"]
     laps = features.sort(*car, "lap").with_columns(
         out_time_s=pl.col("lap_time_s").shift(-1).over(car),
         out_flag=pl.col("flag").shift(-1).over(car),

@@ -27,9 +27,9 @@ from cognirace.models.lgbm import FloatArray
 from cognirace.models.task import truth_by_car
 from cognirace.models.tire_stats import FCY_FUEL_SHARE
 
-CAR_KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "car_number")
-"""One car of one race; ``car_number`` too, because a car's timing may lack its
-``vehicle_id`` (see ``tire_rows``)."""
+CAR_KEYS: tuple[str, ...] = ("race_id", "car_number")
+"""One car of one race: the timing car, as the lap feature table keys it (its
+``vehicle_id`` is null when no logger recorded it, so it cannot tell such cars apart)."""
 STINT_KEYS: tuple[str, ...] = (*CAR_KEYS, "stint")
 
 SEEN_SHARE = 0.5
@@ -63,11 +63,11 @@ def tire_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | None =
     of the simulator's tire term on tire age) and ``true_trend_s_per_lap`` (slope of its
     tire plus fuel terms).
 
-    Cars whose timing gives no ``vehicle_id`` are left out: the feature table finds
-    stints and tire ages per ``vehicle_id``, so theirs are those of every such car of
-    the race taken together.
+    Every timing car has rows, logged or not: the inputs and the label are lap times
+    and tire ages from the timing. ``vehicle_id`` rides along (null for a car without
+    logger data) for reading.
     """
-    laps = features.filter(pl.col("vehicle_id").is_not_null()).sort(*CAR_KEYS, "lap") \
+    laps = features.sort(*CAR_KEYS, "lap") \
         .with_columns(pl.when(pl.col("flag") == FLAG_CAUTION).then(FCY_FUEL_SHARE)
                       .otherwise(1.0).cum_sum().over(CAR_KEYS).alias("fuel_laps"))
     green = laps.filter(pl.col("green_lap") & pl.col("lap_time_s").is_not_null())
@@ -83,7 +83,7 @@ def tire_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | None =
     seen, ahead = pl.col("_seen"), ~pl.col("_seen")
     age = pl.col("tire_age_laps").cast(pl.Float64)
     rows = green.group_by(STINT_KEYS).agg(
-        pl.first("track"),
+        pl.first("vehicle_id"), pl.first("track"),
         pl.col("lap_time_s").filter(seen).alias("lap_times_s"),
         age.filter(seen).alias("tire_ages_laps"),
         pl.col("fuel_laps").filter(seen),
