@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cognirace.errors import DataError
 from cognirace.ingest import RaceKey, assign_race_ids, ingest
-from cognirace.ingest.cars import identify
+from cognirace.ingest.cars import group_medians, identify
 from cognirace.ingest.lapfiles import number_of
 from cognirace.ingest.laps import MAX_LAP, repair_lap_sequence
 from cognirace.ingest.textfile import read_table, split_fields
@@ -156,3 +156,19 @@ def test_without_crossings_a_number_is_matched_as_text_first() -> None:
     assert {c.vehicle_id: (c.car_number, c.how) for c in cars} == {
         "GR86-037-03": ("03", "logged number"), "GR86-040-3": ("3", "logged number"),
         "GR86-004-078": ("78", "number value"), "GR86-002-000": (None, "unmatched")}
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.floats(-100, 100)), max_size=40))
+def test_group_medians_are_each_groups_median(pairs: list[tuple[int, float]]) -> None:
+    import numpy as np
+
+    codes = np.array([c for c, _ in pairs], dtype=np.int64)
+    values = np.array([v for _, v in pairs], dtype=np.float64)
+    medians, counts = group_medians(values, codes, 5)
+    for code in range(5):
+        mine = values[codes == code]
+        assert counts[code] == len(mine)
+        if len(mine):
+            assert medians[code] == pytest.approx(float(np.median(mine)))
+        else:
+            assert np.isnan(medians[code])

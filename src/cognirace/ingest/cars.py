@@ -27,6 +27,7 @@ import numpy.typing as npt
 import polars as pl
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 MAX_MATCH_COST_S = 0.4
 """Median distance between offset-corrected crossings above which two cars differ, s.
@@ -85,33 +86,53 @@ def collapse(times_s: FloatArray) -> FloatArray:
 
 def signed_gaps(official_s: FloatArray, logged_s: FloatArray) -> FloatArray:
     """Logged minus official time of the nearest lap event, for every official crossing
-    within the logged events' span (``SPAN_MARGIN_S`` either side), seconds."""
-    if not len(logged_s) or not len(official_s):
-        return np.empty(0)
-    inside = official_s[(official_s >= logged_s[0] - SPAN_MARGIN_S)
-                        & (official_s <= logged_s[-1] + SPAN_MARGIN_S)]
-    i = np.searchsorted(logged_s, inside)
-    left = logged_s[np.clip(i - 1, 0, len(logged_s) - 1)] - inside
-    right = logged_s[np.clip(i, 0, len(logged_s) - 1)] - inside
-    out: FloatArray = np.where(np.abs(left) < np.abs(right), left, right)
+    (of any car) within the logged events' span (``SPAN_MARGIN_S`` either side), seconds;
+    NaN outside it.
+
+    Args:
+        official_s: Official crossings, epoch seconds.
+        logged_s: One logged car's lap events, sorted, epoch seconds.
+    """
+    out: FloatArray = np.full(len(official_s), np.nan)
+    if not len(logged_s):
+        return out
+    inside = (official_s >= logged_s[0] - SPAN_MARGIN_S) \
+        & (official_s <= logged_s[-1] + SPAN_MARGIN_S)
+    o = official_s[inside]
+    i = np.searchsorted(logged_s, o)
+    left = logged_s[np.clip(i - 1, 0, len(logged_s) - 1)] - o
+    right = logged_s[np.clip(i, 0, len(logged_s) - 1)] - o
+    out[inside] = np.where(np.abs(left) < np.abs(right), left, right)
     return out
 
 
-def race_offset(gaps: dict[tuple[str, str], FloatArray]) -> float:
-    """The race's common offset of lap events after official crossings, seconds.
+def group_medians(values: FloatArray, codes: IntArray, n_groups: int
+                  ) -> tuple[FloatArray, IntArray]:
+    """Median and count of ``values`` per group code (NaN values left out), in one sort.
 
-    Each logged car votes with its steadiest pair (least median absolute deviation of
-    its gaps); the offset is the median of those pairs' median gaps, 0 without any.
+    Returns:
+        Medians (NaN for an empty group) and counts, indexed by code.
     """
-    best: dict[str, tuple[float, float]] = {}
-    for (vid, _), gap in gaps.items():
-        if len(gap) < MIN_CROSSINGS:
-            continue
-        middle = float(np.median(gap))
-        spread = float(np.median(np.abs(gap - middle)))
-        if vid not in best or spread < best[vid][0]:
-            best[vid] = (spread, middle)
-    return float(np.median([m for _, m in best.values()])) if best else 0.0
+    keep = ~np.isnan(values)
+    v, c = values[keep], codes[keep]
+    order = np.lexsort((v, c))
+    v = v[order]
+    counts: IntArray = np.bincount(c, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    medians: FloatArray = np.full(n_groups, np.nan)
+    has = counts > 0
+    low, high = starts + (counts - 1) // 2, starts + counts // 2
+    medians[has] = (v[low[has]] + v[high[has]]) / 2
+    return medians, counts
+
+
+def _official_arrays(official: pl.DataFrame) -> tuple[FloatArray, IntArray, list[str]]:
+    """Every official crossing as epoch seconds, with its timing car as a code."""
+    frame = official.drop_nulls(["car_number", "time"]).sort("car_number", "time")
+    cars = frame["car_number"].unique(maintain_order=True).to_list()
+    codes = frame["car_number"].replace_strict(cars, list(range(len(cars))),
+                                               return_dtype=pl.Int64).to_numpy()
+    return frame["time"].dt.epoch("us").to_numpy() / 1e6, codes, [str(c) for c in cars]
 
 
 def _seconds(frame: pl.DataFrame, key: str) -> dict[str, FloatArray]:
@@ -120,6 +141,28 @@ def _seconds(frame: pl.DataFrame, key: str) -> dict[str, FloatArray]:
     for (name,), part in epoch.group_by([key]):
         out[str(name)] = collapse(part["time"].to_numpy())
     return out
+
+
+def race_offset(gaps: dict[str, FloatArray], codes: IntArray, n_cars: int) -> float:
+    """The race's common offset of lap events after official crossings, seconds.
+
+    Each logged car votes with its steadiest timing car (least median absolute deviation
+    of their gaps, over at least ``MIN_CROSSINGS``); the offset is the median of those
+    pairs' median gaps, 0 without any.
+
+    Args:
+        gaps: ``signed_gaps`` of every logged car.
+        codes: The timing car of each official crossing.
+        n_cars: How many timing cars.
+    """
+    votes = []
+    for gap in gaps.values():
+        middle, counts = group_medians(gap, codes, n_cars)
+        spread, _ = group_medians(np.abs(gap - middle[codes]), codes, n_cars)
+        spread[counts < MIN_CROSSINGS] = np.inf
+        if np.isfinite(spread).any():
+            votes.append(middle[int(np.argmin(spread))])
+    return float(np.median(votes)) if votes else 0.0
 
 
 def identify(logged: dict[str, str], crossings: pl.DataFrame, official: pl.DataFrame,
@@ -137,21 +180,21 @@ def identify(logged: dict[str, str], crossings: pl.DataFrame, official: pl.DataF
         lap events after the official line (``race_offset``), seconds.
     """
     logged_s = _seconds(crossings, "vehicle_id")
-    official_s = _seconds(official, "car_number")
-    gaps = {(v, c): signed_gaps(o, logged_s[v]) for v in logged if v in logged_s
-            for c, o in official_s.items()}
-    offset = race_offset(gaps)
+    times, codes, cars = _official_arrays(official)
+    gaps = {v: signed_gaps(times, logged_s[v]) for v in logged if v in logged_s}
+    offset = race_offset(gaps, codes, len(cars))
     scored = []
-    for (vid, car), gap in gaps.items():
-        if len(gap) >= MIN_CROSSINGS:
-            cost = float(np.median(np.abs(gap - offset)))
-            if cost <= MAX_MATCH_COST_S:
-                scored.append((cost, len(gap), vid, car))
+    measured: set[str] = set()
+    for vid, gap in gaps.items():
+        costs, counts = group_medians(np.abs(gap - offset), codes, len(cars))
+        for k in np.flatnonzero(counts >= MIN_CROSSINGS):
+            measured.add(vid)
+            if costs[k] <= MAX_MATCH_COST_S:
+                scored.append((float(costs[k]), int(counts[k]), vid, cars[k]))
     found = _assign(sorted(scored))
     taken = {c.car_number for c in found.values() if c.car_number is not None}
-    for vid in sorted(set(logged) - set(found)):
-        measured = any(len(g) >= MIN_CROSSINGS for (v, _), g in gaps.items() if v == vid)
-        by_number = None if measured else _by_number(logged[vid], timing_numbers, taken)
+    for vid in sorted(set(logged) - set(found) - measured):
+        by_number = _by_number(logged[vid], timing_numbers, taken)
         if by_number is not None:
             car, how = by_number
             found[vid] = CarIdentity(vid, chassis_of(vid), car, how)
@@ -205,6 +248,7 @@ __all__ = [
     "CarIdentity",
     "chassis_of",
     "collapse",
+    "group_medians",
     "identify",
     "race_offset",
     "same_value",

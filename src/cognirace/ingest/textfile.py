@@ -10,12 +10,10 @@ column. The telemetry, the one large family, is read by ``telemetry.py`` instead
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from cognirace.domain.laptime import parse_duration_s
 from cognirace.errors import SchemaError
 
 LINE = "_line"
@@ -50,7 +48,10 @@ def separator_of(header_line: str) -> str:
 
 def split_fields(line: str, sep: str) -> list[str]:
     """Fields of one line, stripped, without the empty field a trailing separator adds."""
-    fields = [f.strip().strip('"').strip() for f in line.split(sep)]
+    if '"' in line:
+        fields = [f.strip().strip('"').strip() for f in line.split(sep)]
+    else:
+        fields = [f.strip() for f in line.split(sep)]
     if len(fields) > 1 and fields[-1] == "":
         fields.pop()
     return fields
@@ -79,49 +80,42 @@ def read_table(path: Path, aliases: dict[str, str] | None = None) -> pl.DataFram
         twice = sorted({h for h in header if header.count(h) > 1})
         raise SchemaError(f"the header names {twice} more than once", path=path, line=1,
                           hint="the file is not what its header claims; re-export it")
-    columns: list[list[str | None]] = [[] for _ in header]
+    width = len(header)
+    rows: list[list[str]] = []
     numbers: list[int] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = split_fields(line, sep)
-        if len(fields) > len(header):
+        if len(fields) > width:
             raise SchemaError(
-                f"row has {len(fields)} fields, the header has {len(header)}",
+                f"row has {len(fields)} fields, the header has {width}",
                 path=path, line=number, value=line[:80],
                 hint="the file is not what its header claims; check the separator",
             )
-        fields += [""] * (len(header) - len(fields))
-        for column, value in zip(columns, fields, strict=True):
-            column.append(None if value in MISSING else value)
+        rows.append(fields + [""] * (width - len(fields)))
         numbers.append(number)
-    data: dict[str, list[str | None] | list[int]] = dict(zip(header, columns, strict=True))
-    frame = pl.DataFrame(data, schema=dict.fromkeys(header, pl.String), strict=False)
-    return frame.with_columns(pl.Series(LINE, numbers, dtype=pl.Int64))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    frame = pl.DataFrame(
+        {name: pl.Series(name, column, dtype=pl.String)
+         for name, column in zip(header, columns, strict=True)})
+    return frame.with_columns(
+        pl.col(header).replace(list(MISSING), None),
+        pl.Series(LINE, numbers, dtype=pl.Int64))
 
 
-def _convert(
-    frame: pl.DataFrame,
-    column: str,
-    path: Path,
-    parse: Callable[[str], object],
-    dtype: pl.DataType,
-    what: str,
-) -> pl.Series:
-    """Apply ``parse`` to every present value, raising ``SchemaError`` at the first failure."""
-    out: list[object] = []
-    for value, line in zip(frame[column], frame[LINE], strict=True):
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            out.append(parse(value))
-        except (ValueError, OverflowError):
-            raise SchemaError(
-                f"cannot read {what}", path=path, line=line, column=column, value=value,
-                hint=f"expected {what}; fix or remove the row",
-            ) from None
-    return pl.Series(column, out, dtype=dtype)
+def _checked(frame: pl.DataFrame, column: str, path: Path, parsed: pl.Series, what: str
+             ) -> pl.Series:
+    """``parsed`` (null where the text did not parse), or ``SchemaError`` at the first
+    present value that did not parse, naming its line."""
+    bad = parsed.is_null() & frame[column].is_not_null()
+    if bad.any():
+        row = frame.filter(bad).row(0, named=True)
+        raise SchemaError(
+            f"cannot read {what}", path=path, line=row[LINE], column=column, value=row[column],
+            hint=f"expected {what}; fix or remove the row",
+        )
+    return parsed.alias(column)
 
 
 def to_text(frame: pl.DataFrame, column: str) -> pl.Series:
@@ -133,24 +127,35 @@ def to_text(frame: pl.DataFrame, column: str) -> pl.Series:
 
 def to_float(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
     """A numeric column as Float64 (``-`` and empty are missing)."""
-    return _convert(frame, column, path, float, pl.Float64(), "a number")
+    parsed = frame[column].str.strip_chars().cast(pl.Float64, strict=False)
+    return _checked(frame, column, path, parsed, "a number")
 
 
 def to_int(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
     """An integer column as Int64; ``12.0`` is accepted, ``12.5`` is not."""
+    number = frame[column].str.strip_chars().cast(pl.Float64, strict=False)
+    whole = pl.select(pl.when(number == number.round()).then(number).cast(pl.Int64)).to_series()
+    return _checked(frame, column, path, whole, "a whole number")
 
-    def parse(text: str) -> int:
-        number = float(text)
-        if not number.is_integer():
-            raise ValueError(text)
-        return int(number)
 
-    return _convert(frame, column, path, parse, pl.Int64(), "a whole number")
+_DURATION = r"^\+?(\d+:){0,2}\d+(\.\d*)?$"
+"""``ss.fff``, ``m:ss.fff`` or ``h:mm:ss.fff``, a leading ``+`` allowed (gap columns)."""
 
 
 def to_duration_s(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
     """A ``m:ss.fff`` (or ``h:mm:ss.fff``, ``ss.fff``) column as Float64 seconds."""
-    return _convert(frame, column, path, parse_duration_s, pl.Float64(), "a time m:ss.fff")
+    text = frame[column].str.strip_chars()
+    parts = text.str.strip_prefix("+").str.split(":")
+    n = parts.list.len()
+    seconds = pl.select(
+        pl.when(text.str.contains(_DURATION))
+        .then(parts.list.get(-1, null_on_oob=True).cast(pl.Float64, strict=False)
+              + pl.when(n >= 2).then(parts.list.get(-2, null_on_oob=True).cast(pl.Float64))
+              .otherwise(0.0) * 60.0
+              + pl.when(n >= 3).then(parts.list.get(-3, null_on_oob=True).cast(pl.Float64))
+              .otherwise(0.0) * 3600.0)
+    ).to_series()
+    return _checked(frame, column, path, seconds, "a time m:ss.fff")
 
 
 def to_utc(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
