@@ -5,7 +5,8 @@ physical range), so the HTTP schemas are built from them rather than written twi
 a field's description carries its unit, ``ge``/``le`` its physical range, and floats
 must be finite (NaN and infinity are refused with a 422 that names the field). Float
 inputs are nullable, since the lake itself holds nulls for "unknown" (no telemetry, no
-car ahead); integers, flags and names are not. Unknown fields are ignored, so a client
+car ahead), unless the model needs the value (``ColumnSpec.nullable``), then a null is a
+422; integers, flags and names are not. Unknown fields are ignored, so a client
 may send whole lake rows (``race_id``, ``vehicle_id``...).
 
 The traffic model reads a whole field at once, so its instance is a snapshot of one
@@ -148,8 +149,8 @@ def input_field(spec: ColumnSpec) -> tuple[Any, Any]:
     if dtype.startswith("Float"):
         low = -SANITY_ABS if spec.low is None else spec.low
         high = SANITY_ABS if spec.high is None else spec.high
-        return float | None, Field(ge=low, le=high, description=desc,
-                                   json_schema_extra=extra)
+        kind: Any = float | None if spec.nullable else float
+        return kind, Field(ge=low, le=high, description=desc, json_schema_extra=extra)
     if dtype.startswith(("Int", "UInt")):
         low = spec.low if spec.low is not None else (0 if dtype.startswith("U") else _INT32[0])
         high = spec.high if spec.high is not None else _INT32[1]
@@ -161,7 +162,7 @@ def input_field(spec: ColumnSpec) -> tuple[Any, Any]:
 
 def output_field(spec: ColumnSpec) -> tuple[Any, Any]:
     """The annotation and ``Field`` of one output column (null where a float is undefined)."""
-    kind: Any = {"Boolean": bool, "String": str}.get(spec.dtype)
+    kind: Any = {"Boolean": bool, "String": str, "List(String)": list[str]}.get(spec.dtype)
     if kind is None:
         kind = int | None if spec.dtype.startswith(("Int", "UInt")) else float | None
     return kind, Field(description=_describe(spec))

@@ -46,6 +46,10 @@ class ColumnSpec:
         unit: Physical unit (``"s"``, ``"l"``, ``"km/h"``); empty when dimensionless.
         low: Lowest physically plausible value, or None when unbounded.
         high: Highest physically plausible value, or None when unbounded.
+        nullable: Whether the model answers a null here (it is "unknown", and the model
+            either does not need the value for that row or says which fallback it used
+            in its ``fallbacks`` output). False makes the value required: a null is
+            refused at ``predict`` and by the API (422), never silently filled.
     """
 
     name: str
@@ -54,6 +58,7 @@ class ColumnSpec:
     unit: str = ""
     low: float | None = None
     high: float | None = None
+    nullable: bool = True
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -87,15 +92,30 @@ class ColumnSpec:
         return {
             "name": self.name, "dtype": self.dtype, "unit": self.unit,
             "description": self.description, "low": self.low, "high": self.high,
+            "nullable": self.nullable,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnSpec:
         """The inverse of ``to_dict``; unknown keys are refused so typos surface."""
-        unknown = set(data) - {"name", "dtype", "unit", "description", "low", "high"}
+        unknown = set(data) - {"name", "dtype", "unit", "description", "low", "high",
+                               "nullable"}
         if unknown:
             raise ModelError("a column spec has unknown keys", value=sorted(unknown))
         return cls(**data)
+
+
+FALLBACKS = "fallbacks"
+"""Name of the output column, ``List(String)``, in which a model that answers a null
+input with a fallback names each input it replaced on that row (``["track_temp_c"]``);
+empty when it used every value as given. See ``fallbacks_spec``."""
+
+
+def fallbacks_spec(what: str) -> ColumnSpec:
+    """The ``fallbacks`` output column; ``what`` says what the model falls back to."""
+    return ColumnSpec(FALLBACKS, "List(String)",
+                      f"Inputs that were null on this row and were replaced: {what}; "
+                      "empty when every input was used as given")
 
 
 def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> pl.DataFrame:
@@ -137,7 +157,28 @@ def conform(frame: pl.DataFrame, specs: Sequence[ColumnSpec], *, role: str) -> p
                 value=str(schema[spec.name]), hint=str(exc).splitlines()[0],
             ) from exc
         casts.append(pl.col(spec.name).cast(spec.polars_dtype, strict=True))
-    return frame.with_columns(casts) if casts else frame
+    frame = frame.with_columns(casts) if casts else frame
+    if role == "input":
+        _refuse_nulls(frame, specs)
+    return frame
+
+
+def _refuse_nulls(frame: pl.DataFrame, specs: Sequence[ColumnSpec]) -> None:
+    """A required (not nullable) input holding null or NaN is an error, not a default."""
+    required = [s for s in specs if not s.nullable]
+    if not required or frame.height == 0:
+        return
+    checks = [(pl.col(s.name).fill_nan(None) if s.polars_dtype.is_float() else pl.col(s.name))
+              .null_count().alias(s.name) for s in required]
+    counts = frame.select(checks).row(0, named=True)
+    bad = {name: n for name, n in counts.items() if n}
+    if bad:
+        name = next(iter(bad))
+        raise SchemaError(
+            f"input column {name!r} is required but {bad[name]} of {frame.height} row(s) "
+            "hold no value", column=name, value=bad[name],
+            hint="the model needs this value to answer and will not guess it; send it, "
+                 "or leave the rows without it out")
 
 
 def count_out_of_range(frame: pl.DataFrame, specs: Sequence[ColumnSpec]) -> dict[str, int]:

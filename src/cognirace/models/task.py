@@ -39,6 +39,14 @@ them."""
 Scorer = Callable[[pl.DataFrame, pl.DataFrame], dict[str, float]]
 """``(rows, predictions) -> metrics``; predictions are row-aligned with ``rows``."""
 
+Parts = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
+"""``(rows, predictions) -> parts``: the primary metric split into additive pieces, one
+row per example (or per race), with columns ``race_id``, ``num`` and ``den`` such that
+``sum(num) / sum(den)`` equals ``score(rows, predictions)[primary]``. A mean error is
+(error, 1) per row; an F1 score is (2 TP, 2 TP + FP + FN). Races are the unit of the
+bootstrap that puts an interval on every gain: resampling whole races keeps the laps of
+one race, which share weather, cautions and field, together."""
+
 
 @dataclass(frozen=True)
 class Task:
@@ -63,6 +71,8 @@ class Task:
         history: Whether the task also learns from (and is scored on) a history lake:
             past seasons' timing files, which exist in far greater number than
             telemetry. Rare events (cautions) need them.
+        parts: Splits ``primary`` into per-race additive pieces (see ``Parts``), for the
+            bootstrap interval of the gain; ``None`` leaves the gain without one.
     """
 
     name: str
@@ -79,6 +89,7 @@ class Task:
     needs_truth: bool = False
     source: Source | None = None
     history: bool = False
+    parts: Parts | None = None
 
     def gain(self, model_value: float, baseline_value: float) -> float:
         """How much the model beats the baseline on ``primary``: positive is better."""
@@ -108,4 +119,4 @@ def truth_by_car(truth: Mapping[str, pl.DataFrame], table: str) -> pl.DataFrame:
     return frame
 
 
-__all__ = ["Rows", "Scorer", "Source", "Task", "truth_by_car"]
+__all__ = ["Parts", "Rows", "Scorer", "Source", "Task", "truth_by_car"]
