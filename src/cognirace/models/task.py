@@ -73,6 +73,10 @@ class Task:
             telemetry. Rare events (cautions) need them.
         parts: Splits ``primary`` into per-race additive pieces (see ``Parts``), for the
             bootstrap interval of the gain; ``None`` leaves the gain without one.
+        ablations: Variants of the model without one input or part, by a short name
+            (``"without n_off_pace"``): fitted and scored beside the model on the same
+            rows, and published in the model card, so the card says where the gain
+            comes from. Each is a model class with default hyperparameters.
     """
 
     name: str
@@ -90,6 +94,7 @@ class Task:
     source: Source | None = None
     history: bool = False
     parts: Parts | None = None
+    ablations: Mapping[str, type[Model]] = field(default_factory=dict)
 
     def gain(self, model_value: float, baseline_value: float) -> float:
         """How much the model beats the baseline on ``primary``: positive is better."""
