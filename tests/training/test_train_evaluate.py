@@ -50,10 +50,19 @@ def test_the_summaries_compare_model_and_baseline(season: Lake, registry: Regist
     report = train(season, registry, [TOY], seed=1)
     rows = report.comparisons()
     assert {(c.evaluation, c.metric) for c in rows} == {
-        (e, m) for e in ("races", "loto") for m in ("mae_s", "rmse_s", "share_within_1s")}
+        (e, m) for e in ("races", "loto")
+        for m in ("mae_s", "rmse_s", "share_within_1s", "mae_s (global mean)")}
     primary = [c for c in rows if c.primary]
     assert all(c.metric == "mae_s" and c.gain == pytest.approx(c.baseline - c.model)
                for c in primary)
+    (loto,) = [c for c in primary if c.evaluation == "loto"]
+    assert loto.has_interval and loto.low is not None and loto.high is not None
+    assert loto.low <= loto.high and loto.wins is (loto.low > 0)
+    ablated = [c for c in rows if c.metric == "mae_s (global mean)"]
+    # the ablation is the baseline itself, so it gains exactly nothing, on every resample
+    assert all(c.gain == pytest.approx(0.0) and not c.primary for c in ablated)
+    assert all(c.low == pytest.approx(0.0) and c.high == pytest.approx(0.0)
+               for c in ablated if c.has_interval)
     undirected = [c for c in rows if c.metric == "share_within_1s"]
     assert all(c.gain is None and c.wins is None for c in undirected)
 
@@ -86,7 +95,8 @@ def test_evaluate_scores_the_production_versions(season: Lake, heldout: Lake,
     assert set(report.primary_wins()) == {"toy"}
     assert not FITTED_RACES  # nothing is refitted on the evaluated lake
     table = markdown_table(report.comparisons)
-    assert table.splitlines()[0] == "| model | metric | baseline | model | gain | beats baseline |"
+    assert table.splitlines()[0] == (
+        "| model | metric | baseline | model | gain | 95% interval | beats baseline |")
     assert "| toy | mae_s (primary) |" in table
 
 

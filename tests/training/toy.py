@@ -89,8 +89,15 @@ def score_toy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]
             "share_within_1s": float(np.mean(np.abs(err) < 1.0))}
 
 
+def toy_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """The MAE as (absolute error, 1) per lap."""
+    err = (rows["lap_time_s"] - predictions["lap_time_pred_s"]).abs()
+    return pl.DataFrame({"race_id": rows["race_id"], "num": err, "den": 1.0})
+
+
 TOY = Task(
     name="toy", title="Lap time as the track's mean", model=TrackMeanModel,
     baseline=GlobalMeanBaseline, rows=toy_rows, score=score_toy, primary="mae_s",
     real_data_note="Works on timing files alone.", limits=("Ignores everything but the track.",),
+    parts=toy_parts, ablations={"global mean": GlobalMeanBaseline},
 )

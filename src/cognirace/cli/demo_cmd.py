@@ -144,6 +144,7 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
         markdown_table,
         open_registry,
         select_tasks,
+        wins_line,
     )
     from cognirace.training.maps import driver_map
 
@@ -169,8 +170,7 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
         "models against their baselines"))
     wins = evaluation.primary_wins()
     (root / "evaluation.md").write_text(markdown_table(evaluation.comparisons), encoding="utf-8")
-    console.print(f"{sum(wins.values())} of {len(wins)} models beat their baseline on their "
-                  f"primary metric ({time.perf_counter() - started:.0f} s); table in "
+    console.print(f"{wins_line(wins)} ({time.perf_counter() - started:.0f} s); table in "
                   f"{root / 'evaluation.md'}")
     if any(task.name == "driver" for task in tasks):
         picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",

@@ -21,15 +21,16 @@ def comparison_table(comparisons: Iterable[Comparison], title: str, *,
 
     table = Table(title=title)
     header = table_header(with_evaluation=with_evaluation)
-    numeric = range(len(header) - 4, len(header) - 1)  # baseline, model, gain
-    header[-1] = "wins"  # keeps the table within 80 columns
+    numeric = range(len(header) - 5, len(header) - 1)  # baseline, model, gain, interval
+    header[-2:] = ["95% CI", "wins"]  # keeps the table narrow
     for index, name in enumerate(header):
         # long metric and evaluation names wrap; numbers and model names never do
         wraps = name in ("metric", "evaluation")
         table.add_column(name, justify="right" if index in numeric else "left",
                          no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     for cells in table_rows(comparisons, with_evaluation=with_evaluation):
-        verdict = {"yes": "[green]yes[/]", "no": "[red]no[/]"}.get(cells[-1], "")
+        verdict = {"yes": "[green]yes[/]", "no": "[red]no[/]", "no interval": "[yellow]n/a[/]"
+                   }.get(cells[-1], "")
         table.add_row(*cells[:-1], verdict)
     return table
 
@@ -57,7 +58,7 @@ def evaluate(
     from cognirace.config import get_settings
     from cognirace.lake import open_lake
     from cognirace.training import evaluate as run_evaluate
-    from cognirace.training import markdown_table, open_registry, select_tasks
+    from cognirace.training import markdown_table, open_registry, select_tasks, wins_line
 
     settings = get_settings()
     tasks = select_tasks(models)
@@ -66,9 +67,7 @@ def evaluate(
     report = run_evaluate(target, store, tasks, history=history)
     console = Console()
     console.print(comparison_table(report.comparisons, f"Evaluation on {target.root}"))
-    wins = report.primary_wins()
-    console.print(f"{sum(wins.values())} of {len(wins)} models beat their baseline on "
-                  "their primary metric")
+    console.print(wins_line(report.primary_wins()))
     if markdown is not None:
         markdown.write_text(markdown_table(report.comparisons), encoding="utf-8")
         console.print(f"wrote {markdown}")

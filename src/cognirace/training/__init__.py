@@ -30,6 +30,7 @@ from cognirace.training.report import (
     markdown_table,
     table_header,
     table_rows,
+    wins_line,
 )
 from cognirace.training.trainer import PRODUCTION, TEST_FRACTION, Progress, train
 from cognirace.training.truth import TRUTH_TABLES, load_truth, truth_files
@@ -77,4 +78,5 @@ __all__ = [
     "task_kinds",
     "train",
     "truth_files",
+    "wins_line",
 ]

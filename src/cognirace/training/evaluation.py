@@ -20,8 +20,8 @@ from cognirace.models.task import Task
 from cognirace.registry import Registry
 from cognirace.training.catalogue import baseline_name
 from cognirace.training.examples import examples_with_history
-from cognirace.training.report import Comparison, EvaluationReport, compare
-from cognirace.training.trainer import PRODUCTION
+from cognirace.training.report import Comparison, EvaluationReport
+from cognirace.training.trainer import PRODUCTION, comparisons_of, score_fitted
 
 HELDOUT = "heldout"
 """The ``evaluation`` of comparisons made on an unseen lake."""
@@ -70,8 +70,7 @@ def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task],
     for task in tasks:
         rows = examples[task.name]
         model, baseline, _ = loaded[task.name]
-        comparisons += compare(task, HELDOUT, task.score(rows, baseline.predict(rows)),
-                               task.score(rows, model.predict(rows)))
+        comparisons += comparisons_of(task, HELDOUT, [score_fitted(task, rows, baseline, model)])
     return EvaluationReport(
         lake=str(lake.root), registry=registry.url,
         versions={name: version for name, (_, _, version) in loaded.items()},

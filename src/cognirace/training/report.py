@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cognirace.models.task import Task
+from cognirace.training.bootstrap import GainInterval
 
 _ERROR_METRIC = re.compile(r"(^|_)(mae|rmse|mse|mape|pinball|error|loss|bias)(_|$)")
 """Metric names that measure an error, so lower is better (``mae_s``, ``pinball_s``)."""
@@ -49,6 +50,8 @@ class Comparison:
         gain: How much better the model is (positive: better), in the metric's unit;
             None when the metric has no better direction (see ``lower_is_better``).
         primary: Whether this is the metric the model must win on.
+        low: Lower end of the gain's 95% bootstrap interval (by race), if it has one.
+        high: Upper end of that interval.
     """
 
     task: str
@@ -58,24 +61,62 @@ class Comparison:
     model: float
     gain: float | None
     primary: bool
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether the gain carries a bootstrap interval."""
+        return self.low is not None and self.high is not None
 
     @property
     def wins(self) -> bool | None:
-        """Whether the model beats the baseline here; None when there is no direction."""
-        return None if self.gain is None or math.isnan(self.gain) else self.gain > 0
+        """Whether the model beats the baseline here: the gain's whole interval above zero.
+
+        None when the metric has no direction, or when the gain has no interval (too
+        few races to resample): a point gain alone is not a win.
+        """
+        if self.gain is None or math.isnan(self.gain) or self.low is None:
+            return None
+        return self.low > 0
 
 
 def compare(task: Task, evaluation: str, baseline: Mapping[str, float],
-            model: Mapping[str, float]) -> list[Comparison]:
-    """Pair the two metric dicts; the primary metric first, then by name."""
+            model: Mapping[str, float], interval: GainInterval | None = None
+            ) -> list[Comparison]:
+    """Pair the two metric dicts; the primary metric first, then by name.
+
+    ``interval`` is the bootstrap interval of the primary metric's gain.
+    """
     names = sorted(set(baseline) | set(model), key=lambda n: (n != task.primary, n))
     rows = []
     for name in names:
         b, m = float(baseline.get(name, math.nan)), float(model.get(name, math.nan))
         direction = lower_is_better(task, name)
         gain = None if direction is None else (b - m if direction else m - b)
-        rows.append(Comparison(task.name, evaluation, name, b, m, gain, name == task.primary))
+        primary = name == task.primary
+        low, high = ((interval.low, interval.high) if primary and interval is not None
+                     else (None, None))
+        rows.append(Comparison(task.name, evaluation, name, b, m, gain, primary, low, high))
     return rows
+
+
+def ablation_name(task: Task, variant: str) -> str:
+    """The metric name of an ablation's row: ``brier (without n_off_pace)``."""
+    return f"{task.primary} ({variant})"
+
+
+def compare_ablation(task: Task, evaluation: str, variant: str, baseline: Mapping[str, float],
+                     ablated: Mapping[str, float], interval: GainInterval | None
+                     ) -> Comparison:
+    """The primary metric of a model variant against the same baseline, with its interval:
+    set beside the full model's row, it shows what the left-out input is worth."""
+    b, m = float(baseline.get(task.primary, math.nan)), float(ablated.get(task.primary,
+                                                                          math.nan))
+    gain = task.gain(m, b)
+    low, high = (interval.low, interval.high) if interval is not None else (None, None)
+    return Comparison(task.name, evaluation, ablation_name(task, variant), b, m, gain, False,
+                      low, high)
 
 
 def mean_metrics(folds: Sequence[Mapping[str, float]]) -> dict[str, float]:
@@ -158,6 +199,14 @@ class EvaluationReport:
         return {c.task: bool(c.wins) for c in self.comparisons if c.primary}
 
 
+def wins_line(wins: Mapping[str, bool]) -> str:
+    """One sentence for the end of an evaluation: how many models win, and what a win is."""
+    losers = sorted(name for name, won in wins.items() if not won)
+    tail = f"; not: {', '.join(losers)}" if losers else ""
+    return (f"{sum(wins.values())} of {len(wins)} models beat their baseline on their primary "
+            f"metric with the gain's 95% interval (bootstrap by race) above zero{tail}")
+
+
 def format_value(value: float | None, *, signed: bool = False) -> str:
     """Four significant digits; an undefined value is a dash."""
     if value is None or math.isnan(value):
@@ -165,17 +214,34 @@ def format_value(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
+def format_interval(c: Comparison) -> str:
+    """The gain's interval as ``[+0.01, +0.03]``; blank without one."""
+    if c.low is None or c.high is None:
+        return ""
+    return f"[{format_value(c.low, signed=True)}, {format_value(c.high, signed=True)}]"
+
+
+def verdict(c: Comparison) -> str:
+    """``yes`` when the gain's interval is above zero, ``no`` when not, ``no interval``
+    when there were too few races to resample; blank on metrics that are not primary."""
+    if not c.primary:
+        return ""
+    if c.wins is None:
+        return "no interval"
+    return "yes" if c.wins else "no"
+
+
 def table_rows(comparisons: Iterable[Comparison], *, with_evaluation: bool = False
                ) -> list[list[str]]:
     """The evaluation table as text cells: model, [evaluation,] metric, baseline, model,
-    gain, and whether the model wins on its primary metric (blank on other metrics)."""
+    gain, its 95% interval by race, and whether the model wins on its primary metric
+    (blank on other metrics)."""
     rows = []
     for c in comparisons:
         metric = f"{c.metric} (primary)" if c.primary else c.metric
-        wins = "" if not c.primary else ("yes" if c.wins else "no")
         cells = [c.task, *([c.evaluation] if with_evaluation else []), metric,
                  format_value(c.baseline), format_value(c.model),
-                 format_value(c.gain, signed=True), wins]
+                 format_value(c.gain, signed=True), format_interval(c), verdict(c)]
         rows.append(cells)
     return rows
 
@@ -183,13 +249,13 @@ def table_rows(comparisons: Iterable[Comparison], *, with_evaluation: bool = Fal
 def table_header(*, with_evaluation: bool = False) -> list[str]:
     """Column titles matching ``table_rows``."""
     return ["model", *(["evaluation"] if with_evaluation else []), "metric", "baseline",
-            "model", "gain", "beats baseline"]
+            "model", "gain", "95% interval", "beats baseline"]
 
 
 def markdown_table(comparisons: Iterable[Comparison], *, with_evaluation: bool = False) -> str:
     """The comparisons as a GitHub Markdown table (for the README and model cards)."""
     header = table_header(with_evaluation=with_evaluation)
-    align = ["---"] * (len(header) - 4) + ["---:"] * 3 + ["---"]  # baseline, model, gain
+    align = ["---"] * (len(header) - 5) + ["---:"] * 4 + ["---"]  # baseline..interval
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
               for row in table_rows(comparisons, with_evaluation=with_evaluation)]
@@ -201,11 +267,16 @@ __all__ = [
     "EvaluationReport",
     "TaskTraining",
     "TrainingReport",
+    "ablation_name",
     "compare",
+    "compare_ablation",
+    "format_interval",
     "format_value",
     "lower_is_better",
     "markdown_table",
     "mean_metrics",
     "table_header",
     "table_rows",
+    "verdict",
+    "wins_line",
 ]

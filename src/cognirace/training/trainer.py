@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +23,7 @@ from cognirace.models.base import Model
 from cognirace.models.fingerprint import data_fingerprint
 from cognirace.models.task import Task
 from cognirace.registry import Registry
+from cognirace.training.bootstrap import GainInterval, gain_interval, race_parts
 from cognirace.training.cards import TrainingData, card_json, card_markdown
 from cognirace.training.catalogue import baseline_name
 from cognirace.training.examples import examples_with_history
@@ -30,6 +32,7 @@ from cognirace.training.report import (
     TaskTraining,
     TrainingReport,
     compare,
+    compare_ablation,
     mean_metrics,
 )
 
@@ -51,12 +54,66 @@ def build(cls: type[Model], seed: int) -> Model:
     return cls(**{name: seed for name in ("seed", "random_state") if name in params})
 
 
-def fit_and_score(task: Task, train: pl.DataFrame, test: pl.DataFrame, seed: int
-                  ) -> tuple[Metrics, Metrics]:
-    """Fit baseline and model on ``train``, score both on ``test``: (baseline, model)."""
+@dataclass(frozen=True)
+class Scored:
+    """A baseline, a model and its ablations scored on the same rows.
+
+    Attributes:
+        baseline: The baseline's metrics.
+        model: The model's metrics.
+        ablations: Each ablation's metrics, by its name (``Task.ablations``).
+        parts: Per-race parts of the primary metric (``race_parts``) by who was scored:
+            ``"baseline"``, ``"model"`` and each ablation's name; empty when the task
+            does not split its metric.
+    """
+
+    baseline: Metrics
+    model: Metrics
+    ablations: dict[str, Metrics] = field(default_factory=dict)
+    parts: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def score_fitted(task: Task, rows: pl.DataFrame, baseline: Model, model: Model,
+                 ablations: Mapping[str, Model] | None = None) -> Scored:
+    """Score fitted models on ``rows``, with the per-race parts for the bootstrap."""
+    fitted = {"baseline": baseline, "model": model, **(ablations or {})}
+    metrics, parts = {}, {}
+    for who, fit in fitted.items():
+        predictions = fit.predict(rows)
+        metrics[who] = task.score(rows, predictions)
+        if task.parts is not None:
+            parts[who] = race_parts(task, rows, predictions)
+    return Scored(baseline=metrics.pop("baseline"), model=metrics.pop("model"),
+                  ablations=metrics, parts=parts)
+
+
+def fit_and_score(task: Task, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> Scored:
+    """Fit baseline, model and ablations on ``train``, score them on ``test``."""
     baseline = build(task.baseline, seed).fit(train)
     model = build(task.model, seed).fit(train)
-    return (task.score(test, baseline.predict(test)), task.score(test, model.predict(test)))
+    ablations = {name: build(cls, seed).fit(train) for name, cls in task.ablations.items()}
+    return score_fitted(task, test, baseline, model, ablations)
+
+
+def comparisons_of(task: Task, evaluation: str, folds: Sequence[Scored]) -> list[Comparison]:
+    """The table rows of one evaluation: the mean over ``folds`` (one for a held-out set),
+    with the bootstrap interval by race of the primary gain and of each ablation's."""
+
+    def interval(who: str) -> GainInterval | None:
+        if not all(who in f.parts and "baseline" in f.parts for f in folds):
+            return None
+        return gain_interval(task, [(f.parts["baseline"], f.parts[who]) for f in folds],
+                             seed=len(evaluation))
+
+    rows = compare(task, evaluation, mean_metrics([f.baseline for f in folds]),
+                   mean_metrics([f.model for f in folds]), interval("model"))
+    for name in task.ablations:
+        if not all(name in f.ablations for f in folds):
+            continue  # scored in training only: the registry keeps no ablations
+        rows.insert(1, compare_ablation(
+            task, evaluation, name, mean_metrics([f.baseline for f in folds]),
+            mean_metrics([f.ablations[name] for f in folds]), interval(name)))
+    return rows
 
 
 def _evaluate_splits(task: Task, rows: pl.DataFrame, seed: int,
@@ -64,27 +121,25 @@ def _evaluate_splits(task: Task, rows: pl.DataFrame, seed: int,
     """Race split, then leave-one-track-out (skipped when the rows hold one track)."""
     tick(f"{task.name}: held-out races")
     (split,) = split_by_race(rows, test_fraction=TEST_FRACTION, seed=seed)
-    races = compare(task, "races", *fit_and_score(task, split.train, split.test, seed))
+    races = comparisons_of(task, "races", [fit_and_score(task, split.train, split.test, seed)])
     if rows["track"].n_unique() < 2:
         return races
-    folds: list[tuple[Metrics, Metrics]] = []
+    folds: list[Scored] = []
     per_fold: list[Comparison] = []
     for fold in leave_one_track_out(rows):
         tick(f"{task.name}: {fold.name} held out")
-        scores = fit_and_score(task, fold.train, fold.test, seed)
-        folds.append(scores)
-        per_fold += compare(task, fold.name, *scores)
-    loto = compare(task, "loto", mean_metrics([b for b, _ in folds]),
-                   mean_metrics([m for _, m in folds]))
-    return races + loto + per_fold
+        scored = fit_and_score(task, fold.train, fold.test, seed)
+        folds.append(scored)
+        per_fold += comparisons_of(task, fold.name, [scored])
+    return races + comparisons_of(task, "loto", folds) + per_fold
 
 
 def _manifest_metrics(comparisons: Sequence[Comparison], *, of_baseline: bool) -> Metrics:
     """Flat ``<evaluation>.<metric>`` metrics for the registry, finite values only."""
     metrics: Metrics = {}
     for c in comparisons:
-        if c.evaluation not in ("races", "loto"):
-            continue
+        if c.evaluation not in ("races", "loto") or c.metric != c.metric.split(" ")[0]:
+            continue  # ablation rows ("brier (without x)") live in the card only
         own, other = (c.baseline, c.model) if of_baseline else (c.model, c.baseline)
         if math.isfinite(own):  # the registry stores finite numbers; undefined is left out
             metrics[f"{c.evaluation}.{c.metric}"] = own
@@ -169,4 +224,5 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
                           tasks=tuple(results), seconds=time.perf_counter() - started)
 
 
-__all__ = ["PRODUCTION", "TEST_FRACTION", "Progress", "build", "fit_and_score", "train"]
+__all__ = ["PRODUCTION", "TEST_FRACTION", "Progress", "Scored", "build", "comparisons_of",
+           "fit_and_score", "score_fitted", "train"]
