@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -53,3 +55,32 @@ def test_the_public_api_is_pinned() -> None:
         "ModelError", "NotFittedError", "ArtifactError", "ChecksumMismatchError",
         "StrategyError",
     }
+
+
+def _render_results() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "render_results", ROOT / "docs" / "render_results.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_shows_the_measured_results_as_they_are() -> None:
+    """Every table of figures in the README is a saved script output, copied verbatim:
+    a figure edited by hand, or a result re-run and not copied in, fails here."""
+    render = _render_results()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = render.blocks(readme)
+    assert "docs/results/evaluation.md" in named
+    assert all((ROOT / path).is_file() for path in named)
+    assert render.render(readme, ROOT) == readme, "run `python docs/render_results.py`"
+
+
+def test_a_stale_results_block_is_caught(tmp_path: Path) -> None:
+    render = _render_results()
+    (tmp_path / "r.txt").write_text("new figure 2.0\n", encoding="utf-8")
+    stale = "x\n<!-- results: r.txt -->\n```\nold figure 1.0\n```\n<!-- /results -->\ny\n"
+    fresh = render.render(stale, tmp_path)
+    assert fresh != stale and "new figure 2.0" in fresh and "old figure" not in fresh
+    assert render.render(fresh, tmp_path) == fresh

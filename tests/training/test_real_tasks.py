@@ -14,10 +14,13 @@ from cognirace.training import (
     PRODUCTION,
     TASK_MODULES,
     all_tasks,
+    baseline_name,
     evaluate,
     open_registry,
+    task_examples,
     train,
 )
+from cognirace.training.bootstrap import race_parts
 
 
 @pytest.mark.parametrize("module", TASK_MODULES)
@@ -33,3 +36,12 @@ def test_the_task_trains_and_evaluates(module: str, season: Lake, heldout: Lake,
     evaluation = evaluate(heldout, registry, [task])
     assert [c.metric for c in evaluation.comparisons if c.primary] == [task.primary]
     assert evaluation.n_rows[task.name] > 0
+    # the primary metric splits by race exactly, so the bootstrap interval is of it
+    assert task.parts is not None, f"{task.name} sets no Task.parts"
+    rows = task_examples(heldout, [task])[task.name]
+    for name in (task.name, baseline_name(task)):
+        predictions = registry.load(name, registry.resolve(name, PRODUCTION)).predict(rows)
+        parts = race_parts(task, rows, predictions)
+        assert set(parts["race_id"]) <= set(rows["race_id"])
+        assert parts["num"].sum() / parts["den"].sum() == pytest.approx(
+            task.score(rows, predictions)[task.primary], rel=1e-9, abs=1e-12)

@@ -62,8 +62,9 @@ def datatype(spec: ColumnSpec) -> str:
 
 
 def tensor_meta(spec: ColumnSpec) -> dict[str, Any]:
-    """Name, datatype and shape of a column's tensor."""
-    shape = [-1, -1] if spec.dtype.startswith("List(") else [-1]
+    """Name, datatype and shape of a column's tensor (a list of names, such as the
+    ``fallbacks`` output, is one ``BYTES`` string per row, the names joined by commas)."""
+    shape = [-1, -1] if spec.dtype.startswith("List(Float") else [-1]
     return {"name": spec.name, "datatype": datatype(spec), "shape": shape}
 
 
@@ -122,6 +123,9 @@ async def infer(request: Request, name: str, service: ServiceDep) -> Response:
         frame = tensors_frame(served, parsed.inputs, service.check_batch)
         result = await service.predict(served, frame)
         outputs = columns_out(served, result)
+        for spec in served.outputs:
+            if spec.dtype == "List(String)":
+                outputs[spec.name] = [",".join(names or ()) for names in outputs[spec.name]]
         return orjson.dumps({
             "model_name": name, "model_version": served.version, "id": parsed.id,
             "outputs": [{**tensor_meta(spec), "shape": [len(outputs[spec.name])],

@@ -23,9 +23,11 @@ from cognirace.cli.evaluate_cmd import comparison_table
 from cognirace.cli.train_cmd import print_training, train_with_progress
 
 if TYPE_CHECKING:
+    import polars as pl
     from rich.progress import Progress
 
     from cognirace.lake import Lake
+    from cognirace.training import EvaluationReport
 
 HELDOUT_RACES_PER_TRACK = 2
 """Races per track of the held-out season (one of each pair carries telemetry)."""
@@ -134,20 +136,14 @@ def _history(console: Console, root: Path, name: str, *, seed: int, last_year: i
     return open_lake(lake_dir)
 
 
-def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
-    """Train every model on OUT/lake, then evaluate on the held-out season."""
-    from cognirace.cli.demo_serve import serve_demo
+def train_season(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
+    """Simulate and ingest the demo season and its history, train every model on them
+    into OUT/registry."""
     from cognirace.lake import open_lake
-    from cognirace.training import (
-        evaluate,
-        examples_with_history,
-        markdown_table,
-        open_registry,
-        select_tasks,
-        wins_line,
-    )
-    from cognirace.training.maps import driver_map
+    from cognirace.training import open_registry, select_tasks
 
+    _simulate_and_ingest(console, root / "races", root / "lake", seed=seed, quiet=quiet)
+    console.print(_summary_table(root / "lake"))
     tasks = select_tasks()
     registry = open_registry(root / "registry", tasks)
     history = _history(console, root, "history", seed=seed, last_year=HISTORY_LAST_YEAR,
@@ -156,23 +152,48 @@ def _train_and_evaluate(console: Console, root: Path, *, seed: int, quiet: bool)
                                  seed=seed, quiet=quiet, history=history)
     print_training(console, report)
     console.print(f"trained {len(report.tasks)} models in {report.seconds:.0f} s")
-    heldout_seed = seed + HELDOUT_SEED_OFFSET
-    _simulate_and_ingest(console, root / "heldout-races", root / "heldout-lake",
+
+
+def evaluate_heldout(console: Console, root: Path, *, heldout_seed: int, quiet: bool,
+                     name: str = "heldout") -> tuple[EvaluationReport, dict[str, pl.DataFrame]]:
+    """Simulate a held-out season and its history from ``heldout_seed`` into OUT/NAME-*,
+    and score OUT/registry's production models on it; returns the report and the rows.
+
+    Nothing here is refitted: the models and their baselines come from the registry.
+    """
+    from cognirace.lake import open_lake
+    from cognirace.training import evaluate, examples_with_history, open_registry, select_tasks
+
+    tasks = select_tasks()
+    registry = open_registry(root / "registry", tasks)
+    _simulate_and_ingest(console, root / f"{name}-races", root / f"{name}-lake",
                          seed=heldout_seed, quiet=quiet, races=HELDOUT_RACES_PER_TRACK)
-    heldout_history = _history(console, root, "heldout-history", seed=heldout_seed,
-                               last_year=HISTORY_LAST_YEAR - HISTORY_SEASONS, quiet=quiet)
+    history = _history(console, root, f"{name}-history", seed=heldout_seed,
+                       last_year=HISTORY_LAST_YEAR - HISTORY_SEASONS, quiet=quiet)
+    examples = examples_with_history(open_lake(root / f"{name}-lake"), tasks, history)
+    report = evaluate(root / f"{name}-lake", registry, tasks, examples=examples)
+    return report, dict(examples)
+
+
+def _evaluate_and_serve(console: Console, root: Path, *, seed: int, quiet: bool) -> None:
+    """Evaluate on the held-out season, draw the driver map, serve the models."""
+    from cognirace.cli.demo_serve import serve_demo
+    from cognirace.training import markdown_table, open_registry, select_tasks, wins_line
+    from cognirace.training.maps import driver_map
+
+    heldout_seed = seed + HELDOUT_SEED_OFFSET
     started = time.perf_counter()
-    examples = examples_with_history(open_lake(root / "heldout-lake"), tasks,
-                                     heldout_history)  # once, for both uses
-    evaluation = evaluate(root / "heldout-lake", registry, tasks, examples=examples)
+    evaluation, examples = evaluate_heldout(console, root, heldout_seed=heldout_seed,
+                                            quiet=quiet)
     console.print(comparison_table(
         evaluation.comparisons, f"Held-out season (seed {heldout_seed}): production "
         "models against their baselines"))
-    wins = evaluation.primary_wins()
     (root / "evaluation.md").write_text(markdown_table(evaluation.comparisons), encoding="utf-8")
-    console.print(f"{wins_line(wins)} ({time.perf_counter() - started:.0f} s); table in "
-                  f"{root / 'evaluation.md'}")
+    console.print(f"{wins_line(evaluation.primary_wins())} "
+                  f"({time.perf_counter() - started:.0f} s); table in {root / 'evaluation.md'}")
+    tasks = select_tasks()
     if any(task.name == "driver" for task in tasks):
+        registry = open_registry(root / "registry", tasks)
         picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",
                              rows=examples["driver"])
         console.print(f"driver-style map of the held-out season: {picture}")
@@ -206,7 +227,6 @@ def demo(
             shutil.rmtree(root / name)
     console = Console()
     started = time.perf_counter()
-    _simulate_and_ingest(console, root / "races", root / "lake", seed=seed, quiet=quiet)
-    console.print(_summary_table(root / "lake"))
-    _train_and_evaluate(console, root, seed=seed, quiet=quiet)
+    train_season(console, root, seed=seed, quiet=quiet)
+    _evaluate_and_serve(console, root, seed=seed, quiet=quiet)
     console.print(f"done in {time.perf_counter() - started:.0f} s")
