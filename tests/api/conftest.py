@@ -63,8 +63,11 @@ def snapshot(rows: pl.DataFrame, index: int) -> dict[str, Any]:
     groups = rows.select("race_id", "lap").unique(maintain_order=True)
     race_id, lap = groups.row(index)
     cars = rows.filter((pl.col("race_id") == race_id) & (pl.col("lap") == lap))
-    return {"race_id": race_id, "lap": lap,
-            "cars": [_jsonable(r) for r in cars.drop("race_id", "lap").to_dicts()]}
+    shared = {"race_id": race_id, "lap": lap}
+    if "track" in cars.columns:
+        shared["track"] = cars["track"][0]
+        cars = cars.drop("track")
+    return {**shared, "cars": [_jsonable(r) for r in cars.drop("race_id", "lap").to_dicts()]}
 
 
 @pytest.fixture(scope="session")

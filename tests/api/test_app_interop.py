@@ -55,7 +55,11 @@ def test_oip_infer_matches_v1(make_client: Any, trained: Any, name: str) -> None
                      json={"instances": trained.instances(name, n)}).json()["predictions"]
     for tensor in body["outputs"]:
         assert tensor["shape"] == [n]
-        assert tensor["data"] == [p[tensor["name"]] for p in v1]
+        expected = [p[tensor["name"]] for p in v1]
+        if tensor["name"] == "fallbacks":  # a list of names per row: one BYTES string
+            assert tensor["datatype"] == "BYTES"
+            expected = [",".join(names) for names in expected]
+        assert tensor["data"] == expected
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -89,7 +93,9 @@ def test_vertex_predict_defaults_and_parameters(make_client: Any, trained: Any) 
     assert default["model"] == "laptime" and len(default["predictions"]) == 2
     fcy = client.post("/vertex/predict", json={"instances": trained.instances("fcy", 1),
                                                "parameters": {"model": "fcy"}}).json()
-    assert set(fcy["predictions"][0]) == {f"p_fcy_start_{k}" for k in range(1, 7)}
+    assert set(fcy["predictions"][0]) == {f"p_fcy_start_{k}" for k in range(1, 7)} | {
+        "fallbacks"}
+    assert fcy["predictions"][0]["fallbacks"] == []  # a track it learned: no stand-in
     assert client.get("/vertex/health").json()["ready"] is True
 
 

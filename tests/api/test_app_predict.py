@@ -148,3 +148,26 @@ def test_two_snapshots_of_one_lap_stay_separate_fields(make_client: Any, trained
     single = client.post("/v1/predict/traffic", json=snap).json()["prediction"]
     both = client.post("/v1/predict/traffic/batch", json={"instances": [snap, snap]}).json()
     assert both["predictions"] == [single, single]
+
+
+@pytest.mark.parametrize(("name", "field"), [
+    ("laptime", "pace_median3_s"), ("fcy", "race_time_left_s"), ("fuel", "engine_krev")])
+def test_a_required_input_sent_as_null_is_422_not_a_default(
+        make_client: Any, trained: Any, problem: Any, name: str, field: str) -> None:
+    """A model that cannot answer without a value refuses its null instead of filling it
+    in: a caution hazard with no race time left would read every probability as 0."""
+    client = make_client()
+    instance = dict(trained.instances(name)[0], **{field: None})
+    body = problem(client.post(f"/v1/predict/{name}", json=instance), 422)
+    assert body["errors"][0]["field"] == field
+
+
+def test_a_fallback_is_named_in_the_answer(make_client: Any, trained: Any) -> None:
+    """Fuel at a track it never learned answers from its cross-track fit, and says so."""
+    client = make_client()
+    known = client.post("/v1/predict/fuel", json=trained.instances("fuel")[0]).json()
+    assert known["prediction"]["fallbacks"] == []
+    unknown = client.post("/v1/predict/fuel",
+                          json=dict(trained.instances("fuel")[0], track="laguna_seca"))
+    assert unknown.status_code == 200, unknown.text
+    assert unknown.json()["prediction"]["fallbacks"] == ["track"]

@@ -38,7 +38,7 @@ def _car(number: Any, position: int, gap_s: float | None) -> dict[str, Any]:
 
 def _field(numbers: tuple[Any, ...] = ("021", "21")) -> dict[str, Any]:
     cars = [_car(n, p, None if p == 1 else 0.8) for p, n in enumerate(numbers, start=1)]
-    return {"race_id": "indianapolis-R1", "lap": 7, "cars": cars}
+    return {"race_id": "indianapolis-R1", "lap": 7, "track": "indianapolis", "cars": cars}
 
 
 @pytest.fixture
@@ -97,7 +97,8 @@ def test_vertex_refuses_numbers_too(client: TestClient, problem: Any) -> None:
 
 def _tensors(numbers: list[Any]) -> dict[str, Any]:
     cars = [_car(n, p, None if p == 1 else 0.8) for p, n in enumerate(numbers, start=1)]
-    columns = {"race_id": ["r"] * len(cars), "lap": [7] * len(cars)}
+    columns = {"race_id": ["r"] * len(cars), "lap": [7] * len(cars),
+               "track": ["indianapolis"] * len(cars)}
     for name in CAR.keys() | {"car_number"}:
         columns[name] = [c[name] for c in cars]
     return {"inputs": [{"name": k, "datatype": "BYTES", "shape": [len(v)], "data": v}

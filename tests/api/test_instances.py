@@ -46,6 +46,9 @@ def test_rows_the_service_would_refuse_are_skipped() -> None:
     assert kept == [90.0, None]
     assert not acceptable(float("inf"), spec) and acceptable(None, spec)
     assert not acceptable(None, ColumnSpec("lap", "Int32", "Lap", "", 1, 500))
+    required = ColumnSpec("lap_time_s", "Float64", "Lap time", "s", 20.0, 1000.0,
+                          nullable=False)
+    assert not acceptable(None, required) and acceptable(90.0, required)
 
 
 def test_car_numbers_are_kept_only_as_the_routes_take_them() -> None:

@@ -225,8 +225,9 @@ def test_telemetry_aggregates_of_a_known_lap() -> None:
     assert row["mean_apex_speed_kph"] == 36.0   # one local minimum under lateral g
     # Brake power bar*m/s per sample: 0, 200, 100, 0, 0; trapezoid over 1 s steps.
     assert row["brake_energy_bar_m"] == pytest.approx(100 + 150 + 50 + 0)
-    # Load revs per second: 100, 100, 50, 0, 100; trapezoid, in thousands.
-    assert row["fuel_proxy_krev"] == pytest.approx((100 + 75 + 25 + 50) / 1000)
+    # 100 revs per second over 4 s, in thousands; throttle 1, 1, 0.5, 0, 1, trapezoid.
+    assert row["engine_krev"] == pytest.approx(0.4)
+    assert row["throttle_s"] == pytest.approx(1.0 + 0.75 + 0.25 + 0.5)
     lap2 = _build(_car("GR86-001-1", [100.0, 100.0]), telemetry=samples).row(1, named=True)
     assert lap2["n_samples"] == 0 and lap2["mean_rpm"] is None
     assert lap2["throttle_source"] is None
@@ -241,7 +242,7 @@ def test_the_throttle_is_the_blade_where_the_lap_has_no_pedal() -> None:
             for name, frame in (("blade", blade), ("pedal", pedal), ("both", both))}
     assert rows["blade"]["throttle_source"] == "ath"
     assert rows["pedal"]["throttle_source"] == rows["both"]["throttle_source"] == "aps"
-    for name in ("full_throttle_frac", "mean_throttle_pct", "fuel_proxy_krev"):
+    for name in ("full_throttle_frac", "mean_throttle_pct", "throttle_s"):
         assert rows["blade"][name] == rows["pedal"][name] == rows["both"][name]
 
 
@@ -250,8 +251,8 @@ def test_a_lap_without_any_throttle_has_no_throttle_features() -> None:
         4, rpm=[6000.0] * 4, speed_kph=[100.0] * 4)).row(0, named=True)
     assert row["throttle_source"] is None
     assert row["mean_throttle_pct"] is None and row["full_throttle_frac"] is None
-    assert row["fuel_proxy_krev"] is None  # never a zero burn from a missing channel
-    assert row["mean_rpm"] == 6000.0
+    assert row["throttle_s"] is None  # never zero throttle from a missing channel
+    assert row["mean_rpm"] == 6000.0 and row["engine_krev"] == pytest.approx(0.3)
 
 
 def test_slow_channels_are_interpolated_between_their_readings() -> None:
@@ -267,9 +268,10 @@ def test_slow_channels_are_interpolated_between_their_readings() -> None:
         pl.when(pl.int_range(pl.len()) % 4 == 0).then(pl.col("rpm")))
     rows = [_build(_car("GR86-001-1", [100.0]), telemetry=f).row(0, named=True)
             for f in (full, sparse)]
-    # 4 s at 80 % and 100 rev/s: 320 load revs.
-    assert rows[0]["fuel_proxy_krev"] == pytest.approx(0.32)
-    assert rows[1]["fuel_proxy_krev"] == pytest.approx(0.32)
+    # 4 s at 100 rev/s and 80 %: 400 revs, 3.2 s of full-throttle equivalent.
+    for row in rows:
+        assert row["engine_krev"] == pytest.approx(0.4)
+        assert row["throttle_s"] == pytest.approx(3.2)
     # 30 bar x 100..180 km/h over 4 s. Sparse: the first sample takes the first reading
     # (+1 km/h for 0.05 s), the last three hold the last one (-1, -2, -3 km/h).
     assert rows[0]["brake_energy_bar_m"] == pytest.approx(30 * 140 / 3.6 * 4)
@@ -284,8 +286,10 @@ def test_a_gap_longer_than_the_hold_is_a_dropout_not_a_value() -> None:
     rpm: list[float | None] = [6000.0] * 3 + [None] * 6 + [6000.0]  # 3 s without rpm
     row = _build(_car("GR86-001-1", [100.0]), telemetry=_samples(
         n, 0.5, rpm=rpm, aps=[100.0] * n)).row(0, named=True)
-    # Readings at 0.0, 0.5, 1.0 and 4.5 s: only 0.0..1.0 s is bridged, not the dropout.
-    assert row["fuel_proxy_krev"] == pytest.approx(100 * 1.0 / 1000)
+    # Readings at 0.0, 0.5, 1.0 and 4.5 s: only 0.0..1.0 s is bridged, not the dropout;
+    # the throttle, read throughout, counts its whole 4.5 s.
+    assert row["engine_krev"] == pytest.approx(100 * 1.0 / 1000)
+    assert row["throttle_s"] == pytest.approx(4.5)
 
 
 def test_simulated_table_matches_the_catalogue(sim_lake: Lake) -> None:

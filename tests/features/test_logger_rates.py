@@ -22,8 +22,8 @@ CLOSE = {"full_throttle_frac": 0.05, "mean_throttle_pct": 0.03, "mean_rpm": 0.01
 """Largest relative gap between the median green lap at 20 Hz and at 2 Hz; braking peaks
 are short, so 2 Hz misses more of the brake energy than of anything else."""
 
-FUEL_CLOSE = 0.05
-"""The same for ``fuel_proxy_krev``."""
+WORK_CLOSE = 0.05
+"""The same for the work integrals (``engine_krev``, ``throttle_s``)."""
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +69,12 @@ def test_20_hz_laps_aggregate_like_2_hz_laps(
         assert abs(ratio - 1.0) < tolerance, (name, ratio)
 
 
+@pytest.mark.parametrize("name", ["engine_krev", "throttle_s"])
 @pytest.mark.parametrize("track", [
     "barber",
     "sonoma",
 ])
-def test_the_fuel_proxy_does_not_depend_on_the_rate(
-        track: str, tables: dict[tuple[str, float], pl.DataFrame]) -> None:
-    ratio = _median_ratio(tables[track, 20.0], tables[track, 2.0], "fuel_proxy_krev")
-    assert abs(ratio - 1.0) < FUEL_CLOSE, ratio
+def test_the_work_integrals_do_not_depend_on_the_rate(
+        track: str, name: str, tables: dict[tuple[str, float], pl.DataFrame]) -> None:
+    ratio = _median_ratio(tables[track, 20.0], tables[track, 2.0], name)
+    assert abs(ratio - 1.0) < WORK_CLOSE, ratio

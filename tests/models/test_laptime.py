@@ -38,8 +38,6 @@ def laptime_frame(rng: np.random.Generator, n_rows: int = 400) -> pl.DataFrame:
         "laps_left_est": rng.integers(0, 25, n_rows).astype(np.int32),
         "position": rng.integers(1, 25, n_rows).astype(np.int32),
         "gap_ahead_s": rng.uniform(0.2, 20.0, n_rows),
-        "track_temp_c": rng.uniform(25, 50, n_rows), "air_temp_c": rng.uniform(15, 35, n_rows),
-        "fuel_proxy_krev": np.full(n_rows, np.nan),
         "next_lap_time_s": pace + 0.03 * age + rng.normal(0, 0.5, n_rows),
     })
 

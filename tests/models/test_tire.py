@@ -15,6 +15,8 @@ from cognirace.lake import open_lake
 from cognirace.models.tire import (
     TARGETS,
     TASK,
+    MedianLevelTireModel,
+    RawTrendBaseline,
     TireDegradationModel,
     TrackMeanSlopeBaseline,
     score_tire,
@@ -30,6 +32,7 @@ from cognirace.models.tire_forecast import (
 from cognirace.models.tire_stats import (
     MIN_LAP_SCATTER_S,
     conformal_factor,
+    huber_levels,
     huber_slope,
     huber_slopes,
     lap_scatter,
@@ -172,19 +175,70 @@ def seven_tracks(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     return tire_rows(feature_table(lake), load_truth(lake))
 
 
-def test_model_finds_the_wear_and_forecasts_better_than_no_trend(
+def test_fuel_correction_fixes_the_wear_rate_not_the_forecast(
         seven_tracks: pl.DataFrame) -> None:
-    forecast, flat = 0.0, 0.0
+    """The fair baseline and the model both read the wear rate with the fuel gain taken
+    out, the raw trend does not; all three forecast lap times better than no trend."""
+    forecast = {"model": 0.0, "fair": 0.0, "raw": 0.0, "flat": 0.0}
+    slope = {"model": 0.0, "fair": 0.0, "raw": 0.0}
     for seed in range(4):
         (split,) = split_by_race(seven_tracks, test_fraction=0.25, seed=seed)
-        ours = score_tire(split.test, TireDegradationModel(calibration_repeats=1)
-                          .fit(split.train).predict(split.test))
-        base = score_tire(split.test, TrackMeanSlopeBaseline().fit(split.train)
-                          .predict(split.test))
-        assert ours["slope_mae_s_per_lap"] < 0.5 * base["slope_mae_s_per_lap"], seed
-        forecast += ours["forecast_mae_s"]
-        flat += ours["zero_trend_mae_s"]
-    assert forecast < flat
+        scores = {name: score_tire(split.test, predictor.fit(split.train).predict(split.test))
+                  for name, predictor in (
+                      ("model", TireDegradationModel(calibration_repeats=1)),
+                      ("fair", TrackMeanSlopeBaseline()), ("raw", RawTrendBaseline()))}
+        for name in ("model", "fair", "raw"):
+            forecast[name] += scores[name]["forecast_mae_s"] / 4
+            slope[name] += scores[name]["slope_mae_s_per_lap"] / 4
+        forecast["flat"] += scores["model"]["zero_trend_mae_s"] / 4
+    assert slope["raw"] > 0.04  # the fuel gain of a lap, about 0.05 s, read as wear
+    assert max(slope["model"], slope["fair"]) < 0.02
+    assert max(forecast["model"], forecast["fair"], forecast["raw"]) < forecast["flat"]
+
+
+def test_fair_baseline_is_the_pooled_fuel_corrected_slope_per_track(
+        rng: np.random.Generator) -> None:
+    frame = tire_frame(rng, n_stints=240).with_columns(
+        pl.Series("race_id", [f"r{i % 8}" for i in range(240)]))
+    baseline = TrackMeanSlopeBaseline().fit(frame)
+    assert baseline.fuel_s_per_km_lap_ == pytest.approx(-0.012, abs=0.003)
+    for track, km in KM.items():
+        assert baseline.slopes_s_per_lap_[track] == pytest.approx(0.035, abs=0.006), track
+        stint = frame.filter(pl.col("track") == track).head(1)
+        out = baseline.predict(stint).row(0, named=True)
+        assert out["deg_s_per_lap"] == baseline.slopes_s_per_lap_[track]
+        assert out["pace_trend_s_per_lap"] == pytest.approx(
+            baseline.slopes_s_per_lap_[track] + baseline.fuel_s_per_km_lap_ * km)
+        assert out["pace_level_s"] == pytest.approx(np.median(stint["lap_times_s"][0]))
+    unknown = baseline.predict(frame.head(1).with_columns(track=pl.lit("monza")))
+    assert unknown["deg_s_per_lap"][0] == baseline.slopes_s_per_lap_[""]
+    # The previous baseline keeps the fuel gain in its "wear" rate.
+    raw = RawTrendBaseline().fit(frame).predict(frame)
+    assert (raw["deg_s_per_lap"] < 0.0).all()
+
+
+def test_the_seen_level_is_a_huber_mean_that_shrugs_off_a_slow_lap() -> None:
+    times = [100.0, 100.2, 99.9, 100.1, 106.0, 100.0, 99.8]
+    stint = pl.DataFrame({"lap_times_s": [times], "tire_ages_laps": [[float(a) for a in
+                                                                      range(1, 8)]]})
+    flat = huber_levels(stint, np.zeros(1), 1.0)[0]
+    assert 99.95 < flat < 100.15  # the 106 s lap counts as about one spread's worth
+    assert flat > float(np.median(times))  # a mean: the slow lap pulls a little
+    # Along a trend the laps are moved to the mean age (4) before the mean is taken.
+    rising = stint.with_columns(pl.Series("lap_times_s", [[t + 0.1 * a for t, a in
+                                                           zip(times, range(1, 8), strict=True)]]))
+    assert huber_levels(rising, np.array([0.1]), 1.0)[0] == pytest.approx(flat + 0.4)
+
+
+def test_the_median_level_ablation_differs_from_the_model_in_the_level_only(
+        rng: np.random.Generator) -> None:
+    frame = tire_frame(rng)
+    ours = TireDegradationModel().fit(frame.drop("race_id")).predict(frame)
+    ablated = MedianLevelTireModel().fit(frame.drop("race_id")).predict(frame)
+    assert TASK.ablations == {"with the median level": MedianLevelTireModel}
+    assert ours.drop("pace_level_s").equals(ablated.drop("pace_level_s"))
+    assert ablated["pace_level_s"].to_list() == frame["lap_times_s"].list.median().to_list()
+    assert not ours["pace_level_s"].equals(ablated["pace_level_s"])
 
 
 def test_fuel_makes_laps_faster_and_wear_slower(seven_tracks: pl.DataFrame) -> None:

@@ -81,7 +81,9 @@ def test_fuel_labels_reach_021_and_21_each(tmp_path: Path) -> None:
     features = pl.DataFrame({
         "race_id": [RACE] * 2, "vehicle_id": ["GR86-000-021", "GR86-001-21"],
         "car_number": ["021", "21"], "lap": [1, 1], "n_samples": [50, 50],
-        "fuel_proxy_krev": [9.0, 9.5], "lap_time_s": [100.0, 101.0],
+        "engine_krev": [11.0, 11.1], "throttle_s": [75.0, 76.0], "prev_fcy": [False, False],
+        "race_elapsed_s": [100.0, 101.0], "race_time_left_s": [2600.0, 2599.0],
+        "laps_left_est": [26, 26], "lap_time_s": [100.0, 101.0],
         "track": ["indianapolis"] * 2, "flag": [FLAG_GREEN] * 2, "in_pit": [False, False],
         "out_lap": [False, False]}).with_columns(pl.col("lap", "n_samples").cast(pl.Int32))
     rows = fuel_rows(features, load_truth(lake))

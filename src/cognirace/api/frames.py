@@ -41,7 +41,10 @@ def snapshots_frame(served: Served, snapshots: Sequence[Any]) -> tuple[pl.DataFr
     for index, snapshot in enumerate(snapshots):
         key = str(index)
         for car in snapshot.cars:
-            rows.append({**car.__dict__, "race_id": key, "lap": snapshot.lap})
+            shared = {"race_id": key, "lap": snapshot.lap}
+            if "track" in served.frame_schema:
+                shared["track"] = snapshot.track
+            rows.append({**car.__dict__, **shared})
         sizes.append(len(snapshot.cars))
     return instances_frame(served, rows), sizes
 

@@ -2,7 +2,7 @@
 
 A client holding lake rows (a pit-wall tool, the demo, the serving benchmark) sends
 them as they are: a row-model's instance is one row's input columns, and the traffic
-model's is the snapshot ``{"race_id", "lap", "cars": [...]}`` of every car of one race
+model's is the snapshot ``{"race_id", "lap", "track", "cars": [...]}`` of every car of one race
 at one lap. Rows the API would refuse (a value outside its physical range, NaN) are
 skipped, so every instance made here is one the service answers.
 """
@@ -18,8 +18,9 @@ import polars as pl
 from cognirace.api.schemas import CAR_NUMBER, TRAFFIC, car_number_problem
 from cognirace.models.schema import ColumnSpec
 
-SNAPSHOT_KEYS = ("race_id", "lap")
-"""Traffic inputs given once per snapshot rather than per car."""
+SNAPSHOT_KEYS = ("race_id", "lap", "track")
+"""Traffic inputs given once per snapshot rather than per car (``track`` where the model
+reads it)."""
 
 
 def acceptable(value: Any, spec: ColumnSpec) -> bool:
@@ -27,8 +28,8 @@ def acceptable(value: Any, spec: ColumnSpec) -> bool:
     number as text of the shape the routes take."""
     if spec.name == CAR_NUMBER:
         return car_number_problem(value) is None
-    if value is None:
-        return spec.dtype.startswith("Float")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return value is None and spec.dtype.startswith("Float") and spec.nullable
     if isinstance(value, list):
         return all(isinstance(v, int | float) and math.isfinite(v) for v in value)
     if isinstance(value, float | int) and not isinstance(value, bool):
@@ -45,7 +46,8 @@ def instances(name: str, rows: pl.DataFrame, specs: Sequence[ColumnSpec]
     caller can compare the two answers (or their latency).
     """
     inputs = rows.select([spec.name for spec in specs])
-    groups = (inputs.partition_by(list(SNAPSHOT_KEYS), maintain_order=True)
+    keys = [key for key in SNAPSHOT_KEYS if key in inputs.columns]
+    groups = (inputs.partition_by(keys, maintain_order=True)
               if name == TRAFFIC else (inputs.slice(i, 1) for i in range(inputs.height)))
     for frame in groups:
         cars = frame.to_dicts()
@@ -54,7 +56,7 @@ def instances(name: str, rows: pl.DataFrame, specs: Sequence[ColumnSpec]
         if name != TRAFFIC:
             yield cars[0], frame
             continue
-        snapshot = {key: cars[0][key] for key in SNAPSHOT_KEYS}
+        snapshot = {key: cars[0][key] for key in keys}
         yield {**snapshot, "cars": [{k: v for k, v in car.items() if k not in snapshot}
                                     for car in cars]}, frame
 

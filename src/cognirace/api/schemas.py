@@ -38,7 +38,7 @@ from cognirace.domain.formats import FLAG_GREEN
 from cognirace.models.schema import ColumnSpec
 
 TRAFFIC = "traffic"
-_SNAPSHOT_FIELDS = ("race_id", "lap")
+_SNAPSHOT_FIELDS = ("race_id", "lap", "track")
 """Traffic inputs given once per snapshot rather than per car."""
 _INT32 = (-(2**31), 2**31 - 1)
 SANITY_ABS = 1e9
@@ -101,9 +101,10 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "field_median_green_s": 99.1, "leader_lap_s": 98.6, "tire_age_laps": 11,
     "race_time_left_s": 1650.0, "laps_left_est": 16, "position": 4, "gap_ahead_s": 1.4,
     "gap_leader_s": 6.2, "track_temp_c": 41.5, "air_temp_c": 27.0,
-    "fuel_proxy_krev": 7.8, "in_pit": False, "out_lap": False, "caution": False,
+    "engine_krev": 11.2, "throttle_s": 76.0, "in_pit": False, "out_lap": False, "caution": False,
     "tire_change": True, "n_cars": 12, "n_close_1s": 2, "n_close_2s": 4,
     "p_close_2s": 0.36, "laps_since_fcy": 12, "n_fcy_starts": 0, "n_off_pace": 0,
+    "leader_pace_s": 98.4,
     "horizon_age_laps": 20.0, "lap_times_s": [98.9, 99.0, 99.2, 99.1, 99.4],
     "tire_ages_laps": [3.0, 4.0, 5.0, 6.0, 7.0], "fuel_laps": [3.0, 4.0, 5.0, 6.0, 7.0],
     "n_samples": 10, "car_number": "021",
@@ -224,11 +225,13 @@ def _traffic_schemas(inputs: Sequence[ColumnSpec], outputs: Sequence[ColumnSpec]
         "race_id": (race_type | None, Field(default=None, description="Race key, echoed "
                                              "(optional): one snapshot is one graph.")),
         "lap": input_field(by_name["lap"]),
+        **({"track": input_field(by_name["track"])} if "track" in by_name else {}),
         "cars": (list[car], Field(min_length=1, max_length=200,  # type: ignore[valid-type]
                                   description="Every running car of the field on this lap.")),
     }
     del race_field
-    example = {"race_id": "barber-R1", "lap": 12, "cars": example_cars}
+    example = {"race_id": "barber-R1", "lap": 12, "cars": example_cars,
+               **({"track": "barber"} if "track" in by_name else {})}
     instance = _model("TrafficInstance", snapshot_fields, _CONFIG,
                       f"A field snapshot (one race, one lap) for the {title} model.", example)
     car_out = _model("TrafficCarPrediction", {

@@ -132,10 +132,13 @@ CATALOGUE: tuple[Column, ...] = (
     _c("mean_apex_speed_kph", F64, "km/h", "telemetry",
        "Mean of the local minima of the speed readings under lateral acceleration (one "
        "per corner apex)."),
-    _c("fuel_proxy_krev", F64, "krev", "telemetry",
-       "Fuel proxy: time integral of throttle fraction (see `throttle_source`) x engine "
-       "revolutions per second, rpm interpolated between its readings, in thousands of "
-       "full-load-equivalent revolutions (fuel burned scales with both)."),
+    _c("engine_krev", F64, "krev", "telemetry",
+       "Engine revolutions over the lap, thousands: time integral of rpm / 60, rpm "
+       "interpolated between its readings (null without rpm)."),
+    _c("throttle_s", F64, "s", "telemetry",
+       "Throttle time: time integral of the throttle fraction (0..1, see "
+       "`throttle_source`), i.e. seconds at full-throttle equivalent (null without "
+       "throttle)."),
 )
 """Every column of the lap feature table, in table order."""
 

@@ -10,21 +10,30 @@ the lap's mean speed), pedal and brake shapes, and gear use. They still differ b
 track (a track with a hairpin has lower corner speeds for everyone), so the driver
 embedding z-scores them per track against the training field before projecting.
 
+They are read so that what a sensor adds does not pass for style. A "peak" is a high
+quantile of the lap's braking samples, not its single highest sample (the one most
+likely to be a noise spike or a kerb: accelerometer noise is heavy-tailed); lateral g
+is half the spread between its 5th and 95th percentiles, so an accelerometer's zero
+error cancels; steering is read relative to the lap's own straight-ahead reading (a
+real car's steering sensor reads a few degrees off centre); a corner is a speed dip of
+at least ``CORNER_DROP_KPH``, so noise on a straight makes none. No feature assumes any
+relation between channels: what ties one channel to another is each car's own.
+
 Green laps only: no lap 1 (standing start), no pit-in or pit-out lap, no lap under or
 just after a full-course yellow; their pedal traces say little about a driver's habits.
 
 Channels are read as each track logs them (``signals``). The throttle features
 (``THROTTLE_FEATURES``) read the accelerator pedal ``aps`` only, and are NaN (absent) on
-a lap without pedal readings, as at the five tracks that log only the throttle blade
-``ath``. The blade is not a stand-in here: it opens through each car's own drive-by-wire
-map (offset, progression), so its part-throttle shape describes the car as much as the
-driver; on a simulated season (five tracks, three of them blade-only, 2 Hz) blade-based
-throttle features lowered the embedding's top-1 identification of unseen races from
-0.40 to 0.32. The other channels are logged at every track. Slow channels (speed, rpm,
-lap distance: one sample in four or five at the full rate) are interpolated between
-readings onto every sample; a sample counts only when each of them and the fast
-channels has a reading within ``signals.HOLD_S`` of it, so a dropout removes samples,
-never fills them with zeros.
+a lap without pedal readings, as at the tracks that log only the throttle blade ``ath``.
+The blade is not a stand-in here: it opens through each car's own drive-by-wire map
+(offset, progression), so its part-throttle shape describes the car as much as the
+driver, and blade-based throttle features made drivers harder, not easier, to tell
+apart on a simulated season. How hard a driver uses the available drive shows at every
+track all the same, in the longitudinal acceleration (``peak_accel_g``). The other
+channels are logged at every track. Slow channels (speed, rpm, lap distance: one sample
+in four or five at the full rate) are interpolated between readings onto every sample;
+a sample counts only when each of them and the fast channels has a reading within
+``signals.HOLD_S`` of it, so a dropout removes samples, never fills them with zeros.
 """
 
 from __future__ import annotations
@@ -55,6 +64,20 @@ TURNING_DEG = 15.0
 MIN_SAMPLES = 20
 """Fewest samples a lap needs for a style row (10 s at 2 Hz); shorter laps are partial."""
 
+HIGH_QUANTILE = 0.9
+"""Quantile that stands for a lap's "peak" braking pressure and deceleration: the highest
+sample of a lap is the one most likely to be a noise spike or a bump (the accelerometers'
+noise is heavy-tailed), the 90th percentile of the braking samples is not."""
+
+STRAIGHT_G = 0.15
+"""Lateral acceleration (g) under which a sample counts as running straight: the
+steering read there is the car's straight-ahead reading (its sensor's zero, a few
+degrees off on a real car), which the steering features subtract."""
+
+CORNER_DROP_KPH = 5.0
+"""Speed (km/h) a corner's slowest point lies below the fastest sample since the previous
+one; a shallower dip (sensor noise on a straight, a lift) is not a corner."""
+
 CHANNELS: tuple[str, ...] = (
     "lap_dist_m", "speed_kph", "rpm", "pbrake_f", "accx_g", "accy_g", "steering_deg", "gear",
 )
@@ -73,8 +96,9 @@ LAP: tuple[str, ...] = ("vehicle_id", "lap")
 
 STYLE_FEATURES: tuple[str, ...] = (
     "peak_brake_bar", "brake_bar_per_g", "brake_zone_m", "brake_frac", "trail_brake_frac",
-    "peak_decel_g", "throttle_rate_pct_s", "full_after_apex_s", "full_throttle_frac",
-    "partial_throttle_pct", *(f"corner{i + 1}_speed_rel" for i in range(N_CORNERS)),
+    "peak_decel_g", "peak_accel_g", "throttle_rate_pct_s", "full_after_apex_s",
+    "full_throttle_frac", "partial_throttle_pct",
+    *(f"corner{i + 1}_speed_rel" for i in range(N_CORNERS)),
     "apex_speed_rel", "peak_lat_g", "steer_rate_rel", "upshift_rpm",
 )
 """Columns of one lap's style row, in order (units in ``lap_style``)."""
@@ -97,20 +121,27 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
+def _high(values: FloatArray) -> float:
+    """The ``HIGH_QUANTILE`` of ``values``, NaN when there are none."""
+    return float(np.quantile(values, HIGH_QUANTILE)) if values.size else float("nan")
+
+
 def _braking(brake: FloatArray, accx: FloatArray, steer: FloatArray,
              dist: FloatArray) -> dict[str, float]:
-    """Peak pressure (bar), pressure per g (bar/g), zone length (m), overlaps (shares)."""
+    """High pressure (bar) and deceleration (g) while braking, pressure per g (bar/g),
+    zone length (m), overlaps (shares); ``steer`` is relative to straight ahead."""
     on = brake >= BRAKING_BAR
     zones = [float(dist[min(e, len(dist) - 1)] - dist[s]) for s, e in _runs(on)]
     decel = -accx
     per_g = np.where(on & (decel > 0.2), brake / np.maximum(decel, 0.2), np.nan)
     return {
-        "peak_brake_bar": float(brake.max()),
+        "peak_brake_bar": _high(brake[on]) if on.any() else float(brake.max()),
         "brake_bar_per_g": _nanmean(per_g),
         "brake_zone_m": _nanmean(np.array([z for z in zones if z >= 0.0])),
         "brake_frac": float(on.mean()),
         "trail_brake_frac": float((on & (np.abs(steer) >= TURNING_DEG)).sum() / max(on.sum(), 1)),
-        "peak_decel_g": float(decel.max()),
+        "peak_decel_g": _high(decel[on]) if on.any() else float(decel.max()),
+        "peak_accel_g": _high(accx[~on & (accx > 0.0)]),
     }
 
 
@@ -125,7 +156,7 @@ def _throttle(pedal: FloatArray, speed: FloatArray, t: FloatArray) -> dict[str, 
         return dict.fromkeys(THROTTLE_FEATURES, float("nan"))
     d_pedal = np.diff(pedal) / np.maximum(np.diff(t), 1e-3)
     rising = d_pedal[d_pedal > 1.0]
-    apexes = np.flatnonzero((speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])) + 1
+    apexes = corner_apexes(speed)
     full = np.flatnonzero(pedal >= FULL_THROTTLE_PCT)
     waits = [float(t[full[full >= a][0]] - t[a]) for a in apexes if np.any(full >= a)]
     partial = pedal[(pedal > 10.0) & (pedal < FULL_THROTTLE_PCT)]
@@ -137,18 +168,41 @@ def _throttle(pedal: FloatArray, speed: FloatArray, t: FloatArray) -> dict[str, 
     }
 
 
+def corner_apexes(speed: FloatArray) -> npt.NDArray[np.int64]:
+    """Indices of the lap's corner apexes: local speed minima at least ``CORNER_DROP_KPH``
+    below the fastest sample since the previous apex (or the lap's start)."""
+    inner = np.flatnonzero((speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])) + 1
+    apexes: list[int] = []
+    start = 0
+    for i in inner:
+        if float(speed[start:i].max()) - float(speed[i]) >= CORNER_DROP_KPH:
+            apexes.append(int(i))
+            start = int(i)
+    return np.asarray(apexes, dtype=np.int64)
+
+
+def straight_ahead(steer: FloatArray, accy: FloatArray) -> FloatArray:
+    """``steer`` (deg) relative to the lap's straight-ahead reading: the median steering
+    where the car runs straight (``STRAIGHT_G``), else over the whole lap."""
+    straight = np.abs(accy - np.median(accy)) < STRAIGHT_G
+    zero = float(np.median(steer[straight] if straight.sum() >= 5 else steer))
+    return steer - zero
+
+
 def _corners(speed: FloatArray, accy: FloatArray, steer: FloatArray,
              t: FloatArray) -> dict[str, float]:
-    """Slowest corner speeds and mean apex speed over the lap's mean speed; lateral g."""
+    """Slowest corner speeds and mean apex speed over the lap's mean speed; lateral g as
+    half the spread of its 5th to 95th percentile (an accelerometer's zero error
+    cancels); steering smoothness (``steer`` relative to straight ahead)."""
     mean_speed = max(float(speed.mean()), 1.0)
-    inner = (speed[1:-1] < speed[:-2]) & (speed[1:-1] <= speed[2:])
-    minima = np.sort(speed[1:-1][inner])
+    minima = np.sort(speed[corner_apexes(speed)])
     padded = np.r_[minima, np.full(N_CORNERS, np.nan)][:N_CORNERS]
     steer_rate = np.abs(np.diff(steer)) / np.maximum(np.diff(t), 1e-3)
+    low, high = np.quantile(accy, [0.05, 0.95])
     out = {f"corner{i + 1}_speed_rel": float(v / mean_speed) for i, v in enumerate(padded)}
     out |= {
         "apex_speed_rel": _nanmean(minima) / mean_speed,
-        "peak_lat_g": float(np.quantile(np.abs(accy), 0.95)),
+        "peak_lat_g": float(high - low) / 2.0,
         "steer_rate_rel": float(steer_rate.mean() / max(float(np.abs(steer).mean()), 1.0)),
     }
     return out
@@ -192,10 +246,11 @@ def _style_of(s: pl.DataFrame) -> dict[str, float]:
         return s[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
     t = (s["time"].cast(pl.Int64) - s["time"].cast(pl.Int64)[0]).to_numpy() * 1e-6
-    speed, steer = col("speed_kph"), col("steering_deg")
+    speed, accy = col("speed_kph"), col("accy_g")
+    steer = straight_ahead(col("steering_deg"), accy)
     row = _braking(col("pbrake_f"), col("accx_g"), steer, col("lap_dist_m"))
     row |= _throttle(col(PEDAL), speed, t)
-    row |= _corners(speed, col("accy_g"), steer, t)
+    row |= _corners(speed, accy, steer, t)
     row["upshift_rpm"] = _upshift_rpm(col("gear"), col("rpm"))
     return {name: row[name] for name in STYLE_FEATURES}
 

@@ -1,4 +1,4 @@
-"""Per-lap telemetry aggregates: throttle, revs, braking, speeds and a fuel proxy.
+"""Per-lap telemetry aggregates: throttle, revs, braking, speeds and engine work.
 
 ``aggregate_telemetry`` turns samples (the lake's telemetry schema) into one row per
 logged car (``vehicle_id``) and lap. The batch table runs it over a whole lake; the live
@@ -16,6 +16,12 @@ channels sample by sample, each ``interpolated`` in time between its readings
 the short stretch between a lap's last sample and the next lap's first is not counted.
 Apexes are local minima of the speed readings: a slow channel is compared with its
 previous and next reading, not with the samples in between that carry none.
+
+The two work integrals, ``engine_krev`` (revolutions) and ``throttle_s`` (throttle
+time), are plain measurements, each of one channel: how they turn into litres is left
+to a model to learn from data (``cognirace.models.fuel``), not written into the
+features. Integrals average the logger's noise away over a lap, where a single reading
+would carry it whole.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ well under it, a GR86 mid-corner pulls 1 to 1.5 g."""
 
 KPH_TO_MS = 1.0 / 3.6
 PER_MINUTE = 1.0 / 60.0
+PER_PERCENT = 0.01
 
 TELEMETRY_LAP_KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "lap")
 """One logged car's lap: telemetry is the loggers', keyed by ``vehicle_id`` (the lap
@@ -46,7 +53,7 @@ table's cars are timing cars; a lap row joins these aggregates by its ``vehicle_
 TELEMETRY_FEATURES: tuple[str, ...] = (
     "n_samples", THROTTLE_SOURCE, "full_throttle_frac", "mean_throttle_pct", "mean_rpm",
     "brake_energy_bar_m", "max_speed_kph", "min_corner_speed_kph", "mean_apex_speed_kph",
-    "fuel_proxy_krev",
+    "engine_krev", "throttle_s",
 )
 """Columns ``aggregate_telemetry`` adds to the lap keys, in table order."""
 
@@ -68,7 +75,7 @@ def _apex(speed: pl.Expr) -> pl.Expr:
 
 def _with_sample_terms(telemetry: pl.LazyFrame) -> pl.LazyFrame:
     """Sort by time within each lap; add the throttle, corner and apex speeds and the
-    per-step integrals.
+    per-step integrals (brake energy, revolutions, throttle time).
 
     Each stage is its own ``with_columns``, so an interpolated channel is computed once
     and then read, not recomputed inside every expression that uses it.
@@ -84,13 +91,13 @@ def _with_sample_terms(telemetry: pl.LazyFrame) -> pl.LazyFrame:
                       _speed_i=interpolated(speed, lap),
                       _throttle_i=interpolated(pl.col("_throttle"), lap),
                       _rpm_i=interpolated(reading("rpm"), lap))
-        .with_columns(_brake_power=pl.col("_brake_i") * pl.col("_speed_i") * KPH_TO_MS,
-                      _load_rate=pl.col("_throttle_i") * 0.01 * pl.col("_rpm_i") * PER_MINUTE)
+        .with_columns(_brake_power=pl.col("_brake_i") * pl.col("_speed_i") * KPH_TO_MS)
         .with_columns(
             _corner_speed=pl.when(cornering).then(speed),
             _apex_speed=pl.when(_apex(speed)).then(speed),
             _brake_bar_m=_step(pl.col("_brake_power"), dt_s),
-            _load_rev=_step(pl.col("_load_rate"), dt_s),
+            _revs=_step(pl.col("_rpm_i") * PER_MINUTE, dt_s),
+            _throttle_s=_step(pl.col("_throttle_i") * PER_PERCENT, dt_s),
         )
     )
 
@@ -120,7 +127,8 @@ def aggregate_telemetry(telemetry: pl.LazyFrame) -> pl.LazyFrame:
             max_speed_kph=reading("speed_kph").max(),
             min_corner_speed_kph=pl.col("_corner_speed").min(),
             mean_apex_speed_kph=ordered_mean(pl.col("_apex_speed")),
-            fuel_proxy_krev=ordered_sum(pl.col("_load_rev")) * 1e-3,
+            engine_krev=ordered_sum(pl.col("_revs")) * 1e-3,
+            throttle_s=ordered_sum(pl.col("_throttle_s")),
         )
         .with_columns(pl.col(FLOAT_FEATURES).cast(pl.Float64),
                       pl.col(THROTTLE_SOURCE).cast(pl.String))

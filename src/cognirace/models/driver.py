@@ -6,20 +6,23 @@ The label is the driver's identity, which the timing files do not carry: it come
 the simulator's truth (``cars.driver_id``, persistent across a season's races). Real
 data names the car number only, and one car may change drivers between events.
 
-``DriverEmbeddingModel`` z-scores each feature against the training field at the lap's
-track (a hairpin lowers everyone's corner speeds; the z-score keeps only how a driver
-differs from the field there), then projects with linear discriminant analysis: the
-directions that best separate drivers relative to the spread of one driver's laps
-across laps, races and tracks. A feature a lap could not measure (NaN: the pedal-based
-throttle features at the tracks that log only the throttle blade, a lap without an
-upshift) has z-score 0, the field's average, so it neither pulls the lap toward a
-driver nor away; a feature no lap of a track measured keeps the pooled field's scale.
-``RandomEmbeddingBaseline`` gives each row a random unit vector seeded by its keys, so
-nearest-neighbour identification is at chance.
+Both the model and its baseline read a lap as z-scores against the training field at
+the lap's track (``driver_field.StyleField``, which also says per lap which inputs it
+could not use). ``StyleZScoreBaseline`` stops there: its embedding is the z-scores
+themselves, so nearest-neighbour identification weighs every feature alike; that is
+the rule an engineer comparing drivers on a spreadsheet of per-track standardised
+habits would use. ``DriverEmbeddingModel`` goes on to learn from the training drivers
+which directions tell drivers apart: linear discriminant analysis on driver identity,
+the directions of largest spread between drivers relative to the spread of one
+driver's laps across laps, races and tracks.
 
-``score_driver`` identifies drivers by nearest neighbour: the gallery holds each
-driver's mean embedding per race; queries are single laps and stint means from other
-races, so a driver must be recognised in a race (often at a track) the gallery lacks.
+Identity labels are read at ``fit`` only: ``predict`` sees the track and the style
+features of each lap, never the driver, car or race.
+
+``score_driver`` (``driver_scoring``) identifies drivers by nearest neighbour: the
+gallery holds each driver's mean embedding per race; queries are single laps and stint
+means from other races, so a driver must be recognised in a race (often at a track) the
+gallery lacks.
 """
 
 from __future__ import annotations
@@ -35,48 +38,59 @@ import scipy.linalg
 
 from cognirace.errors import DataError
 from cognirace.features.style import STYLE_FEATURES, style_table
-from cognirace.models.arrays import float_matrix
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
+from cognirace.models.driver_field import FALLBACKS_SPEC, StyleField, field_stats
 from cognirace.models.driver_map import plot_embedding
-from cognirace.models.schema import ColumnSpec
+from cognirace.models.driver_scoring import (
+    KEYS,
+    TARGET,
+    driver_parts,
+    identification,
+    score_driver,
+)
+from cognirace.models.schema import FALLBACKS, ColumnSpec
 from cognirace.models.task import Task, truth_by_car
 
 FloatArray = npt.NDArray[np.float64]
 
-KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "lap")
-TARGET = "driver_id"
-N_DIMS = 8
+N_DIMS = 6
 
 _UNITS: dict[str, tuple[str, str]] = {
-    "peak_brake_bar": ("bar", "Highest front brake pressure of the lap"),
+    "peak_brake_bar": ("bar", "High front brake pressure of the lap (90th percentile of its "
+                       "braking samples)"),
     "brake_bar_per_g": ("bar/g", "Front brake pressure per g of deceleration"),
     "brake_zone_m": ("m", "Mean length of a braking zone (from lap distance)"),
     "brake_frac": ("", "Share of samples braking"),
     "trail_brake_frac": ("", "Share of braking samples with the wheel turned (trail braking)"),
-    "peak_decel_g": ("g", "Highest deceleration of the lap"),
+    "peak_decel_g": ("g", "High deceleration of the lap (90th percentile of its braking "
+                     "samples)"),
+    "peak_accel_g": ("g", "High longitudinal acceleration off the brakes (90th percentile): "
+                     "how much of the drive the driver uses"),
     "throttle_rate_pct_s": ("%/s", "Mean rate of throttle application while it rises"),
     "full_after_apex_s": ("s", "Mean time from a corner's slowest point to full throttle"),
-    "full_throttle_frac": ("", "Share of samples at full throttle (pedal or blade)"),
-    "partial_throttle_pct": ("%", "Mean throttle (the track's pedal, else its blade) when "
-                             "between 10 % and full"),
+    "full_throttle_frac": ("", "Share of samples at full throttle (pedal)"),
+    "partial_throttle_pct": ("%", "Mean pedal position when between 10 % and full"),
     "apex_speed_rel": ("", "Mean corner minimum speed over the lap's mean speed"),
-    "peak_lat_g": ("g", "95th percentile of lateral acceleration"),
-    "steer_rate_rel": ("1/s", "Mean steering rate over mean steering angle (smoothness)"),
+    "peak_lat_g": ("g", "Half the spread of lateral acceleration, 5th to 95th percentile"),
+    "steer_rate_rel": ("1/s", "Mean steering rate over mean steering angle from straight "
+                       "ahead (smoothness)"),
     "upshift_rpm": ("1/min", "Mean revs just before an upshift"),
 }
 
 
-
 def _input(name: str) -> ColumnSpec:
-    """A style feature's spec; corner speeds share one description pattern."""
+    """A style feature's spec; corner speeds share one description pattern. Each may be
+    null or NaN (a lap that could not measure it): it then counts as the field's average
+    and the lap's ``fallbacks`` say so."""
     unit, text = _UNITS.get(
         name, ("", f"Speed at the lap's number {name[6]} slowest corner over its mean speed"))
     return ColumnSpec(name, "Float64", text, unit)
 
 
 INPUTS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("track", "String", "Track key (`barber`)"),
+    ColumnSpec("track", "String", "Track key (`barber`): the field the lap is read against",
+               nullable=False),
     *(_input(name) for name in STYLE_FEATURES),
 )
 TARGETS: tuple[ColumnSpec, ...] = (
@@ -84,33 +98,14 @@ TARGETS: tuple[ColumnSpec, ...] = (
 )
 
 
-def _outputs(n_dims: int) -> tuple[ColumnSpec, ...]:
-    return tuple(ColumnSpec(f"emb_{i}", "Float64", f"Driver-style embedding, axis {i}")
-                 for i in range(n_dims))
+def _outputs(names: tuple[str, ...]) -> tuple[ColumnSpec, ...]:
+    return (*(ColumnSpec(f"emb_{i}", "Float64", f"Driver-style embedding, axis {i}: {what}")
+              for i, what in enumerate(names)), FALLBACKS_SPEC)
 
 
-def _features(frame: pl.DataFrame) -> FloatArray:
-    return float_matrix(frame, STYLE_FEATURES)
-
-
-def field_stats(x: FloatArray, fallback: tuple[FloatArray, FloatArray] | None = None
-                ) -> tuple[FloatArray, FloatArray]:
-    """Mean and scale (std, 1 where it is 0) of each column over its finite values.
-
-    A column without a finite value (a feature no lap of this field could measure, such
-    as a corner speed of a track with fewer corners) takes ``fallback``'s mean and scale
-    (the pooled field's), else 0 and 1; it is never averaged over nothing.
-    """
-    has = np.isfinite(x).any(axis=0)
-    mean, std = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    if has.any():
-        mean[has] = np.nanmean(x[:, has], axis=0)
-        std[has] = np.nanstd(x[:, has], axis=0)
-    scale = np.where(std > 1e-9, std, 1.0)
-    if fallback is not None:
-        mean = np.where(has, mean, fallback[0])
-        scale = np.where(has, scale, fallback[1])
-    return mean, scale
+def _embedding(emb: FloatArray, fallbacks: pl.Series) -> pl.DataFrame:
+    columns = {f"emb_{i}": pl.Series(emb[:, i], dtype=pl.Float64) for i in range(emb.shape[1])}
+    return pl.DataFrame({**columns, FALLBACKS: fallbacks})
 
 
 def lda_projection(x: FloatArray, labels: npt.NDArray[np.str_], n_dims: int,
@@ -141,6 +136,15 @@ def lda_projection(x: FloatArray, labels: npt.NDArray[np.str_], n_dims: int,
     return w
 
 
+def _labelled(frame: pl.DataFrame) -> pl.DataFrame:
+    """The laps with a driver, refused unless at least two drivers are among them."""
+    frame = frame.filter(pl.col(TARGET).is_not_null())
+    if frame[TARGET].n_unique() < 2:
+        raise DataError("an embedding needs laps of at least two drivers", column=TARGET,
+                        hint="build rows with driver_rows from races with telemetry")
+    return frame
+
+
 class DriverEmbeddingModel(Model):
     """Per-track z-scored style features, projected to ``n_dims`` by LDA on driver identity.
 
@@ -156,18 +160,16 @@ class DriverEmbeddingModel(Model):
     """
 
     kind = "driver_embedding"
-    kind_version = "2"  # throttle features from the pedal only
+    kind_version = "3"  # fallbacks output; style field shared with the baseline
     inputs = INPUTS
     targets = TARGETS
-    outputs = _outputs(N_DIMS)
+    outputs = _outputs(tuple(f"discriminant {i + 1}" for i in range(N_DIMS)))
     keys: ClassVar[tuple[str, ...]] = KEYS
 
-    tracks_: list[str]
-    track_mean_: FloatArray
-    track_scale_: FloatArray
+    field_: StyleField
     projection_: FloatArray
 
-    def __init__(self, *, n_dims: int = N_DIMS, shrinkage: float = 0.1,
+    def __init__(self, *, n_dims: int = N_DIMS, shrinkage: float = 0.05,
                  clip_z: float = 5.0, min_field_laps: int = 50) -> None:
         self.n_dims = n_dims
         self.shrinkage = shrinkage
@@ -175,79 +177,95 @@ class DriverEmbeddingModel(Model):
         self.min_field_laps = min_field_laps
 
     def output_schema(self) -> tuple[ColumnSpec, ...]:
-        return _outputs(self.n_dims)
+        return _outputs(tuple(f"discriminant {i + 1}" for i in range(self.n_dims)))
 
     def _fit(self, frame: pl.DataFrame) -> None:
-        frame = frame.filter(pl.col(TARGET).is_not_null())
-        if frame["driver_id"].n_unique() < 2:
-            raise DataError("an embedding needs laps of at least two drivers", column=TARGET,
-                            hint="build rows with driver_rows from races with telemetry")
-        x = _features(frame)
-        self.tracks_ = sorted(set(frame["track"].to_list()))
-        pooled = field_stats(x)
-        stats = [pooled] + [field_stats(x[(frame["track"] == t).to_numpy()], pooled)
-                            for t in self.tracks_]
-        self.track_mean_ = np.vstack([m for m, _ in stats])
-        self.track_scale_ = np.vstack([sc for _, sc in stats])
+        frame = _labelled(frame)
+        self.field_ = StyleField.fit(frame)
+        z, _ = self.field_.zscore(frame, clip_z=self.clip_z, min_field_laps=self.min_field_laps)
         labels = frame[TARGET].to_numpy().astype(str)
-        self.projection_ = lda_projection(self._zscore(frame), labels, self.n_dims,
-                                          self.shrinkage)
-
-    def _zscore(self, frame: pl.DataFrame) -> FloatArray:
-        """Features as z-scores against the field at each row's track (see ``min_field_laps``
-        for tracks the training data lacked); NaN becomes the field's 0."""
-        x = _features(frame)
-        tracks = frame["track"].to_numpy().astype(str)
-        index = {t: i + 1 for i, t in enumerate(self.tracks_)}
-        rows = np.array([index.get(t, 0) for t in tracks], dtype=np.int64)
-        mean, scale = self.track_mean_[rows], self.track_scale_[rows]
-        pooled = (self.track_mean_[0], self.track_scale_[0])
-        for track in sorted(set(tracks) - set(self.tracks_)):
-            mask = tracks == track
-            if mask.sum() >= self.min_field_laps:
-                mean[mask], scale[mask] = field_stats(x[mask], pooled)
-        z = (x - mean) / scale
-        return np.clip(np.nan_to_num(z), -self.clip_z, self.clip_z)
+        self.projection_ = lda_projection(z, labels, self.n_dims, self.shrinkage)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        emb = self._zscore(frame) @ self.projection_
-        return pl.DataFrame({f"emb_{i}": emb[:, i] for i in range(self.n_dims)},
-                            schema=dict.fromkeys((f"emb_{i}" for i in range(self.n_dims)),
-                                                 pl.Float64))
+        z, fallbacks = self.field_.zscore(frame, clip_z=self.clip_z,
+                                          min_field_laps=self.min_field_laps)
+        return _embedding(z @ self.projection_, fallbacks)
 
     def _get_state(self) -> ModelState:
-        return ModelState(values={"tracks": self.tracks_},
-                          arrays={"track_mean": self.track_mean_,
-                                  "track_scale": self.track_scale_,
-                                  "projection": self.projection_})
+        field = self.field_.to_state()
+        return ModelState(values=field.values,
+                          arrays={**field.arrays, "projection": self.projection_})
 
     def _set_state(self, state: ModelState) -> None:
-        self.tracks_ = [str(t) for t in state.values["tracks"]]
-        self.track_mean_ = np.asarray(state.arrays["track_mean"], dtype=np.float64)
-        self.track_scale_ = np.asarray(state.arrays["track_scale"], dtype=np.float64)
+        self.field_ = StyleField.from_state(state)
         self.projection_ = np.asarray(state.arrays["projection"], dtype=np.float64)
 
 
+class StyleZScoreBaseline(Model):
+    """Baseline: the per-track z-scores of the style features, as they are.
+
+    Nearest neighbour on this embedding compares laps feature by feature, each in units
+    of its track's field spread, with no weighting learned from driver identity. It is
+    fitted on the same training rows as the model (the per-track field statistics).
+
+    Hyperparameters:
+        clip_z: Bound on each z-score, as the model's.
+        min_field_laps: Laps of an unseen track that make its own field, as the model's.
+    """
+
+    kind = "driver_style_zscore"
+    kind_version = "1"
+    inputs = INPUTS
+    targets = TARGETS
+    outputs = _outputs(tuple(f"z-score of {name}" for name in STYLE_FEATURES))
+    keys: ClassVar[tuple[str, ...]] = KEYS
+
+    field_: StyleField
+
+    def __init__(self, *, clip_z: float = 5.0, min_field_laps: int = 50) -> None:
+        self.clip_z = clip_z
+        self.min_field_laps = min_field_laps
+
+    def _fit(self, frame: pl.DataFrame) -> None:
+        self.field_ = StyleField.fit(_labelled(frame))
+
+    def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return _embedding(*self.field_.zscore(frame, clip_z=self.clip_z,
+                                              min_field_laps=self.min_field_laps))
+
+    def _get_state(self) -> ModelState:
+        return self.field_.to_state()
+
+    def _set_state(self, state: ModelState) -> None:
+        self.field_ = StyleField.from_state(state)
+
+
 class RandomEmbeddingBaseline(Model):
-    """Baseline: a random unit vector per row, seeded by the row's keys (chance level)."""
+    """The former baseline: a random unit vector per row, seeded by its keys (chance).
+
+    A straw man, no longer the task's baseline (issue 11); kept so registries that hold
+    it still load and the old and fair baselines can be shown side by side once.
+    """
 
     kind = "driver_embedding_random"
     kind_version = "1"
-    inputs = (ColumnSpec("race_id", "String", "Race key"),
-              ColumnSpec("vehicle_id", "String", "Vehicle key"),
-              ColumnSpec("lap", "Int32", "Lap number", "laps", 1, 500))
+    inputs = (ColumnSpec("race_id", "String", "Race key", nullable=False),
+              ColumnSpec("vehicle_id", "String", "Vehicle key", nullable=False),
+              ColumnSpec("lap", "Int32", "Lap number", "laps", 1, 500, nullable=False))
     targets = TARGETS
-    outputs = _outputs(N_DIMS)
+    outputs = tuple(ColumnSpec(f"emb_{i}", "Float64", f"Random axis {i}")
+                    for i in range(8))
     keys: ClassVar[tuple[str, ...]] = KEYS
 
     n_drivers_: int
 
-    def __init__(self, *, n_dims: int = N_DIMS, seed: int = 0) -> None:
+    def __init__(self, *, n_dims: int = 8, seed: int = 0) -> None:
         self.n_dims = n_dims
         self.seed = seed
 
     def output_schema(self) -> tuple[ColumnSpec, ...]:
-        return _outputs(self.n_dims)
+        return tuple(ColumnSpec(f"emb_{i}", "Float64", f"Random axis {i}")
+                     for i in range(self.n_dims))
 
     def _fit(self, frame: pl.DataFrame) -> None:
         self.n_drivers_ = int(frame[TARGET].n_unique())
@@ -259,9 +277,8 @@ class RandomEmbeddingBaseline(Model):
             rng = np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
             v = rng.normal(size=self.n_dims)
             emb[i] = v / max(float(np.linalg.norm(v)), 1e-12)
-        return pl.DataFrame({f"emb_{i}": emb[:, i] for i in range(self.n_dims)},
-                            schema=dict.fromkeys((f"emb_{i}" for i in range(self.n_dims)),
-                                                 pl.Float64))
+        return pl.DataFrame({f"emb_{i}": pl.Series(emb[:, i], dtype=pl.Float64)
+                             for i in range(self.n_dims)})
 
     def _get_state(self) -> ModelState:
         return ModelState(values={"n_drivers": self.n_drivers_})
@@ -286,81 +303,11 @@ def driver_rows(styles: pl.DataFrame,
             .filter(pl.col(TARGET).is_not_null()).sort(*KEYS))
 
 
-def _split_units(frame: pl.DataFrame) -> pl.Series:
-    """Each row's gallery unit: its race; with a single race, its car's half of the race
-    (first or second half of its laps), so a one-race test still has disjoint sides."""
-    if frame["race_id"].n_unique() >= 2:
-        return frame["race_id"]
-    car = ["race_id", "car_number"]
-    late = pl.col("lap").rank("ordinal").over(car) > pl.len().over(car) / 2
-    return frame.select(pl.col("race_id") + pl.when(late).then(pl.lit("#b"))
-                        .otherwise(pl.lit("#a"))).to_series()
-
-
-def _identify(gallery: pl.DataFrame, queries: pl.DataFrame, dims: list[str]) -> FloatArray:
-    """Rank of each query's true driver (0 = nearest) among the gallery's drivers."""
-    g = gallery.select(dims).to_numpy()
-    q = queries.select(dims).to_numpy()
-    dist = ((q[:, None, :] - g[None, :, :]) ** 2).sum(axis=2)
-    drivers = np.array(sorted(set(gallery[TARGET].to_list())))
-    g_driver = np.searchsorted(drivers, gallery[TARGET].to_numpy().astype(str))
-    per_driver = np.full((len(q), len(drivers)), np.inf)
-    for j, d in enumerate(g_driver):
-        per_driver[:, d] = np.minimum(per_driver[:, d], dist[:, j])
-    truth = np.searchsorted(drivers, queries[TARGET].to_numpy().astype(str))
-    own = per_driver[np.arange(len(q)), truth]
-    return np.asarray((per_driver < own[:, None]).sum(axis=1), dtype=np.float64)
-
-
-def identification(rows: pl.DataFrame, predictions: pl.DataFrame,
-                   by: tuple[str, ...] = ()) -> tuple[FloatArray, FloatArray]:
-    """Nearest-neighbour ranks of the true driver and the gallery sizes, per query.
-
-    The gallery is each driver's mean embedding per unit (race); queries are laps
-    (``by`` empty) or means over ``by`` (e.g. ``("car_number", "stint")``) from other
-    units, for drivers the gallery holds.
-    """
-    dims = [c for c in predictions.columns if c.startswith("emb_")]
-    frame = pl.concat([rows.select(*KEYS, "car_number", "stint", TARGET),
-                       predictions.select(dims)],
-                      how="horizontal").with_columns(_unit=_split_units(rows))
-    gallery = frame.group_by("_unit", TARGET).agg(pl.col(dims).mean())
-    queries = frame if not by else frame.group_by("_unit", TARGET, *by).agg(
-        pl.col(dims).mean())
-    ranks, sizes = [], []
-    for unit in sorted(set(frame["_unit"].to_list())):
-        others = gallery.filter(pl.col("_unit") != unit)
-        mine = queries.filter((pl.col("_unit") == unit)
-                              & pl.col(TARGET).is_in(others[TARGET].unique().to_list()))
-        if mine.is_empty():
-            continue
-        ranks.append(_identify(others, mine, dims))
-        sizes.append(np.full(mine.height, float(others[TARGET].n_unique())))
-    if not ranks:
-        return np.zeros(0), np.zeros(0)
-    return np.concatenate(ranks), np.concatenate(sizes)
-
-
-def score_driver(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
-    """Top-1 and top-5 identification of laps and of stint means, with chance level."""
-    metrics: dict[str, float] = {}
-    for suffix, by in (("", ()), ("_stint", ("car_number", "stint"))):
-        ranks, sizes = identification(rows, predictions, by)
-        n = len(ranks)
-        metrics[f"top1{suffix}"] = float((ranks < 1).mean()) if n else 0.0
-        metrics[f"top5{suffix}"] = float((ranks < 5).mean()) if n else 0.0
-        metrics[f"n_queries{suffix}"] = float(n)
-        if not suffix:
-            metrics["chance_top1"] = float((1.0 / sizes).mean()) if n else 0.0
-            metrics["n_drivers"] = float(rows[TARGET].n_unique())
-    return metrics
-
-
 TASK = Task(
     name="driver",
     title="Driver-style embedding: a vector per lap that recognises its driver",
     model=DriverEmbeddingModel,
-    baseline=RandomEmbeddingBaseline,
+    baseline=StyleZScoreBaseline,
     rows=driver_rows,
     score=score_driver,
     primary="top1",
@@ -371,21 +318,26 @@ TASK = Task(
                    "come only from the simulator (or a hand-made car-to-driver table).",
     limits=(
         "Needs telemetry: races without it give no rows.",
-        "The simulator's drivers differ in three style parameters (corner margin, brake "
-        "and throttle use) plus lap-to-lap noise; real drivers differ in more ways.",
-        "Throttle features come from the pedal (`aps`) only: at the five tracks that log "
+        "The simulator's drivers differ mostly along one axis (skill sets corner margin, "
+        "brake and throttle use together) plus small independent parts and lap-to-lap "
+        "noise; real drivers differ in more ways.",
+        "The baseline, nearest neighbour on the same per-track z-scores, is a strong "
+        "rule: the model only reweighs those features, so its edge is the weighting "
+        "learned from the training season's drivers.",
+        "Throttle features come from the pedal (`aps`) only: at the tracks that log "
         "only the throttle blade (`ath`) a driver is recognised from braking, corners, "
-        "steering and gears alone.",
+        "steering and gears alone (the lap's `fallbacks` name the throttle features).",
         "At 2 Hz a corner's slowest point and a braking zone's ends are sampled coarsely.",
         "At a track the training data lacks, a batch's own laps there (at least "
         "`min_field_laps`) stand in for the field, so such predictions depend on the "
         "batch; a single lap there is read against the pooled field and carries the "
-        "track's offset.",
+        "track's offset (`fallbacks` names `track` either way).",
         "Scored on a single race, gallery and queries are the two halves of each car's "
         "race rather than different races.",
     ),
     needs_truth=True,
     source=style_table,
+    parts=driver_parts,
 )
 
 
@@ -393,6 +345,8 @@ __all__ = [
     "TASK",
     "DriverEmbeddingModel",
     "RandomEmbeddingBaseline",
+    "StyleZScoreBaseline",
+    "driver_parts",
     "driver_rows",
     "field_stats",
     "identification",

@@ -2,7 +2,8 @@
 
 A row's label for horizon ``k`` is whether a caution starts within ``k`` leader laps
 (``laps_to_fcy_start <= k``). Calibration is reported plain (ECE) and debiased, since
-the plain binned error favours a forecast that never moves.
+the plain binned error favours a forecast that never moves. ``brier_parts`` splits the
+primary metric by row for the bootstrap by race.
 """
 
 from __future__ import annotations
@@ -58,11 +59,31 @@ def calibration_error_debiased(p: FloatArray, y: FloatArray, n_bins: int = 10) -
     return float(np.sqrt(max(float((gap * n).sum() / len(p)), 0.0)))
 
 
+def _probabilities(predictions: pl.DataFrame) -> FloatArray:
+    """The predicted probabilities, one column per horizon of ``HORIZONS``."""
+    return np.column_stack([predictions[f"p_fcy_start_{k}"].to_numpy() for k in HORIZONS]
+                           ).astype(np.float64)
+
+
+def brier_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """The Brier score (over rows and horizons) as per-row parts: ``race_id``, ``num``
+    (the row's squared errors summed over horizons) and ``den`` (its horizons).
+
+    ``sum(num) / sum(den)`` is ``score_fcy(rows, predictions)["brier"]``.
+    """
+    if rows.height == 0:
+        return pl.DataFrame({"race_id": [], "num": [], "den": []},
+                            schema={"race_id": pl.String, "num": pl.Float64, "den": pl.Float64})
+    errors = (_probabilities(predictions) - horizon_labels(rows)) ** 2
+    return pl.DataFrame({"race_id": rows["race_id"], "num": errors.sum(axis=1),
+                         "den": np.full(rows.height, float(len(HORIZONS)))})
+
+
 def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
     """Brier score and log loss over horizons 1..6 (and at 1 and 6), and the pooled
     calibration error, plain (ECE) and debiased."""
     y = horizon_labels(rows)
-    p = np.column_stack([predictions[f"p_fcy_start_{k}"].to_numpy() for k in HORIZONS])
+    p = _probabilities(predictions)
     q = np.clip(p, 1e-6, 1.0 - 1e-6)
     brier = ((p - y) ** 2).mean(axis=0) if rows.height else np.zeros(len(HORIZONS))
     loss = (-(y * np.log(q) + (1 - y) * np.log(1 - q))).mean(axis=0) if rows.height \
@@ -81,6 +102,7 @@ def score_fcy(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]
 __all__ = [
     "HORIZONS",
     "TARGET",
+    "brier_parts",
     "calibration_error",
     "calibration_error_debiased",
     "horizon_labels",

@@ -1,23 +1,33 @@
-"""Fuel: litres burned per lap from the lap's telemetry, and litres left through a race.
+"""Fuel: litres burned per lap from the lap's telemetry, and litres left at the flag.
 
-Fuel burned tracks engine work: throttle opening times engine revolutions, which the
-lap feature table integrates over the lap as ``fuel_proxy_krev`` (the throttle is the
-pedal ``aps`` where the track logs it, else the blade ``ath``; see the table's
-``throttle_source``). ``FuelBurnModel`` maps that
-proxy, the lap time (idle and overrun burn grows with time) and the track length to
-litres, with separate terms under green and under a full-course yellow, where the field
-runs slowly on part throttle and burns about half as much. ``fuel_left`` turns the
-per-lap predictions into a running estimate from the start fuel (a full 83 l cell unless
-the team says otherwise).
+A lap's burn is its track's racing burn (a level) times a share that depends on how
+much of the lap ran at caution pace. ``FuelBurnModel`` learns both from the simulator's
+fuel truth, from plain telemetry integrals of the lap feature table: engine revolutions
+(``engine_krev``) and throttle time (``throttle_s``), nothing shaped like the
+simulator's own burn formula.
+
+- **Level.** The mean burn of the track's racing laps in training, moved by how far the
+  lap's throttle time and revolutions stand from the track's racing means (one pooled
+  slope each, learned within tracks: a driver who is on the throttle longer burns more).
+  A track not seen in training gets a level from a fit across the training tracks' means
+  of burn on revolutions and throttle time (ridge, ``ACROSS_RIDGE``), and the row says
+  so (``fallbacks``: ``["track"]``).
+- **Share.** 1 on a racing lap. On the first caution lap, a caution lap and the restart
+  lap (``fuel_forecast.lap_phase``) a line, fitted per phase, in the lap's mean throttle
+  relative to the track's racing laps: the slower and the longer off the throttle, the
+  less the lap burns. A phase seen on fewer than ``MIN_PHASE_LAPS`` training laps shares
+  the fit of all slowed laps.
+
+The baseline is the race engineer's rule: the mean burn of the track's laps under the
+same flag (racing or caution) in training, no telemetry.
 
 Real timing and telemetry carry no fuel label, so the target comes from the simulator's
 truth (``fuel_used_l``): with real data a user gets this model trained on simulated
-physics and applied to the real telemetry aggregates.
+physics and applied to the real telemetry integrals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -26,38 +36,56 @@ import polars as pl
 
 from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.errors import DataError
-from cognirace.models.arrays import flags
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
-from cognirace.models.per_track import TRACK_LENGTH_KM, per_track
-from cognirace.models.schema import ColumnSpec
-from cognirace.models.task import Task, truth_by_car
+from cognirace.models.fuel_forecast import (
+    CAUTION,
+    CAUTION_FIRST,
+    KEYS,
+    PREDICTION,
+    RACING,
+    RESTART,
+    SLOWED_PHASES,
+    TANK_L,
+    TARGET,
+    fuel_left,
+    fuel_parts,
+    fuel_rows,
+    phases_of,
+    score_fuel,
+)
+from cognirace.models.schema import FALLBACKS, ColumnSpec, fallbacks_spec
+from cognirace.models.task import Task
 
-TANK_L = 83.0
-"""Capacity of the GR86 cup car's fuel cell, litres: the start fuel when none is known."""
+FloatArray = npt.NDArray[np.float64]
 
 MAX_BURN_L = 10.0
 """Most fuel a lap can burn, litres (a 2.4 l engine flat out for five minutes); predictions
 are clipped to 0..this so a corrupt telemetry lap cannot drain the tank estimate."""
 
-KEYS: tuple[str, ...] = ("race_id", "car_number", "lap")
-TARGET = "fuel_used_l"
-PREDICTION = "fuel_used_pred_l"
+MIN_PHASE_LAPS = 8
+"""Fewest training laps of a slowed phase for a share fit of its own."""
 
+ACROSS_RIDGE = 0.1
+"""Ridge penalty of the fit across tracks, per track, on standardised revolutions and
+throttle time: a season has a handful of tracks, and two of them with alike throttle
+times would otherwise give that column any slope."""
+
+_TRACK = ColumnSpec("track", "String", "Track key (`barber`); an unknown track gets a level "
+                    "from its telemetry (see `fallbacks`)", nullable=False)
+_FLAG = ColumnSpec("flag", "String", "Flag at the line: `GF` green, `FCY` full-course yellow "
+                   "or `FF` chequered (raced like green)", nullable=False)
 INPUTS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("fuel_proxy_krev", "Float64",
-               "Time integral of throttle fraction (pedal, else blade) x engine revolutions "
-               "over the lap, in thousands of full-load-equivalent revolutions (null "
-               "without telemetry)",
-               "krev", 0.0, 60.0),
-    ColumnSpec("lap_time_s", "Float64", "The lap's time", "s", 20.0, 1200.0),
-    ColumnSpec("track", "String", "Track key (`barber`)"),
-    ColumnSpec("flag", "String", "Flag at the line: `GF` green, `FCY` full-course yellow or "
-               "`FF` chequered (raced like green)"),
-    ColumnSpec("lap", "Int32", "Lap number, 1-based (lap 1 starts from the rolling start)",
-               "", 1.0, 200.0),
-    ColumnSpec("in_pit", "Boolean", "The lap ended in the pit lane"),
-    ColumnSpec("out_lap", "Boolean", "The lap left the pit lane"),
+    ColumnSpec("engine_krev", "Float64", "Engine revolutions over the lap, thousands",
+               "krev", 0.0, 60.0, nullable=False),
+    ColumnSpec("throttle_s", "Float64",
+               "Throttle time over the lap: seconds at full-throttle equivalent", "s",
+               0.0, 1200.0, nullable=False),
+    ColumnSpec("lap_time_s", "Float64", "The lap's time", "s", 20.0, 1200.0, nullable=False),
+    _TRACK,
+    _FLAG,
+    ColumnSpec("prev_fcy", "Boolean", "The lap before was a full-course-yellow lap",
+               nullable=False),
 )
 TARGETS: tuple[ColumnSpec, ...] = (
     ColumnSpec(TARGET, "Float64", "Fuel burned over the lap (simulator truth)", "l",
@@ -66,122 +94,195 @@ TARGETS: tuple[ColumnSpec, ...] = (
 OUTPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec(PREDICTION, "Float64", "Predicted fuel burned over the lap", "l",
                0.0, MAX_BURN_L),
+    fallbacks_spec("`track` when the track was not in training (level from the lap's "
+                   "revolutions and throttle time across the training tracks); `flag` when "
+                   "training held no lap under the row's flag (burned as the other flag's)"),
 )
 
-TERMS: tuple[str, ...] = (
-    "green", "green_x_proxy_krev", "green_x_lap_time_s", "green_x_length_km",
-    "fcy", "fcy_x_proxy_krev", "fcy_x_lap_time_s", "fcy_x_length_km",
-    "in_pit", "out_lap", "first_lap",
-)
-"""Columns of the burn model's design matrix, in order (intercepts per flag first)."""
 
-_INTERCEPTS = (0, 4)
-
-
-def design(frame: pl.DataFrame) -> npt.NDArray[np.float64]:
-    """The ``TERMS`` matrix of a checked input frame (NaN where an input is null).
-
-    Each flag has its own intercept and slopes on the proxy, the lap time and the lap
-    length, because a yellow lap's burn is not a green lap's burn scaled by throttle:
-    the car idles behind the queue for much of it.
-    """
-    fcy = flags(frame["flag"] == FLAG_CAUTION)
-    green = 1.0 - fcy
-    proxy = frame["fuel_proxy_krev"].to_numpy()  # Float64: null arrives as NaN
-    lap_time = frame["lap_time_s"].to_numpy()
-    length = per_track(TRACK_LENGTH_KM, frame["track"], np.nan)  # NaN: unknown track
-    cols = [green, green * proxy, green * lap_time, green * length,
-            fcy, fcy * proxy, fcy * lap_time, fcy * length,
-            flags(frame["in_pit"]), flags(frame["out_lap"]), flags(frame["lap"] == 1)]
-    return np.column_stack(cols)
+def _fallbacks(unknown: npt.NDArray[np.bool_],
+               unknown_flag: npt.NDArray[np.bool_] | None = None) -> pl.Series:
+    """The ``fallbacks`` column: ``"track"`` where the track is unknown, ``"flag"`` where
+    training held no lap of the row's flag."""
+    flag = np.zeros(unknown.size, dtype=bool) if unknown_flag is None else unknown_flag
+    return pl.Series(FALLBACKS, [["track"] * t + ["flag"] * f for t, f in
+                                 zip(unknown.tolist(), flag.tolist(), strict=True)],
+                     dtype=pl.List(pl.String))
 
 
-def mean_of(values: pl.Series) -> float:
-    """Mean of the non-null values as a float, 0.0 when there are none."""
-    mean = values.drop_nulls().cast(pl.Float64).mean()
-    return float(mean) if isinstance(mean, int | float) else 0.0
+def _col(frame: pl.DataFrame, name: str) -> FloatArray:
+    return np.asarray(frame.get_column(name).to_numpy(), dtype=np.float64)
 
 
-def _group_means(frame: pl.DataFrame, by: list[str]) -> dict[str, float]:
-    """Mean target per group, keyed ``"a|b"``, for the fallbacks (l)."""
-    means = frame.group_by(by).agg(pl.col(TARGET).mean())
-    return {"|".join(str(v) for v in row[:-1]): float(row[-1]) for row in means.iter_rows()}
+def _mean_throttle(frame: pl.DataFrame) -> FloatArray:
+    """Mean throttle fraction over the lap (throttle time over lap time, 0..1)."""
+    return _col(frame, "throttle_s") / _col(frame, "lap_time_s")
+
+
+def _track_means(racing: pl.DataFrame) -> dict[str, list[float]]:
+    """Per track, means over its racing laps: burn (l), throttle time (s), revolutions
+    (krev) and mean throttle fraction."""
+    means = racing.group_by("track").agg(
+        pl.col(TARGET).mean(), pl.col("throttle_s").mean(), pl.col("engine_krev").mean(),
+        (pl.col("throttle_s") / pl.col("lap_time_s")).mean().alias("_frac"))
+    return {str(row[0]): [float(v) for v in row[1:]] for row in means.iter_rows()}
+
+
+def _across_fit(x: FloatArray, y: FloatArray) -> FloatArray:
+    """``[intercept, slopes...]`` of per-track means ``y`` on per-track means ``x``: ridge
+    (``ACROSS_RIDGE``) on standardised columns, a column that does not vary left out."""
+    xm, ym = x.mean(axis=0), float(y.mean())
+    spread = x.std(axis=0)
+    scale = np.where(spread > 0.0, spread, 1.0)
+    z = (x - xm) / scale
+    slopes = np.linalg.solve(z.T @ z + ACROSS_RIDGE * len(y) * np.eye(x.shape[1]),
+                             z.T @ (y - ym)) / scale
+    return np.asarray(np.r_[ym - xm @ slopes, slopes], dtype=np.float64)
+
+
+def _centred_fit(x: FloatArray, y: FloatArray) -> FloatArray:
+    """``[intercept, slopes...]`` of ``y`` on ``x`` by least squares on centred values; the
+    minimum-norm slopes when the points cannot fix them."""
+    xm, ym = x.mean(axis=0), float(y.mean())
+    slopes = np.linalg.lstsq(x - xm, y - ym, rcond=None)[0]
+    return np.asarray(np.r_[ym - xm @ slopes, slopes], dtype=np.float64)
 
 
 class FuelBurnModel(Model):
-    """Litres burned per lap: a ridge regression on physical terms, per flag.
+    """Litres burned per lap: the track's racing level, moved by the lap's telemetry,
+    times the share its caution phase burns (see the module docstring).
 
     Hyperparameters:
-        ridge: Penalty added to the normal equations for every slope (not the two
-            intercepts); small, it only steadies terms a season barely varies, such as
-            the lap length under a yellow seen at a few tracks.
-
-    A lap whose proxy or lap time is missing (telemetry dropped out) gets the mean burn
-    of its track and flag in training, else of its flag.
+        min_phase_laps: Fewest training laps of a slowed phase for a fit of its own.
     """
 
     kind = "fuel_burn"
-    kind_version = "2"  # fuel_proxy_krev: pedal or blade, slow rpm interpolated
+    kind_version = "3"  # telemetry integrals (revolutions, throttle time), phases
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
     keys: ClassVar[tuple[str, ...]] = KEYS
 
-    coef_: npt.NDArray[np.float64]
-    fallback_: dict[str, float]
+    tracks_: dict[str, list[float]]
+    within_: FloatArray
+    across_: FloatArray
+    across_frac_: FloatArray
+    shares_: dict[str, list[float]]
 
-    def __init__(self, *, ridge: float = 1e-3) -> None:
-        self.ridge = ridge
+    def __init__(self, *, min_phase_laps: int = MIN_PHASE_LAPS) -> None:
+        self.min_phase_laps = min_phase_laps
 
     def _fit(self, frame: pl.DataFrame) -> None:
-        x, y = design(frame), frame[TARGET].to_numpy()
-        ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
-        if not ok.any():
-            raise DataError("no lap has both telemetry and a fuel label", column=TARGET,
-                            hint="fit on laps with n_samples > 0 joined to the truth")
-        x, y = x[ok], y[ok]
-        penalty = self.ridge * np.eye(x.shape[1])
-        for i in _INTERCEPTS:
-            penalty[i, i] = 0.0
-        self.coef_ = np.linalg.lstsq(x.T @ x + penalty, x.T @ y, rcond=None)[0]
-        self.fallback_ = {**_group_means(frame, ["flag"]),
-                          **_group_means(frame, ["track", "flag"]),
-                          "": mean_of(frame[TARGET])}
+        phase = phases_of(frame).to_numpy()
+        racing = frame.filter(pl.Series(phase == RACING))
+        if racing.is_empty():
+            raise DataError("fuel training rows hold no racing lap", column="flag",
+                            hint="fit on laps of green-flag running joined to the truth")
+        self.tracks_ = _track_means(racing)
+        deviations = racing.select(
+            (pl.col(c) - pl.col(c).mean().over("track")) for c in
+            (TARGET, "throttle_s", "engine_krev"))
+        self.within_ = np.asarray(np.linalg.lstsq(
+            deviations.select("throttle_s", "engine_krev").to_numpy(),
+            deviations.get_column(TARGET).to_numpy(), rcond=None)[0], dtype=np.float64)
+        means = np.array(list(self.tracks_.values()), dtype=np.float64)
+        self.across_ = _across_fit(means[:, [2, 1]], means[:, 0])
+        self.across_frac_ = _across_fit(means[:, [2, 1]], means[:, 3])
+        self._fit_shares(frame, phase)
+        self.n_laps_ = frame.height
+
+    def _fit_shares(self, frame: pl.DataFrame, phase: npt.NDArray[np.str_]) -> None:
+        """A line of the burn share on relative mean throttle, per slowed phase; none at
+        all when training held no slowed lap (such laps then burn as racing laps, and
+        their rows say so)."""
+        slowed = np.isin(phase, SLOWED_PHASES)
+        self.shares_ = {}
+        if not slowed.any():
+            return
+        share = _col(frame, TARGET) / self._level(frame, racing=np.zeros(frame.height, bool))[0]
+        x = self._relative_throttle(frame)
+        pooled = _centred_fit(x[slowed, None], share[slowed])
+        for name in SLOWED_PHASES:
+            mine = phase == name
+            fit = _centred_fit(x[mine, None], share[mine]) \
+                if mine.sum() >= self.min_phase_laps else pooled
+            self.shares_[name] = fit.tolist()
+
+    def _level(self, frame: pl.DataFrame, racing: npt.NDArray[np.bool_]
+               ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Each lap's racing level (l) and whether its track was unknown.
+
+        The telemetry moves the level on racing laps only: a slowed lap's telemetry says
+        how slow it ran, which is the share's job.
+        """
+        revs, throttle = _col(frame, "engine_krev"), _col(frame, "throttle_s")
+        known = [self.tracks_.get(t) for t in frame.get_column("track").to_list()]
+        unknown = np.array([k is None for k in known])
+        ref = np.array([k if k is not None else [np.nan] * 4 for k in known], dtype=np.float64)
+        across = self.across_[0] + self.across_[1] * revs + self.across_[2] * throttle
+        moved = ref[:, 0] + self.within_[0] * (throttle - ref[:, 1]) \
+            + self.within_[1] * (revs - ref[:, 2])
+        level = np.where(unknown, across, np.where(racing, moved, ref[:, 0]))
+        return level, unknown
+
+    def _relative_throttle(self, frame: pl.DataFrame) -> FloatArray:
+        """Mean throttle over the track's racing mean, minus 1 (0 for a typical racing
+        lap); an unknown track's racing mean comes from the fit across tracks."""
+        revs, throttle = _col(frame, "engine_krev"), _col(frame, "throttle_s")
+        across = self.across_frac_[0] + self.across_frac_[1] * revs \
+            + self.across_frac_[2] * throttle
+        ref = np.array([self.tracks_[t][3] if t in self.tracks_ else np.nan
+                        for t in frame.get_column("track").to_list()], dtype=np.float64)
+        return _mean_throttle(frame) / np.where(np.isfinite(ref), ref, across) - 1.0
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        x = design(frame)
-        burn = x @ self.coef_
-        missing = ~np.isfinite(burn)
-        if missing.any():
-            burn[missing] = [self._fallback(track, flag) for track, flag in zip(
-                frame["track"].filter(missing), frame["flag"].filter(missing), strict=True)]
-        return pl.DataFrame({PREDICTION: np.clip(burn, 0.0, MAX_BURN_L)})
-
-    def _fallback(self, track: str | None, flag: str | None) -> float:
-        table = self.fallback_
-        return table.get(f"{track}|{flag}", table.get(str(flag), table[""]))
+        phase = phases_of(frame).to_numpy()
+        level, unknown = self._level(frame, racing=phase == RACING)
+        x = self._relative_throttle(frame)
+        share = np.ones(frame.height)
+        for name, (a, b) in self.shares_.items():
+            mine = phase == name
+            share[mine] = a + b * x[mine]
+        untaught = np.isin(phase, SLOWED_PHASES) & (not self.shares_)
+        burn = np.clip(level * share, 0.0, MAX_BURN_L)
+        return pl.DataFrame([pl.Series(PREDICTION, burn, dtype=pl.Float64),
+                             _fallbacks(unknown, untaught)])
 
     def _get_state(self) -> ModelState:
-        return ModelState(values={"terms": list(TERMS), "fallback_l": self.fallback_},
-                          arrays={"coef": self.coef_})
+        return ModelState(
+            values={"tracks": self.tracks_, "shares": self.shares_, "n_laps": self.n_laps_,
+                    "phases": [CAUTION_FIRST, CAUTION, RESTART]},
+            arrays={"within": self.within_, "across": self.across_,
+                    "across_frac": self.across_frac_})
 
     def _set_state(self, state: ModelState) -> None:
-        if state.values.get("terms") != list(TERMS):
-            raise DataError("stored fuel model has other terms", value=state.values.get("terms"))
-        self.coef_ = np.asarray(state.arrays["coef"], dtype=np.float64)
-        self.fallback_ = {str(k): float(v) for k, v in state.values["fallback_l"].items()}
+        v = state.values
+        if v.get("phases") != [CAUTION_FIRST, CAUTION, RESTART]:
+            raise DataError("stored fuel model has other phases", value=v.get("phases"))
+        self.tracks_ = {str(t): [float(x) for x in m] for t, m in v["tracks"].items()}
+        self.shares_ = {str(p): [float(x) for x in s] for p, s in v["shares"].items()}
+        self.n_laps_ = int(v["n_laps"])
+        self.within_ = np.asarray(state.arrays["within"], dtype=np.float64)
+        self.across_ = np.asarray(state.arrays["across"], dtype=np.float64)
+        self.across_frac_ = np.asarray(state.arrays["across_frac"], dtype=np.float64)
+
+
+def _caution(frame: pl.DataFrame) -> pl.Series:
+    return frame.get_column("flag") == FLAG_CAUTION
 
 
 class TrackMeanFuelBaseline(Model):
-    """Baseline: every lap burns the track's mean burn per lap in training (l).
+    """Baseline: every lap burns its track's mean burn under the same flag in training.
 
-    It reads the same inputs as ``FuelBurnModel`` but uses only the track; a track not
-    seen in training gets the mean over all laps.
+    Two flags count: caution (``FCY``) and racing (green, and the chequered lap, raced
+    like green). A track not seen in training gets the flag's mean over every track, and
+    the row says so (``fallbacks``: ``["track"]``); a flag not seen in training (a season
+    without a caution) the other flag's means (``["flag"]``).
     """
 
     kind = "fuel_burn_track_mean"
-    kind_version = "1"
-    inputs = INPUTS
+    kind_version = "2"  # per track and flag
+    inputs = (_TRACK, _FLAG)
     targets = TARGETS
     outputs = OUTPUTS
     keys: ClassVar[tuple[str, ...]] = KEYS
@@ -190,12 +291,23 @@ class TrackMeanFuelBaseline(Model):
 
     def _fit(self, frame: pl.DataFrame) -> None:
         labelled = frame.filter(pl.col(TARGET).is_not_null())
-        self.mean_l_ = {**_group_means(labelled, ["track"]),
-                        "": mean_of(labelled[TARGET])}
+        labelled = labelled.with_columns(_caution=_caution(labelled))
+        by_track = labelled.group_by("track", "_caution").agg(pl.col(TARGET).mean())
+        by_flag = labelled.group_by("_caution").agg(pl.col(TARGET).mean())
+        self.mean_l_ = {_key(str(t), bool(c)): float(m) for t, c, m in by_track.iter_rows()}
+        self.mean_l_.update({_key("", bool(c)): float(m) for c, m in by_flag.iter_rows()})
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        burn = per_track(self.mean_l_, frame["track"], self.mean_l_[""])
-        return pl.DataFrame({PREDICTION: pl.Series(burn, dtype=pl.Float64)})
+        caution = _caution(frame).to_list()
+        tracks = frame.get_column("track").to_list()
+        known_flag = np.array([_key("", c) in self.mean_l_ for c in caution])
+        flag = [c if k else not c for c, k in zip(caution, known_flag.tolist(), strict=True)]
+        keys = [_key(t, c) for t, c in zip(tracks, flag, strict=True)]
+        unknown = np.array([k not in self.mean_l_ for k in keys])
+        burn = [self.mean_l_.get(k, self.mean_l_[_key("", c)]) for k, c in
+                zip(keys, flag, strict=True)]
+        return pl.DataFrame([pl.Series(PREDICTION, burn, dtype=pl.Float64),
+                             _fallbacks(unknown, ~known_flag)])
 
     def _get_state(self) -> ModelState:
         return ModelState(values={"mean_l": self.mean_l_})
@@ -204,122 +316,77 @@ class TrackMeanFuelBaseline(Model):
         self.mean_l_ = {str(k): float(v) for k, v in state.values["mean_l"].items()}
 
 
-def fuel_left(
-    predictions: pl.DataFrame, *, start_fuel: pl.DataFrame | None = None,
-    tank_l: float = TANK_L,
-) -> pl.DataFrame:
-    """Running fuel left per car: start fuel minus the predicted burn, lap by lap.
-
-    A lap missing from ``predictions`` (no telemetry that lap) between lap 1 and the
-    car's last lap is counted at the car's mean predicted burn and marked ``filled``.
-
-    Args:
-        predictions: ``race_id, car_number, lap, fuel_used_pred_l`` (``predict``'s output).
-        start_fuel: Optional ``race_id, car_number, start_fuel_l`` for cars whose start
-            fuel is known (l); every other car starts with ``tank_l``.
-        tank_l: Start fuel of a car not in ``start_fuel``, litres (a full cell).
-
-    Returns:
-        ``race_id, car_number, lap, fuel_used_pred_l, filled, fuel_left_pred_l`` per lap,
-        fuel left at the end of the lap (l, never below 0), sorted by car and lap.
-    """
-    car = ["race_id", "car_number"]
-    preds = predictions.select(*KEYS, PREDICTION).unique(KEYS, keep="first")
-    lap_dtype = preds.schema["lap"]
-    grid = (preds.group_by(car).agg(pl.col("lap").max().alias("_last"),
-                                    pl.col(PREDICTION).mean().alias("_mean"))
-            .with_columns(lap=pl.int_ranges(1, pl.col("_last") + 1))
-            .explode("lap").with_columns(pl.col("lap").cast(lap_dtype)))
-    laps = grid.join(preds, on=KEYS, how="left").with_columns(
-        filled=pl.col(PREDICTION).is_null(),
-        **{PREDICTION: pl.col(PREDICTION).fill_null(pl.col("_mean"))})
-    if start_fuel is not None:
-        laps = laps.join(start_fuel.select(*car, "start_fuel_l"), on=car, how="left")
-    else:
-        laps = laps.with_columns(start_fuel_l=pl.lit(None, dtype=pl.Float64))
-    used = pl.col(PREDICTION).cum_sum().over(car, order_by="lap")
-    left = (pl.col("start_fuel_l").fill_null(tank_l) - used).clip(lower_bound=0.0)
-    return (laps.with_columns(fuel_left_pred_l=left)
-            .select(*KEYS, PREDICTION, "filled", "fuel_left_pred_l").sort(KEYS))
+def _key(track: str, caution: bool) -> str:
+    """Key of a baseline mean: ``"barber|caution"``; ``"|racing"`` for every track."""
+    return f"{track}|{'caution' if caution else 'racing'}"
 
 
-def fuel_rows(features: pl.DataFrame,
-              truth: Mapping[str, pl.DataFrame] | None) -> pl.DataFrame:
-    """Laps with telemetry joined to the simulator's fuel truth.
+class TrackOnlyFuelBaseline(Model):
+    """The previous baseline, kept to show it beside the fair one once: the track's mean
+    burn over every lap in training, whatever the flag (a caution lap burns about half,
+    so it is wrong on every caution lap). Not published."""
 
-    Returns the keys, ``track``, the inputs, ``fuel_used_l`` (target), and for the
-    scorer ``fuel_left_l`` (truth at the lap's end) and ``start_fuel_l`` (truth at the
-    green flag), all in litres.
+    kind = "fuel_burn_track_only"
+    inputs = (_TRACK,)
+    targets = TARGETS
+    outputs = OUTPUTS
+    keys: ClassVar[tuple[str, ...]] = KEYS
 
-    Raises:
-        DataError: No truth laps: real data has no fuel label to learn from.
-    """
-    if truth is None or truth.get("laps") is None or truth["laps"].is_empty():
-        raise DataError("fuel rows need the simulator's truth laps (fuel_used_l)",
-                        hint="train the fuel model on a simulated lake; real data has "
-                             "no fuel label")
-    labels = truth_by_car(truth, "laps").select(
-        "race_id", "car_number", pl.col("lap").cast(pl.Int32), TARGET, "fuel_left_l")
-    start = labels.filter(pl.col("lap") == 1).select(
-        "race_id", "car_number", start_fuel_l=pl.col("fuel_left_l") + pl.col(TARGET))
-    return (features.filter(pl.col("n_samples") > 0)
-            .join(labels, on=list(KEYS), how="inner")
-            .join(start, on=["race_id", "car_number"], how="left")
-            .filter(pl.col(TARGET).is_not_null())
-            .select(*KEYS, "vehicle_id", *(s.name for s in INPUTS if s.name not in KEYS),
-                    TARGET, "fuel_left_l", "start_fuel_l")
-            .sort(KEYS))
+    def _fit(self, frame: pl.DataFrame) -> None:
+        means = frame.group_by("track").agg(pl.col(TARGET).mean())
+        self.mean_l_ = {str(t): float(m) for t, m in means.iter_rows()}
+        self.overall_l_ = float(frame.get_column(TARGET).mean())  # type: ignore[arg-type]
 
+    def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        tracks = frame.get_column("track").to_list()
+        unknown = np.array([t not in self.mean_l_ for t in tracks])
+        burn = [self.mean_l_.get(t, self.overall_l_) for t in tracks]
+        return pl.DataFrame([pl.Series(PREDICTION, burn, dtype=pl.Float64),
+                             _fallbacks(unknown)])
 
-def _end_error(rows: pl.DataFrame, left: pl.DataFrame) -> float:
-    """Mean absolute error of fuel left at each car's last lap, litres."""
-    last = rows.group_by("race_id", "car_number").agg(
-        pl.col("lap").max(), pl.col("fuel_left_l").sort_by("lap").last())
-    joined = last.join(left, on=list(KEYS), how="inner")
-    return mean_of((joined["fuel_left_pred_l"] - joined["fuel_left_l"]).abs())
+    def _get_state(self) -> ModelState:
+        return ModelState(values={"mean_l": self.mean_l_, "overall_l": self.overall_l_})
 
-
-def score_fuel(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
-    """MAE per lap (l), and MAE of fuel left at the end of each car's race (l).
-
-    ``fuel_left_end_mae_l`` starts every car with a full cell, as a user who knows
-    nothing else would; ``fuel_left_end_known_start_mae_l`` starts from the true start
-    fuel, as a team that logged its fill would.
-    """
-    pred = predictions[PREDICTION]
-    per_lap = rows.select(*KEYS).with_columns(pred)
-    known = rows.group_by("race_id", "car_number").agg(pl.col("start_fuel_l").first())
-    return {
-        "mae_l": mean_of((pred - rows[TARGET]).abs()),
-        "fuel_left_end_mae_l": _end_error(rows, fuel_left(per_lap)),
-        "fuel_left_end_known_start_mae_l": _end_error(rows, fuel_left(per_lap,
-                                                                      start_fuel=known)),
-        "n_laps": float(rows.height),
-    }
+    def _set_state(self, state: ModelState) -> None:
+        self.mean_l_ = {str(k): float(v) for k, v in state.values["mean_l"].items()}
+        self.overall_l_ = float(state.values["overall_l"])
 
 
 TASK = Task(
     name="fuel",
-    title="Fuel burned per lap from telemetry aggregates, and fuel left through a race",
+    title="Fuel burned per lap from telemetry, and fuel left at the flag forecast half way",
     model=FuelBurnModel,
     baseline=TrackMeanFuelBaseline,
     rows=fuel_rows,
     score=score_fuel,
+    parts=fuel_parts,
     primary="mae_l",
-    target_source="simulator truth: fuel_used_l per lap (real timing and telemetry have "
-                  "no fuel label)",
+    target_source="simulator truth: fuel_used_l per lap, and fuel_left_l at each car's last "
+                  "lap for the fuel-left forecast (real timing and telemetry have no fuel "
+                  "label)",
     real_data_note="With real data a user gets the model trained on simulated physics, "
-                   "applied to the real telemetry aggregates (fuel proxy, lap time); its "
-                   "litres are only as right as the simulator's fuel model.",
+                   "applied to the real telemetry integrals (revolutions, throttle time); "
+                   "its litres are only as right as the simulator's fuel model.",
     limits=(
-        "Needs telemetry on the lap (n_samples > 0); other laps fall back to the track "
-        "and flag mean burn.",
-        "A driver's own fuel efficiency beyond throttle and revs is not observable, so "
-        "per-car errors add up over a race in the fuel-left estimate.",
-        "The proxy reads the pedal at Barber and Indianapolis and the throttle blade at "
-        "the other tracks; one slope serves both, as a season has too few pedal tracks to "
-        "tell a per-channel slope from a per-track one.",
+        "The burn of a lap is read from that lap's telemetry once it is over (there is no "
+        "fuel-flow channel); only the fuel left at the flag is a forecast, made half way "
+        "through the race with every lap ahead counted as a racing lap.",
+        "Needs revolutions and throttle time on the lap (a lap without telemetry has no "
+        "burn); fuel_left counts such a lap at the car's mean burn and marks it filled.",
+        "A driver's own fuel efficiency beyond throttle and revolutions is not observable: "
+        "on racing laps the model is barely better than the track's mean, and per-car "
+        "errors add up over a race in the fuel-left estimate.",
+        "An unknown track's level comes from a fit across the training tracks' means "
+        "(seven points); the row's fallbacks say so.",
+        "Throttle time reads the pedal at Barber and Indianapolis and the throttle blade at "
+        "the other tracks; the track's own racing mean is the reference, so the two are "
+        "never compared directly except for an unknown track.",
         "Fuel left assumes a full 83 l cell unless the start fuel is given.",
+        "A demo season logs telemetry in one race per track, so its race split and its "
+        "leave-one-track-out both score tracks the training rows never saw: there the "
+        "baseline has only the flag's mean over every track and the model its fallback "
+        "level, and the gain is far larger than at a known track. The fair comparison is "
+        "a season of other races at the same tracks (`cognirace evaluate`).",
     ),
     needs_truth=True,
 )
@@ -327,12 +394,12 @@ TASK = Task(
 
 __all__ = [
     "MAX_BURN_L",
+    "MIN_PHASE_LAPS",
     "TANK_L",
     "TASK",
-    "TERMS",
     "FuelBurnModel",
     "TrackMeanFuelBaseline",
-    "design",
+    "TrackOnlyFuelBaseline",
     "fuel_left",
     "fuel_rows",
     "score_fuel",

@@ -47,28 +47,32 @@ _LAP = (30.0, 600.0)
 
 
 def _s(name: str, description: str, low: float | None = _LAP[0],
-       high: float | None = _LAP[1], unit: str = "s", dtype: str = "Float64") -> ColumnSpec:
-    return ColumnSpec(name, dtype, description, unit, low, high)
+       high: float | None = _LAP[1], unit: str = "s", dtype: str = "Float64",
+       nullable: bool = False) -> ColumnSpec:
+    return ColumnSpec(name, dtype, description, unit, low, high, nullable)
 
 
 INPUTS: tuple[ColumnSpec, ...] = (
     _s("pace_median3_s", "median of the car's last 3 green laps, this one included"),
     _s("lap_time_s", "this lap's time (a green lap)"),
     _s("best_green_s", "the car's best green lap so far in the race"),
-    _s("field_median_green_s", "median green lap of the field on this lap number (may be null)"),
-    ColumnSpec("track", "String", "track key (`barber`); unknown tracks are allowed"),
-    _s("tire_age_laps", "laps completed on the tire set before this lap", 0, 200, "laps", "Int32"),
+    _s("field_median_green_s", "median green lap of the cars through this lap number so far, "
+       "this car included"),
+    ColumnSpec("track", "String", "track key (`barber`); an unknown track is allowed (the "
+               "boosters' branch for a track they do not know)", nullable=False),
+    _s("tire_age_laps", "laps completed on the tire set before this lap", 0, 200, "laps",
+       "Int32"),
     _s("lap", "lap number, 1-based", 1, 200, "", "Int32"),
     _s("race_time_left_s", "race time left at the end of this lap", 0.0, 7200.0),
     _s("laps_left_est", "estimated laps the car still runs", 0, 200, "laps", "Int32"),
     _s("position", "position at the line", 1, 80, "", "Int32"),
-    _s("gap_ahead_s", "gap to the car ahead at the line (null for the leader)", 0.0, 3600.0),
-    _s("track_temp_c", "track temperature (may be null)", -20.0, 80.0, "degC"),
-    _s("air_temp_c", "air temperature (may be null)", -30.0, 55.0, "degC"),
-    _s("fuel_proxy_krev", "telemetry fuel proxy of this lap (null without telemetry)",
-       0.0, 1.0e5, "krev"),
+    _s("gap_ahead_s", "gap to the car ahead at the line; null for the leader, who has none",
+       0.0, 3600.0, nullable=True),
 )
-"""Columns of the lap feature table the lap-time models read (see ``features.CATALOGUE``)."""
+"""Columns of the lap feature table the lap-time models read (see ``features.CATALOGUE``),
+all known when the lap ends, before the lap predicted starts. Weather and telemetry are
+left out: on the training lake's race and track splits the model was as good or better
+without them."""
 
 TARGETS = (_s(TARGET, "time of the car's next green lap in the same stint (timing)"),)
 OUTPUTS = tuple(_s(name, f"P{round(100 * q)} of the next green lap's time")
@@ -78,7 +82,7 @@ KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "car_number", "lap")
 
 _RAW_COLUMNS = ("pace_median3_s", "lap_time_s", "best_green_s", "field_median_green_s",
                 "tire_age_laps", "lap", "race_time_left_s", "laps_left_est", "position",
-                "gap_ahead_s", "track_temp_c", "air_temp_c", "fuel_proxy_krev")
+                "gap_ahead_s")
 
 
 def relative_features(frame: pl.DataFrame) -> FloatArray:
@@ -86,14 +90,14 @@ def relative_features(frame: pl.DataFrame) -> FloatArray:
 
     Columns: track code, lap minus pace, best minus pace, field median minus pace, pace
     over the field median (how fast the car runs), tire age, lap, time left, laps left,
-    position, gap ahead, track and air temperature, fuel proxy per second of pace.
-    Built with one conversion to numpy (nulls become NaN), so a single row is cheap.
+    position, gap ahead (NaN for the leader). Built with one conversion to numpy (nulls
+    become NaN), so a single row is cheap.
     """
     raw = frame.select(_RAW_COLUMNS).to_numpy().astype(np.float64, copy=False)
     pace, lap, best, field = raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3]
     codes = category_codes(frame.get_column("track"), TRACK_KEYS)
     return np.column_stack([codes, lap - pace, best - pace, field - pace, pace / field,
-                            raw[:, 4:12], raw[:, 12] / pace])
+                            raw[:, 4:]])
 
 
 def _calibration_races(race_ids: pl.Series, fraction: float, seed: int) -> set[str]:
@@ -127,7 +131,7 @@ class LapTimeModel(Model):
     """
 
     kind = "laptime"
-    kind_version = "2"  # fuel_proxy_krev: pedal or blade, slow rpm interpolated
+    kind_version = "3"  # no weather or telemetry inputs
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -196,8 +200,8 @@ class PaceMedianBaseline(Model):
     """P50 = median of the car's last 3 green laps; P10/P90 from its training residuals."""
 
     kind = "laptime_baseline"
-    kind_version = "1"
-    inputs = INPUTS
+    kind_version = "2"  # reads only the recent pace
+    inputs = INPUTS[:1]
     targets = TARGETS
     outputs = OUTPUTS
     keys: ClassVar[tuple[str, ...]] = KEYS
@@ -251,6 +255,14 @@ def _pinball(y: FloatArray, pred: FloatArray, q: float) -> float:
     return float(np.mean(np.maximum(q * diff, (q - 1.0) * diff)))
 
 
+def laptime_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """``mae_s`` as one (absolute error of P50, 1) per lap, by race (see ``Task.parts``)."""
+    error = np.abs(rows.get_column(TARGET).to_numpy()
+                   - predictions.get_column(OUTPUT_NAMES[1]).to_numpy())
+    return pl.DataFrame({"race_id": rows.get_column("race_id"), "num": error,
+                         "den": np.ones(rows.height)})
+
+
 def score_laptime(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
     """MAE of P50 (s), pinball loss averaged over P10/P50/P90 (s), P10-P90 coverage (0..1)."""
     y = rows.get_column(TARGET).to_numpy()
@@ -270,18 +282,22 @@ TASK = Task(
     baseline=PaceMedianBaseline,
     rows=laptime_rows,
     score=score_laptime,
+    parts=laptime_parts,
     primary="mae_s",
     target_source="timing files: the car's next green lap in the same stint",
-    real_data_note="Trains and predicts on real timing alone; telemetry and weather "
-                   "features are optional (null when absent).",
+    real_data_note="Trains and predicts on real timing alone: every input is a timing "
+                   "feature (no telemetry, no weather).",
     limits=(
         "The interval is calibrated over all calibration laps together: it covers about "
         "80% overall, less for erratic drivers and more for steady ones.",
         "Laps after a caution restart are harder than the rest; a pit stop ends the "
         "stint, so no lap is predicted across one.",
-        "Needs at least one green lap of the car in the race (recent pace).",
+        "Needs at least one green lap of the car in the race (recent pace); every input "
+        "but the gap ahead (none for the leader) is required.",
+        "Weather and telemetry are not inputs: with them the model did no better on the "
+        "training lake's held-out races and tracks.",
     ),
 )
 
 __all__ = ["OUTPUT_NAMES", "QUANTILES", "TASK", "LapTimeModel", "PaceMedianBaseline",
-           "laptime_rows", "relative_features", "score_laptime"]
+           "laptime_parts", "laptime_rows", "relative_features", "score_laptime"]

@@ -66,6 +66,9 @@ class Task:
         real_data_note: What a user with only real data gets from this model.
         limits: Known limits, for the model card.
         needs_truth: Whether ``rows`` needs the truth tables to build its labels.
+        reads_truth: Whether ``rows`` reads the truth tables where the lake has them
+            (simulated races) and builds its rows without them (real races), for an
+            input whose only record independent of the label is the simulator's.
         source: Builds the table ``rows`` receives in place of the lap feature table;
             ``None`` for the lap feature table itself.
         history: Whether the task also learns from (and is scored on) a history lake:
@@ -91,6 +94,7 @@ class Task:
     real_data_note: str = ""
     limits: tuple[str, ...] = field(default_factory=tuple)
     needs_truth: bool = False
+    reads_truth: bool = False
     source: Source | None = None
     history: bool = False
     parts: Parts | None = None

@@ -213,6 +213,20 @@ def score_tire(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float
     return metrics
 
 
+def tire_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """``forecast_mae_s`` split by stint (see ``Task.parts``): the sum of the absolute
+    errors of its laps ahead (s) and their number, so the pooled mean is the metric."""
+    errors = ahead_errors(rows, predictions.get_column("pace_level_s").to_numpy(),
+                          predictions.get_column("pace_trend_s_per_lap").to_numpy())
+    per_stint = errors.group_by("_row").agg(pl.col("error_s").abs().sum().alias("num"),
+                                             pl.col("error_s").is_not_null().sum()
+                                             .cast(pl.Float64).alias("den"))
+    return (pl.DataFrame({"_row": np.arange(rows.height),
+                          "race_id": rows.get_column("race_id")})
+            .join(per_stint, on="_row", how="left")
+            .select("race_id", pl.col("num").fill_null(0.0), pl.col("den").fill_null(0.0)))
+
+
 __all__ = ["CAR_KEYS", "MIN_AHEAD_LAPS", "MIN_SEEN_AGE_SPAN_LAPS", "MIN_SEEN_LAPS", "SEEN_SHARE",
            "STINT_KEYS", "ahead_errors", "check_seen_laps", "score_tire", "seen_age",
-           "seen_lap_count", "seen_level", "tire_rows"]
+           "seen_lap_count", "seen_level", "tire_parts", "tire_rows"]

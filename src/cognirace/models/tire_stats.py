@@ -59,6 +59,32 @@ def fuel_trend(frame: pl.DataFrame, *, n_iter: int = 4, trim: float = 2.5
     return float(coef[1]), float(coef[0])
 
 
+def pooled_track_slopes(frame: pl.DataFrame, fuel_s_per_km_lap: float, *, n_iter: int = 4,
+                        trim: float = 2.5) -> dict[str, float]:
+    """Each track's pooled tire slope (s/lap), fuel burn removed, and ``""`` for all tracks.
+
+    One trimmed least-squares line per track through every stint's lap times, centred
+    within the stint and corrected by ``fuel_s_per_km_lap`` x fuel-laps x lap length, on
+    centred tire age: the track's typical wear rate over its training stints (laps weigh
+    alike, so long stints count for more). ``frame`` holds whole stints (see
+    ``whole_stints``).
+    """
+    n_laps = frame.get_column("lap_times_s").list.len().to_numpy()
+    tracks = np.repeat(frame.get_column("track").cast(pl.String).to_numpy(), n_laps)
+    laps = stint_laps(frame).with_columns(pl.Series("_track", tracks))
+    laps = laps.with_columns(
+        (pl.col("lap_times_s") - fuel_s_per_km_lap * pl.col("fuel_km")).alias("_y")
+    ).drop_nulls(["_y", "tire_ages_laps"])
+
+    def slope(part: pl.DataFrame) -> float:
+        x = part.select("tire_ages_laps").to_numpy().astype(np.float64)
+        return float(_trimmed_fit(x, part.get_column("_y").to_numpy(), n_iter, trim)[0])
+
+    slopes = {str(t[0]): slope(part) for t, part in laps.group_by("_track")}
+    slopes[""] = slope(laps)
+    return slopes
+
+
 def _trimmed_fit(x: FloatArray, y: FloatArray, n_iter: int, trim: float) -> FloatArray:
     """Least squares of ``y`` on ``x``, refitted without points beyond ``trim`` robust
     standard deviations of the residuals."""
@@ -133,6 +159,32 @@ def huber_slope(age: FloatArray, y: FloatArray, k: float | None) -> tuple[float,
 MIN_LAP_SCATTER_S = 0.05
 """Floor of a stint's lap scatter (s): a few laps that happen to sit on a line say
 little about the next lap's time."""
+
+
+def huber_levels(frame: pl.DataFrame, trend: FloatArray, k: float, *, n_iter: int = 10
+                 ) -> FloatArray:
+    """Each stint's seen level (s): the Huber mean of its seen lap times, each moved by
+    ``trend`` (s/lap) to the seen laps' mean tire age.
+
+    Laps within ``k`` robust standard deviations (1.4826 x MAD, at least
+    ``MIN_LAP_SCATTER_S``) of the level count fully, laps beyond count ``k`` spreads'
+    worth, so a lap lost in traffic pulls it a little and a spin hardly at all. With
+    lap scatter near normal it wastes fewer laps than the median does.
+    """
+    age = padded(frame.get_column("tire_ages_laps"))
+    times = padded(frame.get_column("lap_times_s"))
+    mean_age = np.nanmean(age, axis=1)
+    moved = times - trend[:, None] * (age - mean_age[:, None])
+    usable = np.isfinite(moved)
+    values = np.where(usable, moved, 0.0)
+    level = _row_median(moved)
+    for _ in range(n_iter):
+        dev = np.where(usable, moved - level[:, None], np.nan)
+        scale = np.maximum(1.4826 * _row_median(np.abs(dev)), MIN_LAP_SCATTER_S)
+        weight = np.where(usable, np.minimum(1.0, k * scale[:, None]
+                                             / np.maximum(np.abs(dev), 1e-12)), 0.0)
+        level = (weight * values).sum(axis=1) / weight.sum(axis=1)
+    return np.asarray(level, dtype=np.float64)
 
 
 def lap_scatter(frame: pl.DataFrame) -> FloatArray:
@@ -259,26 +311,21 @@ def conformal_factor(scores: FloatArray, coverage: float) -> float:
     return float(np.sort(scores)[rank - 1])
 
 
-def fit_prior(x: FloatArray, slope: FloatArray, ridge: float) -> FloatArray:
-    """Weighted ridge fit of stint slopes on the prior design.
+def track_prior(frame: pl.DataFrame, slopes: dict[str, float], ridge: float
+                ) -> FloatArray:
+    """Coefficients of ``prior_design``: the pooled slope over every track, then each
+    known track's offset from it, shrunk by its number of stints ``n`` in ``frame`` to
+    ``n / (n + ridge)`` of its own pooled slope's (``pooled_track_slopes``, s/lap).
 
-    The fit gives every stint the same weight, Huber-downweighting stints beyond two
-    robust spreads: a stint's real error is not its lap scatter (traffic and battles
-    move several consecutive laps together), so the stints' own errors are poor weights.
-    The intercept (first column) is not penalised.
+    Pooled slopes weigh laps alike, so a track's many short, noisy stints do not drag its
+    prior the way a mean of per-stint slopes would; a track with few stints stays near
+    the others.
     """
-    usable = np.isfinite(slope)
-    x, slope = x[usable], slope[usable]
-    penalty = np.full(x.shape[1], ridge)
-    penalty[0] = 0.0
-    w = np.ones(slope.size)
-    coef = np.zeros(x.shape[1])
-    for _ in range(4):
-        coef = np.asarray(np.linalg.lstsq((x.T * w) @ x + np.diag(penalty),
-                                          (x.T * w) @ slope, rcond=None)[0], dtype=np.float64)
-        spread = robust_spread(slope - x @ coef)
-        w = np.minimum(1.0, 2.0 * spread / np.maximum(np.abs(slope - x @ coef), 1e-12))
-    return coef
+    counts = dict(frame.group_by("track").len().iter_rows())
+    overall = slopes[""]
+    offsets = [counts[t] / (counts[t] + ridge) * (slopes[t] - overall) if t in counts
+               and t in slopes else 0.0 for t in TRACK_ORDER]
+    return np.array([overall, *offsets], dtype=np.float64)
 
 
 def robust_spread(values: FloatArray) -> float:
@@ -309,13 +356,14 @@ __all__ = [
     "MIN_LAP_SCATTER_S",
     "TRACK_ORDER",
     "conformal_factor",
-    "fit_prior",
     "fuel_trend",
+    "huber_levels",
     "huber_slope",
     "huber_slopes",
     "lap_scatter",
     "padded",
     "per_stint_slopes",
+    "pooled_track_slopes",
     "predictive_scale",
     "prior_design",
     "race_folds",
@@ -324,5 +372,6 @@ __all__ = [
     "slope_noise",
     "stint_laps",
     "track_lengths",
+    "track_prior",
     "whole_stints",
 ]

@@ -7,11 +7,16 @@ behind are found by sorting each ``(race_id, lap)`` graph by position.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+
+from cognirace.errors import SchemaError
+from cognirace.models.schema import FALLBACKS
+from cognirace.models.traffic_labels import GRAPH, PASS_AHEAD, PASSED, TRAFFIC, labelled
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -28,6 +33,8 @@ NODE_FEATURES: tuple[str, ...] = (
 )
 """Node features, in column order; pace differences are own pace minus the other car's
 (positive: this car is slower), relative pace is to the field median green lap."""
+PACE_INPUTS: tuple[str, ...] = ("pace_median3_s", "field_median_green_s")
+"""Inputs of a car's pace relative to the field; either null leaves the car without one."""
 
 
 @dataclass(frozen=True)
@@ -53,40 +60,52 @@ class TrafficGraph:
 
 
 def _sorted_view(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows sorted by graph and position, with the neighbours' values beside each row."""
-    graph = ("race_id", "lap")
+    """Rows sorted by graph and position, with the neighbours' values beside each row.
+
+    A car without a pace (``pace_median3_s`` or ``field_median_green_s`` null: no green
+    lap yet) runs at the field's pace (relative pace 0) with ``has_pace`` 0; its row's
+    ``fallbacks`` say so (see ``fallbacks``).
+    """
     rel = (pl.col("pace_median3_s") - pl.col("field_median_green_s"))
-    view = (frame.with_row_index("_row").sort("race_id", "lap", "position")
+    view = (frame.with_row_index("_row").sort(*GRAPH, "position")
             .with_columns(rel_pace_s=rel.clip(-PACE_CAP_S, PACE_CAP_S).fill_null(0.0),
-                          has_pace=rel.is_not_null().cast(pl.Float64),
-                          _gl=pl.col("gap_leader_s").fill_null(0.0)))
-    behind_adjacent = pl.col("position").shift(-1).over(graph) == pl.col("position") + 1
+                          has_pace=rel.is_not_null().cast(pl.Float64)))
+    behind_adjacent = pl.col("position").shift(-1).over(GRAPH) == pl.col("position") + 1
     return view.with_columns(
-        _ahead_pace=pl.col("rel_pace_s").shift(1).over(graph),
-        _behind_pace=pl.col("rel_pace_s").shift(-1).over(graph),
-        _behind_gap=pl.when(behind_adjacent).then(pl.col("gap_ahead_s").shift(-1).over(graph)),
-        _graph=pl.struct(*graph).rank("dense").cast(pl.Int64),
+        _ahead_pace=pl.col("rel_pace_s").shift(1).over(GRAPH),
+        _behind_pace=pl.col("rel_pace_s").shift(-1).over(GRAPH),
+        _behind_gap=pl.when(behind_adjacent).then(pl.col("gap_ahead_s").shift(-1).over(GRAPH)),
+        _graph=pl.struct(*GRAPH).rank("dense").cast(pl.Int64),
     )
+
+
+def _cap(name: str) -> pl.Expr:
+    """A gap, s, capped at ``GAP_CAP_S``; no car there (leader, last) reads as the cap."""
+    return pl.col(name).fill_null(GAP_CAP_S).clip(0.0, GAP_CAP_S)
+
+
+def _pace_diff(name: str) -> pl.Expr:
+    """Own relative pace minus the neighbour's in ``name``, s; 0 without a neighbour."""
+    return (pl.col("rel_pace_s") - pl.col(name)).fill_null(0.0).clip(-PACE_CAP_S, PACE_CAP_S)
+
+
+def _pass_columns() -> list[pl.Expr]:
+    """Gap and pace difference to the car ahead and to the car behind, in that order."""
+    return [_cap("gap_ahead_s"), _pace_diff("_ahead_pace").alias("pace_diff_ahead_s"),
+            _cap("_behind_gap").alias("gap_behind_s"),
+            (-_pace_diff("_behind_pace")).alias("pace_diff_behind_s")]
 
 
 def _node_matrix(view: pl.DataFrame) -> FloatArray:
     """Node features of the sorted view (``NODE_FEATURES`` order)."""
-    def cap(name: str) -> pl.Expr:
-        return pl.col(name).fill_null(GAP_CAP_S).clip(0.0, GAP_CAP_S)
-
-    def pace_diff(name: str) -> pl.Expr:
-        return (pl.col("rel_pace_s") - pl.col(name)).fill_null(0.0).clip(-PACE_CAP_S, PACE_CAP_S)
-
     cols = view.select(
         "rel_pace_s", "has_pace", pl.col("tire_age_laps").cast(pl.Float64),
         pl.col("lap").cast(pl.Float64), pl.col("position").cast(pl.Float64),
-        cap("gap_ahead_s"), is_leader=pl.col("gap_ahead_s").is_null().cast(pl.Float64),
-        gap_behind_s=cap("_behind_gap"),
+        *_pass_columns(),
+        is_leader=pl.col("gap_ahead_s").is_null().cast(pl.Float64),
         is_last=pl.col("_behind_gap").is_null().cast(pl.Float64),
-        pace_diff_ahead_s=pace_diff("_ahead_pace"),
-        pace_diff_behind_s=-pace_diff("_behind_pace"),
     )
-    return cols.to_numpy().astype(np.float64)
+    return cols.select(NODE_FEATURES).to_numpy().astype(np.float64)
 
 
 def node_features(frame: pl.DataFrame) -> FloatArray:
@@ -101,7 +120,7 @@ def _edges(view: pl.DataFrame, window_s: float) -> tuple[IntArray, IntArray, Flo
     """Directed edges between cars of one graph at most ``window_s`` apart at the line."""
     rows = view["_row"].to_numpy().astype(np.int64)
     graph = view["_graph"].to_numpy()
-    gl = view["_gl"].to_numpy().astype(np.float64)
+    gl = view["gap_leader_s"].to_numpy().astype(np.float64)
     pace = view["rel_pace_s"].to_numpy().astype(np.float64)
     bounds = np.flatnonzero(np.diff(graph)) + 1
     src, dst = [], []
@@ -127,11 +146,50 @@ def build_graph(frame: pl.DataFrame, window_s: float) -> TrafficGraph:
 
 
 def pass_design(frame: pl.DataFrame, side: str) -> FloatArray:
-    """The baseline's two inputs: gap and pace difference to the car ahead or behind."""
-    names = (("gap_ahead_s", "pace_diff_ahead_s") if side == "ahead"
-             else ("gap_behind_s", "pace_diff_behind_s"))
-    nodes = node_features(frame)
-    return nodes[:, [NODE_FEATURES.index(n) for n in names]]
+    """The baseline's two inputs: gap and pace difference to the car ahead or behind.
+
+    Reads only ``GRAPH``, ``position``, ``gap_ahead_s`` and the two pace columns.
+    """
+    names = (["gap_ahead_s", "pace_diff_ahead_s"] if side == "ahead"
+             else ["gap_behind_s", "pace_diff_behind_s"])
+    view = _sorted_view(frame)
+    out = np.empty((frame.height, 2))
+    out[view["_row"].to_numpy()] = view.select(*_pass_columns()).select(names).to_numpy()
+    return out
+
+
+def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with NaN in the optional float inputs read as null (missing), so a NaN
+    takes the same documented path as a null and never reaches the network."""
+    names = [n for n in ("gap_ahead_s", *PACE_INPUTS) if n in frame.columns]
+    return frame.with_columns(pl.col(names).fill_nan(None))
+
+
+def check_leaders(frame: pl.DataFrame) -> None:
+    """Refuse a null ``gap_ahead_s`` anywhere but at position 1.
+
+    Null means "no car ahead": the leader. On another car it would silently make that
+    car a leader, so it is an error, not a default.
+
+    Raises:
+        SchemaError: A car behind the leader has no gap to the car ahead.
+    """
+    bad = frame.filter(pl.col("gap_ahead_s").is_null() & (pl.col("position") > 1))
+    if bad.height:
+        raise SchemaError(
+            f"gap_ahead_s is null for {bad.height} car(s) behind the leader",
+            column="gap_ahead_s", value=bad.row(0, named=True).get("car_number"),
+            hint="null means no car ahead (position 1); send the gap to the car ahead, "
+                 "s, for every other car")
+
+
+def fallbacks(frame: pl.DataFrame, known_tracks: Collection[str] | None = None) -> pl.Series:
+    """Per row, the pace inputs that were null (the car then runs at the field's pace),
+    and ``track`` when ``known_tracks`` is given and lacks the row's track."""
+    named = [pl.when(pl.col(name).is_null()).then(pl.lit(name)) for name in PACE_INPUTS]
+    if known_tracks is not None:
+        named.append(pl.when(~pl.col("track").is_in(list(known_tracks))).then(pl.lit("track")))
+    return frame.select(pl.concat_list(named).list.drop_nulls().alias(FALLBACKS)).to_series()
 
 
 def gap_bucket(frame: pl.DataFrame) -> IntArray:
@@ -150,35 +208,65 @@ def auc(y: FloatArray, p: FloatArray) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def _squared_errors(rows: pl.DataFrame, predictions: pl.DataFrame
+                    ) -> tuple[FloatArray, FloatArray]:
+    """Squared error of each pass probability on the labelled rows (ahead, passed)."""
+    keep = labelled(rows).to_numpy()
+    errors = []
+    for name, label in (("pass_ahead", PASS_AHEAD), ("passed", PASSED)):
+        y = rows[label].cast(pl.Float64).to_numpy()[keep]
+        p = predictions[f"p_{name}"].to_numpy()[keep]
+        errors.append((p - y) ** 2)
+    return errors[0], errors[1]
+
+
 def score_traffic(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
     """AUC and Brier score of both pass probabilities, MAE of the traffic loss.
 
-    ``brier`` (the primary) is the mean of the two pass Brier scores: both probabilities
-    count, and the pass ahead alone is one side of the same events.
+    Only labelled rows count (the others are nodes of the graph only). ``brier`` (the
+    primary) is the mean of the two pass Brier scores: both probabilities count, and the
+    pass ahead alone is one side of the same events.
     """
-    metrics: dict[str, float] = {"n_rows": float(rows.height)}
-    if rows.is_empty():
+    keep = labelled(rows).to_numpy()
+    metrics: dict[str, float] = {"n_rows": float(keep.sum())}
+    if not keep.any():
         return {**metrics, "brier": 0.0}
-    for name, label in (("pass_ahead", "passed_ahead_next"), ("passed", "was_passed_next")):
-        y = rows[label].cast(pl.Float64).to_numpy()
-        p = predictions[f"p_{name}"].to_numpy()
+    se_ahead, se_passed = _squared_errors(rows, predictions)
+    for name, label, se in (("pass_ahead", PASS_AHEAD, se_ahead),
+                            ("passed", PASSED, se_passed)):
+        y = rows[label].cast(pl.Float64).to_numpy()[keep]
         metrics[f"n_{name}"] = float(y.sum())
-        metrics[f"auc_{name}"] = auc(y, p)
-        metrics[f"brier_{name}"] = float(np.mean((p - y) ** 2))
+        metrics[f"auc_{name}"] = auc(y, predictions[f"p_{name}"].to_numpy()[keep])
+        metrics[f"brier_{name}"] = float(np.mean(se))
     metrics["brier"] = (metrics["brier_pass_ahead"] + metrics["brier_passed"]) / 2.0
-    err = predictions["traffic_loss_s"].to_numpy() - rows["traffic_next_s"].to_numpy()
+    err = predictions["traffic_loss_s"].to_numpy()[keep] - rows[TRAFFIC].to_numpy()[keep]
     metrics["mae_traffic_loss_s"] = float(np.mean(np.abs(err)))
     return metrics
+
+
+def traffic_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """The primary ``brier`` as additive parts: per labelled row, the sum of its two
+    squared errors over 2 (``sum(num) / sum(den)`` is ``score_traffic(...)["brier"]``)."""
+    se_ahead, se_passed = _squared_errors(rows, predictions)
+    return pl.DataFrame({
+        "race_id": rows["race_id"].filter(labelled(rows)),
+        "num": pl.Series(se_ahead + se_passed, dtype=pl.Float64),
+        "den": pl.Series(np.full(len(se_ahead), 2.0), dtype=pl.Float64)})
 
 
 __all__ = [
     "GAP_BUCKETS_S",
     "NODE_FEATURES",
+    "PACE_INPUTS",
     "TrafficGraph",
     "auc",
     "build_graph",
+    "check_leaders",
+    "fallbacks",
     "gap_bucket",
+    "nan_as_null",
     "node_features",
     "pass_design",
     "score_traffic",
+    "traffic_parts",
 ]

@@ -19,7 +19,9 @@ from cognirace.models.traffic_graph import TrafficGraph
 
 FloatArray = npt.NDArray[np.float64]
 Labels = tuple[FloatArray, FloatArray, FloatArray]
-"""Pass ahead (0/1), passed (0/1) and traffic loss (s), one value per node."""
+"""Pass ahead (0/1), passed (0/1) and traffic loss (s), one value per node; NaN on a
+node without labels (a car in the field whose next lap is not raced on track), which
+passes messages but adds nothing to the loss."""
 EDGE_FEATURES = 2
 EDGE_SCALE = np.array([3.0, 2.0])
 """Edge features are divided by these (gap in s, pace difference in s) to be of order 1."""
@@ -82,7 +84,10 @@ def _threads(n: int) -> Iterator[None]:
 
 
 def _loss(out: Tensor, y: Tensor) -> Tensor:
-    """Two pass log losses plus a Huber loss on the traffic loss (s)."""
+    """Two pass log losses plus a Huber loss on the traffic loss (s), over the labelled
+    nodes only (``y``'s fourth column, see ``_labels``)."""
+    keep = y[:, 3] > 0
+    out, y = out[keep], y[keep]
     bce = nn.functional.binary_cross_entropy_with_logits
     traffic = nn.functional.huber_loss(nn.functional.softplus(out[:, 2]), y[:, 2],
                                        delta=HUBER_DELTA_S)
@@ -90,7 +95,11 @@ def _loss(out: Tensor, y: Tensor) -> Tensor:
 
 
 def _labels(labels: Labels) -> Tensor:
-    return torch.tensor(np.column_stack(labels), dtype=torch.float32)
+    """The three labels (0 where unknown) and a fourth column: 1 on labelled nodes."""
+    y = np.column_stack(labels)
+    known = np.isfinite(y).all(axis=1)
+    return torch.tensor(np.column_stack([np.where(np.isfinite(y), y, 0.0), known]),
+                        dtype=torch.float32)
 
 
 def train_net(net: TrafficNet, graph: TrafficGraph, labels: Labels, *, seed: int,

@@ -19,18 +19,21 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "fuel_burn_track_mean": ("fuel", "TrackMeanFuelBaseline"),
     "pit_loss": ("pitloss", "PitLossModel"),
     "pit_loss_transit": ("pitloss", "TransitPitLossBaseline"),
+    "pit_loss_median": ("pitloss", "TrackKindMedianBaseline"),
     "laptime": ("laptime", "LapTimeModel"),
     "laptime_baseline": ("laptime", "PaceMedianBaseline"),
     "tire": ("tire", "TireDegradationModel"),
     "tire_baseline": ("tire", "TrackMeanSlopeBaseline"),
     "fcy_hazard": ("fcy", "FcyHazardModel"),
     "fcy_hazard_constant": ("fcy", "ConstantHazardBaseline"),
+    "fcy_hazard_track_rate": ("fcy", "TrackHazardBaseline"),
     "anomaly": ("anomaly", "AnomalyDetector"),
     "anomaly_zscore": ("anomaly", "ZScoreBaseline"),
     "traffic_gnn": ("traffic", "TrafficGnnModel"),
     "traffic_logistic": ("traffic", "GapPaceLogisticBaseline"),
     "driver_embedding": ("driver", "DriverEmbeddingModel"),
     "driver_embedding_random": ("driver", "RandomEmbeddingBaseline"),
+    "driver_style_zscore": ("driver", "StyleZScoreBaseline"),
 }
 """Model kind to (module under ``cognirace.models``, class name), imported on first use."""
 

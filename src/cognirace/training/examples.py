@@ -44,10 +44,10 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
         step("features")
         features = feature_table(lake)
     truth = None
-    if any(task.needs_truth for task in tasks):
+    if any(task.needs_truth or task.reads_truth for task in tasks):
         step("truth")
         truth = load_truth(lake)
-        if truth["laps"].is_empty():
+        if truth["laps"].is_empty() and any(task.needs_truth for task in tasks):
             names = ", ".join(t.name for t in tasks if t.needs_truth)
             raise DataError(
                 f"{names} need the simulator's truth for their labels or scores, and no "
@@ -59,7 +59,7 @@ def task_examples(lake: Lake, tasks: Sequence[Task],
         step(task.name)
         table = task.source(lake) if task.source is not None else features
         assert table is not None  # built above for every task without a source
-        rows = task.rows(table, truth if task.needs_truth else None)
+        rows = task.rows(table, truth if task.needs_truth or task.reads_truth else None)
         _check_rows(task, rows, lake)
         examples[task.name] = rows
     return examples
