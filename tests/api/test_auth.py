@@ -61,7 +61,7 @@ def test_unknown_and_missing_keys_are_refused(keys_file: Path) -> None:
 
 def test_admin_implies_predict(keys_file: Path) -> None:
     _, principal = create_key(keys_file, "ops", ["admin"])
-    assert principal.scopes == {"admin", "predict"}
+    assert principal.scopes == {"admin", "predict", "stream"}
     assert principal.allows("predict") and principal.allows("admin")
     _, reader = create_key(keys_file, "dash", ["predict"])
     assert reader.allows("predict") and not reader.allows("admin")

@@ -34,7 +34,7 @@ def test_create_prints_a_key_that_the_service_accepts(tmp_path: Path) -> None:
     principal = KeyStore.load(keys_file, None).authenticate(key)
     assert principal is not None
     assert principal.key_id == key_id and principal.name == "pit wall"
-    assert principal.scopes == {"predict", "admin"}
+    assert principal.scopes == {"predict", "stream", "admin"}
 
 
 def test_the_default_scope_is_predict(tmp_path: Path) -> None:

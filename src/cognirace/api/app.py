@@ -23,7 +23,15 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from cognirace import __version__
-from cognirace.api import problems, routes_admin, routes_meta, routes_oip, routes_v1, routes_vertex
+from cognirace.api import (
+    problems,
+    routes_admin,
+    routes_meta,
+    routes_oip,
+    routes_races,
+    routes_v1,
+    routes_vertex,
+)
 from cognirace.api.cache import MemoryCache, RedisCache, ResponseCache
 from cognirace.api.keywatch import WatchedKeys
 from cognirace.api.logs import configure_logging
@@ -36,6 +44,7 @@ from cognirace.api.schemas import RouteSchemas, route_schemas
 from cognirace.api.service import Service
 from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
+from cognirace.realtime.hub import RaceHub
 from cognirace.training.catalogue import all_tasks
 
 logger = logging.getLogger("cognirace.api")
@@ -94,6 +103,9 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
     app.include_router(routes_oip.router)
     app.include_router(routes_vertex.build_router(settings))
     app.include_router(routes_admin.router)
+    app.include_router(routes_races.router)
+    app.state.races = RaceHub(models=lambda name: (
+        served.model if (served := store.get(name)) is not None else None))
     problems.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -35,8 +35,9 @@ from pathlib import Path
 
 from cognirace.errors import ConfigError
 
-SCOPES = ("predict", "admin")
-"""Every scope a key can hold; ``admin`` implies ``predict``."""
+SCOPES = ("predict", "stream", "admin")
+"""Every scope a key can hold: ``predict`` (predictions, and reading live races),
+``stream`` (sending a live race's frames), ``admin`` (all of them)."""
 
 KEY_PREFIX = "cr_"
 HASH_PREFIX = "sha256:"

@@ -1,0 +1,255 @@
+"""Live races: declare a race, stream its frames in, read its tower, follow its events.
+
+- ``PUT /v1/races/{race_id}`` declares a race (track, session, start, timed length,
+  entry list); declaring it again with the same track and session changes nothing.
+- ``POST /v1/races/{race_id}/frames`` applies one frame; ``WS /v1/races/{race_id}/stream``
+  takes frames as text messages and answers each with its acknowledgement, pushing the
+  events the frame raised. A malformed frame gets a problem object naming the field and
+  the connection stays open; a message over the body limit closes it with code 1009.
+- ``GET /v1/races``, ``/v1/races/{id}/state`` (the timing tower), ``/v1/races/{id}/cars/
+  {car}`` (one car and its latest predictions), ``/v1/races/{id}/events`` (server-sent
+  events, resuming after ``Last-Event-ID``).
+
+Sending frames needs a key with the ``stream`` scope; reading needs ``predict``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from cognirace.api.problems import ProblemError
+from cognirace.api.schemas import car_number_field
+from cognirace.api.service import Service, get_service, validate
+from cognirace.errors import CogniraceError, DataError
+from cognirace.features.field import RACE_DURATION_S
+from cognirace.realtime.events import Event
+from cognirace.realtime.frames import FrameError
+from cognirace.realtime.hub import LiveRace, RaceHub
+from cognirace.realtime.tower import Entry, RaceInfo
+
+router = APIRouter(prefix="/v1/races", tags=["live races"])
+
+RACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+EVENT_POLL_S = 0.1
+"""How often an events stream looks for new events, s."""
+WS_TOO_BIG = 1009
+"""WebSocket close code for a message over the limit."""
+
+
+_NUMBER_TYPE, _NUMBER_FIELD = car_number_field("Race number as text (`021` and `21` are "
+                                               "two cars).")
+
+
+class EntryModel(BaseModel):
+    """One car of the entry list."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    car_number: _NUMBER_TYPE = _NUMBER_FIELD  # type: ignore[valid-type]
+    chassis: str | None = Field(default=None, max_length=40)
+    team: str | None = Field(default=None, max_length=120)
+    vehicle_id: str | None = Field(default=None, max_length=60,
+                                   description="Logger id, `GR86-<chassis>-<number>`.")
+    fuel_start_l: float | None = Field(default=None, ge=0, le=200,
+                                       description="Fuel at the start, l (for fuel left).")
+
+
+class RaceDeclaration(BaseModel):
+    """What ``PUT /v1/races/{race_id}`` takes."""
+
+    model_config = ConfigDict(extra="forbid")
+    track: str = Field(max_length=40, description="Track key, e.g. `barber`.")
+    session: str = Field(default="R1", max_length=10)
+    start: dt.datetime | None = Field(default=None, description="Green flag time (UTC).")
+    duration_s: float = Field(default=RACE_DURATION_S, gt=0, le=6 * 3600,
+                              description="Timed length of the race, s (45 min).")
+    entries: list[EntryModel] = Field(default_factory=list, max_length=200)
+
+
+def hub_of(request: Request | WebSocket) -> RaceHub:
+    hub: RaceHub = request.app.state.races
+    return hub
+
+
+def _race(hub: RaceHub, race_id: str) -> LiveRace:
+    race = hub.get(race_id)
+    if race is None:
+        raise ProblemError(404, f"no live race {race_id!r}; declare it with PUT "
+                           f"/v1/races/{race_id}", kind="unknown-race", races=hub.ids())
+    return race
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+@router.put("/{race_id}", summary="Declare a live race", status_code=201)
+async def declare(request: Request, race_id: str) -> Response:
+    """Open a race; 201 when new, 200 when it was declared before the same way."""
+    service: Service = get_service(request)
+    await service.admit(request, "stream")
+    if not RACE_ID.match(race_id):
+        raise ProblemError(422, "a race id is 1 to 80 letters, digits, '.', '_' or '-'",
+                           kind="invalid-input", errors=[{"field": "race_id",
+                                                          "reason": "bad shape"}])
+    body = validate(RaceDeclaration, await request.body())
+    start = body.start
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    info = RaceInfo(race_id=race_id, track=body.track, session=body.session, start=start,
+                    duration_s=body.duration_s,
+                    entries=tuple(Entry(**e.model_dump()) for e in body.entries))
+    try:
+        race, new = hub_of(request).declare(info)
+    except DataError as exc:
+        raise ProblemError(409, str(exc.args[0]), kind="race-conflict") from None
+    state = await run_in_threadpool(lambda: _locked(race, race.engine.state))
+    return _json(state, 201 if new else 200)
+
+
+def _locked(race: LiveRace, read: Any) -> Any:
+    with race.lock:
+        return read()
+
+
+@router.get("", summary="Live races")
+async def races(request: Request) -> Response:
+    """Every race this worker follows, with its lap and flag."""
+    await get_service(request).admit(request)
+    hub = hub_of(request)
+    out = []
+    for race_id in hub.ids():
+        tower = hub.races[race_id].engine.tower
+        out.append({"race_id": race_id, "track": tower.info.track,
+                    "session": tower.info.session, "lap": tower.leader_laps,
+                    "flag": tower.flag, "cars": len(tower.cars)})
+    return _json({"races": out})
+
+
+@router.get("/{race_id}/state", summary="The timing tower")
+async def state(request: Request, race_id: str) -> Response:
+    """The race and every car in order (see the README for the fields)."""
+    await get_service(request).admit(request)
+    race = _race(hub_of(request), race_id)
+    return _json(await run_in_threadpool(lambda: _locked(race, race.engine.state)))
+
+
+@router.get("/{race_id}/cars/{car_number}", summary="One car and its predictions")
+async def car(request: Request, race_id: str, car_number: str) -> Response:
+    """One car's row of the tower with the models' latest answers for it."""
+    await get_service(request).admit(request)
+    race = _race(hub_of(request), race_id)
+    found = await run_in_threadpool(lambda: _locked(race, lambda: race.engine.car(car_number)))
+    if found is None:
+        raise ProblemError(404, f"race {race_id!r} has no car {car_number!r}",
+                           kind="unknown-car")
+    return _json(found)
+
+
+@router.post("/{race_id}/frames", summary="Apply one frame")
+async def frames(request: Request, race_id: str) -> Response:
+    """Apply one frame; the answer acknowledges the last ``seq`` applied from its source
+    and lists the events it raised."""
+    service = get_service(request)
+    await service.admit(request, "stream")
+    race = _race(hub_of(request), race_id)
+    body = await request.body()
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProblemError(422, f"the frame is not JSON: {exc}", kind="invalid-input",
+                           errors=[{"field": "body", "reason": "not JSON"}]) from None
+    ack = await run_in_threadpool(_apply, race, parsed)
+    return _json(ack)
+
+
+def _apply(race: LiveRace, parsed: Any) -> dict[str, Any]:
+    try:
+        return race.apply(parsed).to_json()
+    except FrameError as exc:
+        field = exc.column or "frame"
+        raise ProblemError(422, str(exc.args[0]), kind="invalid-frame",
+                           errors=[{"field": field, "reason": str(exc.args[0])}]) from None
+
+
+def _sse(event: Event) -> bytes:
+    return (f"id: {event.seq}\nevent: {event.type}\n".encode()
+            + b"data: " + orjson.dumps(event.to_json()) + b"\n\n")
+
+
+@router.get("/{race_id}/events", summary="The race's events (server-sent events)")
+async def events(request: Request, race_id: str, car: str | None = None,
+                 follow: bool = True) -> StreamingResponse:
+    """Every event of the race as server-sent events, newest last; after the
+    ``Last-Event-ID`` header when given. With ``follow=false`` the stream ends after the
+    events so far."""
+    await get_service(request).admit(request)
+    race = _race(hub_of(request), race_id)
+    last = request.headers.get("last-event-id", "0")
+    seen = int(last) if last.isdigit() else 0
+
+    async def stream() -> Any:
+        nonlocal seen
+        while True:
+            new = race.engine.log.since(seen, car)
+            for event in new:
+                yield _sse(event)
+            if race.engine.log.events:
+                seen = max(seen, race.engine.log.events[-1].seq)
+            if not follow or await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})
+
+
+@router.websocket("/{race_id}/stream")
+async def stream(websocket: WebSocket, race_id: str) -> None:
+    """Frames in as text messages, an acknowledgement (with the frame's events) out."""
+    service: Service = websocket.app.state.service
+    if not service.open_access:
+        key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
+        principal = service.keys.current().authenticate(key)
+        if principal is None or not principal.allows("stream"):
+            await websocket.close(code=1008, reason="a key with the stream scope is needed")
+            return
+    race = hub_of(websocket).get(race_id)
+    if race is None:
+        await websocket.close(code=1008, reason=f"no live race {race_id!r}")
+        return
+    await websocket.accept()
+    limit = service.settings.max_body_bytes
+    try:
+        while True:
+            message = await websocket.receive_text()
+            if len(message) > limit:
+                await websocket.close(code=WS_TOO_BIG, reason=f"message over {limit} bytes")
+                return
+            try:
+                answer = await run_in_threadpool(_apply, race, orjson.loads(message))
+            except orjson.JSONDecodeError as exc:
+                answer = _problem(422, f"the frame is not JSON: {exc}", "body")
+            except ProblemError as exc:
+                answer = _problem(exc.status, exc.detail, exc.extra["errors"][0]["field"])
+            except CogniraceError as exc:
+                answer = _problem(422, str(exc), "frame")
+            await websocket.send_bytes(orjson.dumps(answer))
+    except WebSocketDisconnect:
+        return
+
+
+def _problem(status: int, detail: str, field: str) -> dict[str, Any]:
+    return {"type": "https://cognirace.dev/problems/invalid-frame", "status": status,
+            "detail": detail, "errors": [{"field": field, "reason": detail}]}
+
+
+__all__ = ["RaceDeclaration", "router"]
