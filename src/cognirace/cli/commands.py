@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         ingest_cmd,
         keys_cmd,
         plot_cmd,
+        replay_cmd,
         serve_cmd,
         simulate_cmd,
         train_cmd,
@@ -29,4 +30,5 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd.train)
     app.command("evaluate")(evaluate_cmd.evaluate)
     app.command("serve", cls=serve_cmd.ServeCommand)(serve_cmd.serve)
+    app.command("replay")(replay_cmd.replay)
     app.add_typer(keys_cmd.app, name="keys")

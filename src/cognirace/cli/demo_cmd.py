@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -197,7 +198,49 @@ def _evaluate_and_serve(console: Console, root: Path, *, seed: int, quiet: bool)
         picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",
                              rows=examples["driver"])
         console.print(f"driver-style map of the held-out season: {picture}")
-    serve_demo(console, root / "registry", tasks, examples)
+    serve_demo(console, root / "registry", tasks, examples,
+               then=lambda url: replay_heldout(console, root / "heldout-lake", url))
+
+
+REPLAY_FRAME_S = 5.0
+"""Race time per frame of the demo's replay: fewer, larger frames for a quick first look."""
+TIMELINE_TYPES_SKIPPED = ("POSITION_CHANGE",)
+"""Event types the demo counts rather than lists (there are many)."""
+
+
+def replay_heldout(console: Console, lake_dir: Path, url: str) -> None:
+    """Replay the held-out race with telemetry at max speed through the live engine, then
+    print its event timeline and final tower."""
+    from collections import Counter
+
+    import httpx
+    import polars as pl
+
+    from cognirace.cli.replay_cmd import replay_race, tower_table
+    from cognirace.lake import open_lake
+
+    lake = open_lake(lake_dir)
+    summary = lake.summary().filter(pl.col("n_samples") > 0).sort("n_samples")
+    race_id = str(summary["race_id"][0]) if summary.height else str(lake.race_ids[0])
+    state = replay_race(lake, race_id, url, speed=None, console=console,
+                        frame_s=REPLAY_FRAME_S)
+    events = httpx.get(f"{url}/v1/races/{race_id}/events", params={"follow": "false"},
+                       timeout=30).text
+    parsed = [orjson.loads(line[6:]) for line in events.splitlines()
+              if line.startswith("data: ")]
+    timeline = Table(title=f"Live replay of {race_id}: events (newest last)")
+    for column in ("lap", "type", "car", "message"):
+        timeline.add_column(column, overflow="fold")
+    for event in parsed:
+        if event["type"] not in TIMELINE_TYPES_SKIPPED:
+            timeline.add_row(str(event["lap"] or ""), event["type"],
+                             event["car_number"] or "", event["message"])
+    console.print(timeline)
+    counts = Counter(event["type"] for event in parsed)
+    console.print("events by type: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    console.print(tower_table(state, Table))
+    console.print(f"replayed {state['frames_sent']} frames ({state['samples']:,} telemetry "
+                  f"samples) at max speed in {state['replay_seconds']:.1f} s")
 
 
 def demo(

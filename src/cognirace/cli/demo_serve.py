@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -124,8 +124,10 @@ def _ask_every_model(client: _Client, tasks: Sequence[Task],
 
 
 def serve_demo(console: Console, registry: Path, tasks: Sequence[Task],
-               examples: Mapping[str, pl.DataFrame]) -> None:
-    """Serve ``registry``, ask every model of ``tasks`` held-out ``examples``, stop."""
+               examples: Mapping[str, pl.DataFrame],
+               then: Callable[[str], None] | None = None) -> None:
+    """Serve ``registry``, ask every model of ``tasks`` held-out ``examples``, run
+    ``then`` with the service's URL (the live replay), stop."""
     port = PORT if _port_free(PORT) else _free_port()
     log = registry.parent / "serve.log"
     command = [sys.executable, "-m", "cognirace.cli.main", "serve", "--host", "127.0.0.1",
@@ -148,6 +150,8 @@ def serve_demo(console: Console, registry: Path, tasks: Sequence[Task],
                                              {"instances": batch})
             console.print(f"one batch of {len(batch)} {first.name} instances: HTTP {status}, "
                           f"{len(answer['predictions'])} predictions in {ms:.1f} ms")
+            if then is not None:
+                then(f"http://127.0.0.1:{port}")
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

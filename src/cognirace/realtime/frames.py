@@ -125,7 +125,74 @@ def _rows(items: Sequence[Any], key: str) -> list[Mapping[str, Any]]:
 
 def _typed(rows: Sequence[Mapping[str, Any]], schema: pl.Schema, key: str,
            required: Sequence[str]) -> pl.DataFrame:
-    """Rows as a frame of ``schema`` (without ``race_id``), times parsed, types checked."""
+    """Rows as a frame of ``schema`` (without ``race_id``), times parsed, types checked.
+
+    Columnar first (a frame of telemetry holds hundreds of rows); anything it cannot
+    vouch for goes through the row-by-row check, which names the field at fault.
+    """
+    if not rows:
+        return empty(schema)
+    fast = _typed_columnar(rows, schema, required)
+    return fast if fast is not None else _typed_rows(rows, schema, key, required)
+
+
+def _typed_columnar(rows: Sequence[Mapping[str, Any]], schema: pl.Schema,
+                    required: Sequence[str]) -> pl.DataFrame | None:
+    """The rows typed in columns, or None when a value needs the row-by-row check."""
+    names = [n for n in schema.names() if n != "race_id"]
+    try:
+        raw = pl.from_dicts(rows, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        return None
+    columns = []
+    for name in names:
+        dtype = schema[name]
+        if name not in raw.columns:
+            if name in required:
+                return None
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        got = raw.schema[name]
+        col = pl.col(name)
+        if got == pl.Null:
+            columns.append(col.cast(dtype))
+        elif isinstance(dtype, pl.Datetime):
+            if got == pl.String:
+                columns.append(col.str.to_datetime(time_unit="us", time_zone="UTC",
+                                                   strict=True).cast(dtype))
+            elif got.is_numeric() and got != pl.Boolean:
+                columns.append((col.cast(pl.Float64) * 1e6).round(0).cast(pl.Int64)
+                               .cast(pl.Datetime("us", "UTC")).cast(dtype))
+            else:
+                return None
+        elif dtype == pl.String() or dtype == pl.Boolean():
+            if got != dtype:
+                return None
+            columns.append(col)
+        elif dtype.is_integer():
+            if not got.is_integer():
+                return None
+            columns.append(col.cast(dtype, strict=True))
+        else:
+            if not (got.is_float() or got.is_integer()):
+                return None
+            columns.append(col.cast(dtype))
+    try:
+        typed = raw.select(columns)
+    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        return None
+    checks = [pl.col(n).is_null().any().alias(f"null_{n}") for n in required]
+    checks += [(~pl.col(n).is_finite()).any().alias(f"nan_{n}") for n in names
+               if schema[n].is_float()]
+    flags = typed.select(checks).row(0) if checks else ()
+    if any(flags):
+        return None
+    return typed
+
+
+def _typed_rows(rows: Sequence[Mapping[str, Any]], schema: pl.Schema, key: str,
+                required: Sequence[str]) -> pl.DataFrame:
+    """The row-by-row check: slow, exact about which field is at fault."""
     names = [n for n in schema.names() if n != "race_id"]
     columns: dict[str, list[Any]] = {n: [] for n in names}
     for index, row in enumerate(rows):

@@ -33,8 +33,10 @@ def race_info(lake: Lake, race_id: str, *, as_id: str | None = None,
     """
     races = lake.races.filter(pl.col("race_id") == race_id)
     if races.is_empty():
+        known = sorted(lake.races["race_id"].to_list())
+        shown = ", ".join(known[:6]) + (", ..." if len(known) > 6 else "")
         raise DataError(f"the lake has no race {race_id!r}", value=race_id,
-                        hint="list them with `cognirace lake`, or see lake/races.parquet")
+                        hint=f"its races are {shown or 'none'}")
     race = races.row(0, named=True)
     laps = lake.laps.filter(pl.col("race_id") == race_id)
     start = laps["lap_start"].min() if laps.height else None

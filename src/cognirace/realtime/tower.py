@@ -252,10 +252,18 @@ class Tower:
                 car.gap_s = (car.last_crossing - first).total_seconds()
                 car.laps_down = max((k - car.laps for k, t in self.first_crossing.items()
                                      if k > car.laps and t <= car.last_crossing), default=0)
+                if self._stopped(car):  # out of the race, or stopped: it only drops back
+                    car.laps_down = self.leader_laps - car.laps
                 car.interval_s = (None if ahead is None or ahead.gap_s is None
                                   or ahead.laps_down != car.laps_down or ahead.laps != car.laps
                                   else car.gap_s - ahead.gap_s)
             ahead = car
+
+    def _stopped(self, car: CarState) -> bool:
+        """No crossing for more than twice its best lap while the race went on."""
+        if self.clock is None or car.last_crossing is None or car.best_lap_s is None:
+            return False
+        return (self.clock - car.last_crossing).total_seconds() > 2 * car.best_lap_s
 
     @property
     def leader_laps(self) -> int:
