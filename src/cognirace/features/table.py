@@ -1,8 +1,9 @@
 """The lap feature table: one row per race, car and lap, with the columns of the catalogue.
 
 ``build_lap_features`` is the one pure function both paths run: the batch table over
-a whole lake (``scan_features``), the live builder over the laps of one race received
-so far. Reading the lake happens only in ``scan_features``/``feature_table``.
+a whole lake (``scan_features``); the live builder runs its steps (``add_car_history``,
+``add_field_context``, ``finish_lap_features``) over the few rows a new lap reads
+(``live_context``). Reading the lake happens only in ``scan_features``/``feature_table``.
 
 Cars are the lake's timing cars (``race_id, car_number``). Telemetry is the loggers',
 keyed by ``vehicle_id``, so a lap's telemetry aggregates join on its ``vehicle_id``:
@@ -70,6 +71,20 @@ def build_lap_features(laps: pl.LazyFrame, races: pl.LazyFrame, weather: pl.Lazy
                        & pl.col("car_number").is_not_null()).join(
         races.select("race_id", "track", "session"), on="race_id", how="left")
     rows = add_field_context(add_car_history(rows), race_duration_s)
+    return finish_lap_features(rows, weather, telemetry_laps)
+
+
+def finish_lap_features(rows: pl.LazyFrame, weather: pl.LazyFrame,
+                        telemetry_laps: pl.LazyFrame) -> pl.LazyFrame:
+    """The last step of ``build_lap_features``, shared with the live builder: the weather
+    at each lap end and the lap's telemetry joined, the columns of ``CATALOGUE`` kept
+    with their types, sorted by key.
+
+    Args:
+        rows: Lap rows with ``track``, ``session``, the car history and the field context.
+        weather: Lake ``weather`` rows of those races (may be empty).
+        telemetry_laps: ``aggregate_telemetry`` rows of those laps (may be empty).
+    """
     rows = _with_telemetry(_weather_at(rows, weather), telemetry_laps)
     return rows.select(pl.col(name).cast(dtype) for name, dtype in FEATURE_SCHEMA.items()) \
         .sort(*KEY_COLUMNS)
@@ -101,4 +116,10 @@ def feature_table(lake: Lake, race_ids: Sequence[str] | None = None, *,
     return scan_features(lake, race_ids, race_duration_s=race_duration_s).collect()
 
 
-__all__ = ["TELEMETRY_FEATURES", "build_lap_features", "feature_table", "scan_features"]
+__all__ = [
+    "TELEMETRY_FEATURES",
+    "build_lap_features",
+    "feature_table",
+    "finish_lap_features",
+    "scan_features",
+]
