@@ -13,7 +13,6 @@ from cognirace.lake import Lake
 from cognirace.models.base import Model
 from cognirace.realtime import FrameError, RaceEngine, parse_frame, race_frames, race_info
 
-
 TINY_RACE_S = 1800.0
 """The small season's races are timed at 30 minutes."""
 

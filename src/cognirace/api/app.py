@@ -44,6 +44,7 @@ from cognirace.api.schemas import RouteSchemas, route_schemas
 from cognirace.api.service import Service
 from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
+from cognirace.realtime.framelog import RedisFrameLog
 from cognirace.realtime.hub import RaceHub
 from cognirace.training.catalogue import all_tasks
 
@@ -105,7 +106,9 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
     app.include_router(routes_admin.router)
     app.include_router(routes_races.router)
     app.state.races = RaceHub(models=lambda name: (
-        served.model if (served := store.get(name)) is not None else None))
+        served.model if (served := store.get(name)) is not None else None),
+        log=RedisFrameLog.connect(settings.redis_url, where=redact_url(settings.redis_url))
+        if settings.redis_url else None)  # with Redis, every replica folds one log per race
     problems.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -10,7 +10,13 @@
   {car}`` (one car and its latest predictions), ``/v1/races/{id}/events`` (server-sent
   events, resuming after ``Last-Event-ID``).
 
-Sending frames needs a key with the ``stream`` scope; reading needs ``predict``.
+Sending frames needs a key with the ``stream`` scope; reading needs ``predict``. Frames
+are not rate-limited (a timing feed and its loggers send many a second, and a stream key
+is given to feeds only); declaring a race and every read take a token as predictions do.
+
+With ``COGNIRACE_REDIS_URL`` set, races live in a log in Redis that every replica folds
+(see ``realtime.framelog``): any replica takes a frame or answers a read, each read
+catching up first. When Redis fails the answer is a 503; resending a frame is safe.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from cognirace.api.schemas import car_number_field
 from cognirace.api.service import Service, get_service, validate
 from cognirace.errors import CogniraceError, DataError
 from cognirace.features.field import RACE_DURATION_S
+from cognirace.realtime.engine import RaceEngine
 from cognirace.realtime.events import Event
+from cognirace.realtime.framelog import RaceStoreError
 from cognirace.realtime.frames import FrameError
 from cognirace.realtime.hub import LiveRace, RaceHub
 from cognirace.realtime.tower import Entry, RaceInfo
@@ -79,12 +87,29 @@ def hub_of(request: Request | WebSocket) -> RaceHub:
     return hub
 
 
-def _race(hub: RaceHub, race_id: str) -> LiveRace:
-    race = hub.get(race_id)
+async def _race(hub: RaceHub, race_id: str) -> LiveRace:
+    """The race, looked up in the shared log (off the event loop) when not followed here."""
+    race = hub.races.get(race_id)
+    if race is None:
+        race = await _store(hub.get, race_id)
     if race is None:
         raise ProblemError(404, f"no live race {race_id!r}; declare it with PUT "
-                           f"/v1/races/{race_id}", kind="unknown-race", races=hub.ids())
+                           f"/v1/races/{race_id}", kind="unknown-race",
+                           races=await _store(hub.ids))
     return race
+
+
+async def _store(call: Any, *args: Any) -> Any:
+    """``call`` in a worker thread, a failure of the shared store as a 503."""
+    try:
+        return await run_in_threadpool(call, *args)
+    except RaceStoreError as exc:
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: RaceStoreError) -> ProblemError:
+    return ProblemError(503, str(exc), kind="race-store-unavailable",
+                        headers={"Retry-After": "1"})
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -108,46 +133,48 @@ async def declare(request: Request, race_id: str) -> Response:
                     duration_s=body.duration_s,
                     entries=tuple(Entry(**e.model_dump()) for e in body.entries))
     try:
-        race, new = hub_of(request).declare(info)
+        race, new = await _store(hub_of(request).declare, info)
     except DataError as exc:
         raise ProblemError(409, str(exc.args[0]), kind="race-conflict") from None
-    state = await run_in_threadpool(lambda: _locked(race, race.engine.state))
+    state = await _store(race.read, RaceEngine.state)
     return _json(state, 201 if new else 200)
 
 
-def _locked(race: LiveRace, read: Any) -> Any:
-    with race.lock:
-        return read()
+def _summary(hub: RaceHub) -> list[dict[str, Any]]:
+    """Each race's lap and flag, every race caught up with the shared log first."""
+    out = []
+    for race_id in hub.ids():
+        race = hub.get(race_id)
+        if race is None:  # deleted since listed
+            continue
+        out.append(race.read(lambda engine: {
+            "race_id": engine.info.race_id, "track": engine.info.track,
+            "session": engine.info.session, "lap": engine.tower.leader_laps,
+            "flag": engine.tower.flag, "cars": len(engine.tower.cars)}))
+    return out
 
 
 @router.get("", summary="Live races")
 async def races(request: Request) -> Response:
     """Every race this worker follows, with its lap and flag."""
     await get_service(request).admit(request)
-    hub = hub_of(request)
-    out = []
-    for race_id in hub.ids():
-        tower = hub.races[race_id].engine.tower
-        out.append({"race_id": race_id, "track": tower.info.track,
-                    "session": tower.info.session, "lap": tower.leader_laps,
-                    "flag": tower.flag, "cars": len(tower.cars)})
-    return _json({"races": out})
+    return _json({"races": await _store(_summary, hub_of(request))})
 
 
 @router.get("/{race_id}/state", summary="The timing tower")
 async def state(request: Request, race_id: str) -> Response:
     """The race and every car in order (see the README for the fields)."""
     await get_service(request).admit(request)
-    race = _race(hub_of(request), race_id)
-    return _json(await run_in_threadpool(lambda: _locked(race, race.engine.state)))
+    race = await _race(hub_of(request), race_id)
+    return _json(await _store(race.read, RaceEngine.state))
 
 
 @router.get("/{race_id}/cars/{car_number}", summary="One car and its predictions")
 async def car(request: Request, race_id: str, car_number: str) -> Response:
     """One car's row of the tower with the models' latest answers for it."""
     await get_service(request).admit(request)
-    race = _race(hub_of(request), race_id)
-    found = await run_in_threadpool(lambda: _locked(race, lambda: race.engine.car(car_number)))
+    race = await _race(hub_of(request), race_id)
+    found = await _store(race.read, lambda engine: engine.car(car_number))
     if found is None:
         raise ProblemError(404, f"race {race_id!r} has no car {car_number!r}",
                            kind="unknown-car")
@@ -159,8 +186,8 @@ async def frames(request: Request, race_id: str) -> Response:
     """Apply one frame; the answer acknowledges the last ``seq`` applied from its source
     and lists the events it raised."""
     service = get_service(request)
-    await service.admit(request, "stream")
-    race = _race(hub_of(request), race_id)
+    service.authenticate(request, "stream")  # a feed, not a client: no rate-limit token
+    race = await _race(hub_of(request), race_id)
     body = await request.body()
     try:
         parsed = orjson.loads(body)
@@ -178,6 +205,8 @@ def _apply(race: LiveRace, parsed: Any) -> dict[str, Any]:
         field = exc.column or "frame"
         raise ProblemError(422, str(exc.args[0]), kind="invalid-frame",
                            errors=[{"field": field, "reason": str(exc.args[0])}]) from None
+    except RaceStoreError as exc:
+        raise _unavailable(exc) from None
 
 
 def _sse(event: Event) -> bytes:
@@ -192,13 +221,18 @@ async def events(request: Request, race_id: str, car: str | None = None,
     ``Last-Event-ID`` header when given. With ``follow=false`` the stream ends after the
     events so far."""
     await get_service(request).admit(request)
-    race = _race(hub_of(request), race_id)
+    race = await _race(hub_of(request), race_id)
     last = request.headers.get("last-event-id", "0")
     seen = int(last) if last.isdigit() else 0
 
     async def stream() -> Any:
         nonlocal seen
         while True:
+            if race.log is not None:  # other replicas' frames raise events too
+                try:
+                    await run_in_threadpool(lambda: race.catch_up(wait=False))
+                except RaceStoreError:
+                    return  # the client resumes from Last-Event-ID once Redis is back
             new = race.engine.log.since(seen, car)
             for event in new:
                 yield _sse(event)
@@ -222,7 +256,12 @@ async def stream(websocket: WebSocket, race_id: str) -> None:
         if principal is None or not principal.allows("stream"):
             await websocket.close(code=1008, reason="a key with the stream scope is needed")
             return
-    race = hub_of(websocket).get(race_id)
+    hub = hub_of(websocket)
+    try:
+        race = hub.races.get(race_id) or await run_in_threadpool(hub.get, race_id)
+    except RaceStoreError as exc:
+        await websocket.close(code=1011, reason=str(exc)[:120])
+        return
     if race is None:
         await websocket.close(code=1008, reason=f"no live race {race_id!r}")
         return
@@ -239,7 +278,8 @@ async def stream(websocket: WebSocket, race_id: str) -> None:
             except orjson.JSONDecodeError as exc:
                 answer = _problem(422, f"the frame is not JSON: {exc}", "body")
             except ProblemError as exc:
-                answer = _problem(exc.status, exc.detail, exc.extra["errors"][0]["field"])
+                errors = exc.extra.get("errors") or [{"field": "frame"}]
+                answer = _problem(exc.status, exc.detail, errors[0]["field"])
             except CogniraceError as exc:
                 answer = _problem(422, str(exc), "frame")
             await websocket.send_bytes(orjson.dumps(answer))
