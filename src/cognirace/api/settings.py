@@ -44,8 +44,9 @@ class ServeSettings(BaseSettings):
                             "written by `cognirace keys create`.")
     api_keys: str | None = Field(default=None, description="Hashed keys as "
                                  "'sha256:<hex>:predict+admin,...' (for secrets in the env).")
-    redis_url: str | None = Field(default=None, description="Redis for shared rate limits "
-                                  "and response cache; in-process when unset.")
+    redis_url: str | None = Field(default=None, description="Redis for shared rate limits, "
+                                  "response cache and live races (every replica follows the "
+                                  "same races); in-process when unset.")
     cache_ttl_s: float = Field(default=60.0, ge=0.0, description="Response cache TTL in "
                                "seconds; 0 turns the cache off.")
     cache_max_entries: int = Field(default=10_000, ge=1, description="In-process cache size.")
