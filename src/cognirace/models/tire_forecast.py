@@ -48,6 +48,59 @@ def seen_lap_count(n_green: pl.Expr) -> pl.Expr:
     return pl.max_horizontal(half, pl.lit(MIN_SEEN_LAPS, pl.UInt32))
 
 
+_GREEN_TIMED = pl.col("green_lap") & pl.col("lap_time_s").is_not_null()
+"""The laps a stint forecast reads: green, with a lap time."""
+
+
+def fuel_lap_share(flag: str | None) -> float:
+    """Fuel-equivalent laps of one lap with this flag at the line: 1 green,
+    ``FCY_FUEL_SHARE`` under a full-course yellow. ``with_fuel_laps`` sums these over a
+    car's laps; a live stream adds them one lap at a time, to the same total."""
+    return FCY_FUEL_SHARE if flag == FLAG_CAUTION else 1.0
+
+
+def with_fuel_laps(features: pl.DataFrame) -> pl.DataFrame:
+    """The lap feature rows sorted by car and lap, with ``fuel_laps``: fuel-equivalent
+    laps run since the start, each lap counted by ``fuel_lap_share``, in lap order."""
+    share = pl.when(pl.col("flag") == FLAG_CAUTION).then(FCY_FUEL_SHARE).otherwise(1.0)
+    return features.sort(*CAR_KEYS, "lap") \
+        .with_columns(share.cum_sum().over(CAR_KEYS).alias("fuel_laps"))
+
+
+def stint_so_far(features: pl.DataFrame, horizon_laps: float, *, max_laps: int
+                 ) -> pl.DataFrame:
+    """The inputs of a forecast made as each lap ends: one row per car and lap.
+
+    A live stream can only forecast from the car's current stint as it stands, so the
+    row of lap ``L`` holds the green laps with a time of ``L``'s stint up to ``L``
+    (the last ``max_laps`` of them, so the work per lap stays bounded), and
+    ``horizon_age_laps`` is the tire age at ``L`` plus ``horizon_laps``. The lists are
+    built as ``tire_rows`` builds its seen laps (same fuel-lap count, same green laps).
+    A lap whose stint has no green lap yet has no row; ``n_seen_laps`` counts the laps
+    listed.
+
+    Args:
+        features: The lap feature table (one race or many).
+        horizon_laps: Laps ahead of the lap's tire age to give the loss for.
+        max_laps: Most green laps a row lists (the stint's latest).
+    """
+    laps = with_fuel_laps(features)
+    age = pl.col("tire_age_laps").cast(pl.Float64)
+    green = laps.filter(_GREEN_TIMED).select(
+        *STINT_KEYS, pl.col("lap").alias("_green"), "lap_time_s",
+        age.alias("tire_ages_laps"), "fuel_laps")
+    at = laps.select(*STINT_KEYS, "lap", "vehicle_id", "track",
+                     (age + horizon_laps).alias("horizon_age_laps"))
+    seen = at.join(green, on=list(STINT_KEYS)).filter(pl.col("_green") <= pl.col("lap")) \
+        .sort(*CAR_KEYS, "lap", "_green")
+    return seen.group_by(*CAR_KEYS, "lap", maintain_order=True).agg(
+        pl.first("stint"), pl.first("vehicle_id"), pl.first("track"),
+        pl.col("lap_time_s").tail(max_laps).alias("lap_times_s"),
+        pl.col("tire_ages_laps").tail(max_laps), pl.col("fuel_laps").tail(max_laps),
+        pl.first("horizon_age_laps"),
+        pl.len().clip(upper_bound=max_laps).cast(pl.UInt32).alias("n_seen_laps"))
+
+
 def tire_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | None = None
               ) -> pl.DataFrame:
     """One row per stint long enough to split into laps seen and laps ahead.
@@ -67,10 +120,8 @@ def tire_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | None =
     and tire ages from the timing. ``vehicle_id`` rides along (null for a car without
     logger data) for reading.
     """
-    laps = features.sort(*CAR_KEYS, "lap") \
-        .with_columns(pl.when(pl.col("flag") == FLAG_CAUTION).then(FCY_FUEL_SHARE)
-                      .otherwise(1.0).cum_sum().over(CAR_KEYS).alias("fuel_laps"))
-    green = laps.filter(pl.col("green_lap") & pl.col("lap_time_s").is_not_null())
+    laps = with_fuel_laps(features)
+    green = laps.filter(_GREEN_TIMED)
     if truth is not None and truth.get("laps") is not None and truth["laps"].height:
         green = green.join(truth_by_car(truth, "laps").select(
             "race_id", "car_number", pl.col("lap").cast(pl.Int32),
@@ -228,5 +279,6 @@ def tire_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
 
 
 __all__ = ["CAR_KEYS", "MIN_AHEAD_LAPS", "MIN_SEEN_AGE_SPAN_LAPS", "MIN_SEEN_LAPS", "SEEN_SHARE",
-           "STINT_KEYS", "ahead_errors", "check_seen_laps", "score_tire", "seen_age",
-           "seen_lap_count", "seen_level", "tire_parts", "tire_rows"]
+           "STINT_KEYS", "ahead_errors", "check_seen_laps", "fuel_lap_share", "score_tire",
+           "seen_age", "seen_lap_count", "seen_level", "stint_so_far", "tire_parts",
+           "tire_rows", "with_fuel_laps"]

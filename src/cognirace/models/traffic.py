@@ -56,7 +56,7 @@ from cognirace.models.traffic_graph import (
     score_traffic,
     traffic_parts,
 )
-from cognirace.models.traffic_labels import PASS_AHEAD, PASSED, labelled
+from cognirace.models.traffic_labels import PASS_AHEAD, PASSED, graph_nodes, labelled
 from cognirace.models.traffic_labels import traffic_rows as build_rows
 
 FloatArray = npt.NDArray[np.float64]
@@ -233,6 +233,10 @@ class TrafficGnnWithoutTrackRate(TrafficGnnModel):
         return np.full(frame.height, self.pooled_rate_)
 
 
+_NODE_INPUTS = [s.name for s in INPUTS if s.name != "track"]
+_REQUIRED = [s.name for s in INPUTS if not s.nullable]
+
+
 def traffic_rows(features: pl.DataFrame,
                  truth: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """Every car at the line of every lap with labels (``traffic_labels.traffic_rows``),
@@ -241,8 +245,13 @@ def traffic_rows(features: pl.DataFrame,
     Raises:
         DataError: ``truth`` has no ``laps`` table (the traffic loss label needs it).
     """
-    return build_rows(features, truth, inputs=[s.name for s in INPUTS if s.name != "track"],
-                      required=[s.name for s in INPUTS if not s.nullable])
+    return build_rows(features, truth, inputs=_NODE_INPUTS, required=_REQUIRED)
+
+
+def line_graph(features: pl.DataFrame) -> pl.DataFrame:
+    """The graph of one line (lap feature rows of the cars that crossed it) as the
+    model's nodes, kept as ``traffic_rows`` keeps them (no labels)."""
+    return graph_nodes(features, inputs=_NODE_INPUTS, required=_REQUIRED)
 
 
 TASK = Task(
@@ -284,6 +293,7 @@ __all__ = [
     "GapPaceLogisticBaseline",
     "TrafficGnnModel",
     "TrafficGnnWithoutTrackRate",
+    "line_graph",
     "pass_rates",
     "traffic_rows",
 ]

@@ -94,9 +94,19 @@ def traffic_rows(features: pl.DataFrame, truth: Mapping[str, pl.DataFrame] | Non
         **{PASS_AHEAD: pl.when(has).then(_neighbour_outcome(-1)),
            PASSED: pl.when(has).then(_neighbour_outcome(1)),
            TRAFFIC: pl.when(has).then(pl.col("_loss_s"))})
-    nodes = (laps.filter(pl.col(PASS_AHEAD).is_not_null().any().over(GRAPH))
-             .drop_nulls(list(required)))
-    return nodes.select("track", *inputs, *LABELS).sort(*GRAPH, "position")
+    return graph_nodes(laps.filter(pl.col(PASS_AHEAD).is_not_null().any().over(GRAPH)),
+                       inputs=inputs, required=required, labels=LABELS)
 
 
-__all__ = ["GRAPH", "LABELS", "PASSED", "PASS_AHEAD", "TRAFFIC", "labelled", "traffic_rows"]
+def graph_nodes(laps: pl.DataFrame, *, inputs: Sequence[str], required: Sequence[str],
+                labels: Sequence[str] = ()) -> pl.DataFrame:
+    """The cars of each line's graph as nodes: a car missing a required input is left
+    out (its row would be refused), then ``track``, the inputs and any ``labels``, in
+    graph and position order. ``traffic_rows`` keeps its nodes so; a live stream builds
+    the graph of one line from the same call."""
+    return (laps.drop_nulls(list(required)).select("track", *inputs, *labels)
+            .sort(*GRAPH, "position"))
+
+
+__all__ = ["GRAPH", "LABELS", "PASSED", "PASS_AHEAD", "TRAFFIC", "graph_nodes", "labelled",
+           "traffic_rows"]

@@ -6,12 +6,23 @@ acknowledged and ignored, so a client may resend after a reconnect; a jump in ``
 is counted as a gap. Within a frame: flags, weather and samples first, then the lap
 crossings in ``lap_end`` order, since a crossing closes the lap its samples belong to.
 
-On each crossing the lap's feature row comes from ``LiveFeatureBuilder`` (the training
-code), and the models that read lap rows answer it: ``laptime`` (the next lap's
-P10/P50/P90), ``fuel`` (this lap's burn), ``pitloss`` (green and under caution, at this
-track). Their answers stay on the car and feed the events. A model that is not loaded,
-or refuses a row (a required input unknown, say, on lap 1), leaves its answer out and
-is counted in ``model_skips``: no answer is ever made up.
+Every model runs on inputs built by the training code. On each crossing the lap's
+feature row comes from ``LiveFeatureBuilder``, and the models answer:
+
+- per car and lap: ``laptime`` (the next lap's P10/P50/P90), ``fuel`` (this lap's
+  burn), ``pitloss`` (green and under caution, at this track), ``tire`` (the car's
+  current stint so far, ``lap_inputs.TireStints``) and ``driver`` (the style of a
+  green lap with telemetry, ``telemetry_inputs``);
+- per leader lap: ``fcy`` (the hazard row ``fcy_rows`` builds, ``lap_inputs.LeaderLaps``)
+  and ``traffic`` (the graph of the line before, ``lap_inputs.LineGraphs``);
+- per completed telemetry window of a car: ``anomaly`` (``telemetry_inputs.Windows``).
+
+A car's answers stay on it (``CarState.predictions``), the race's in ``predictions``,
+and they feed the events (``alerts``). A model that is not loaded, or refuses a row (a
+required input unknown, say, on lap 1), leaves its answer out and is counted in
+``model_skips`` (``name`` when it refused, ``name:not_loaded`` when it was not there):
+no answer is ever made up. Every buffer behind these inputs is bounded, so a lap
+completion costs the same at the end of a race as at its start.
 """
 
 from __future__ import annotations
@@ -27,27 +38,15 @@ import polars as pl
 from cognirace.errors import CogniraceError
 from cognirace.features.live import LiveFeatureBuilder
 from cognirace.models.base import Model
-from cognirace.realtime.events import (
-    CAUTION_END,
-    CAUTION_START,
-    LOW_FUEL,
-    PACE_DROP,
-    PIT_WINDOW,
-    POSITION_CHANGE,
-    Event,
-    EventLog,
-    Latch,
-)
+from cognirace.realtime.alerts import LOW_FUEL_MARGIN_LAPS, PIT_WINDOW_SAVING_S, Alerts
+from cognirace.realtime.events import Event, EventLog
 from cognirace.realtime.frames import Frame
+from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
+from cognirace.realtime.telemetry_inputs import LapSamples, Windows, style_lap, style_row
 from cognirace.realtime.tower import CarState, RaceInfo, Tower
 
 Models = Callable[[str], Model | None]
 """The production model of a task by name, or None when it is not loaded."""
-
-LOW_FUEL_MARGIN_LAPS = 1.0
-"""LOW_FUEL when the fuel left covers fewer laps than remain plus this margin."""
-PIT_WINDOW_SAVING_S = 10.0
-"""PIT_WINDOW when a stop under the caution costs at least this much less than green."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,23 @@ class RaceEngine:
     frames_applied: int = 0
     samples_applied: int = 0
     model_skips: Counter[str] = field(default_factory=Counter)
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The race's latest answers: ``fcy`` (the caution hazard after the leader's lap)."""
     _features: LiveFeatureBuilder = field(init=False)
-    _latch: Latch = field(default_factory=Latch)
+    _alerts: Alerts = field(init=False)
+    _stints: TireStints = field(default_factory=TireStints)
+    _leader: LeaderLaps = field(default_factory=LeaderLaps)
+    _lines: LineGraphs = field(default_factory=LineGraphs)
+    _laps: LapSamples = field(default_factory=LapSamples)
+    _windows: Windows = field(default_factory=Windows)
+    _pitloss: tuple[Model, dict[str, float]] | None = None
 
     def __post_init__(self) -> None:
         self.tower = Tower(self.info)
         self._features = LiveFeatureBuilder(self.info.race_id, self.info.track,
                                             self.info.session,
                                             race_duration_s=self.info.duration_s)
+        self._alerts = Alerts(self.log)
 
     # --- frames -----------------------------------------------------------------
 
@@ -121,6 +129,10 @@ class RaceEngine:
             self.tower.sample(row)
         if "lap" in samples.columns:
             self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
+            self._laps.add(samples)
+        windows = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
+        if windows is not None:
+            self._anomaly(windows)
         self.samples_applied += samples.height
 
     def _flag(self, time: dt.datetime, flag: str) -> None:
@@ -129,15 +141,9 @@ class RaceEngine:
         self._caution_change(before, time)
 
     def _caution_change(self, before: str, time: dt.datetime | None) -> None:
-        after, lap = self.tower.flag, self.tower.leader_laps
-        if before != "FCY" and after == "FCY":
-            self.log.add(CAUTION_START, "warning", f"Full-course yellow on lap {lap + 1}.",
-                         lap=lap + 1, time=time, data={"source": self.tower.flag_source})
-            self._pit_windows(time)
-        elif before == "FCY" and after != "FCY":
-            self.log.add(CAUTION_END, "info", f"Green flag: the caution ends on lap {lap + 1}.",
-                         lap=lap + 1, time=time, data={"source": self.tower.flag_source})
-            self._latch.on = {k for k in self._latch.on if k[0] != PIT_WINDOW}
+        if self._alerts.caution(before, self.tower.flag, self.tower.leader_laps + 1, time,
+                                self.tower.flag_source):
+            self._alerts.pit_windows(self.tower.cars.values(), time)
 
     def _crossing(self, lap: dict[str, Any]) -> None:
         before_flag = self.tower.flag
@@ -149,116 +155,145 @@ class RaceEngine:
         except CogniraceError:
             self.model_skips["features"] += 1
             row = None
+        vehicle = lap.get("vehicle_id")
+        samples = None if vehicle is None else self._laps.complete(vehicle, int(lap["lap"]))
         if row is not None and row.height:
-            self._predict(car, row)
-        self._positions(positions, car, lap)
+            self._predict(car, row, samples)
+        self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
 
     # --- models -----------------------------------------------------------------
 
-    def _run(self, name: str, rows: pl.DataFrame) -> dict[str, Any] | None:
+    def _run(self, name: str, rows: pl.DataFrame) -> pl.DataFrame | None:
+        """``name``'s answer to ``rows``; None, counted, when it is not loaded or
+        refuses them."""
         model = self.models(name)
         if model is None:
+            self.model_skips[f"{name}:not_loaded"] += 1
             return None
         try:
-            result = model.predict(rows)
+            return model.predict(rows)
         except CogniraceError:
             self.model_skips[name] += 1
             return None
-        return result.row(0, named=True)
 
-    def _predict(self, car: CarState, row: pl.DataFrame) -> None:
-        laptime = self._run("laptime", row)
+    def _loaded(self, name: str) -> bool:
+        """Whether ``name`` is loaded, counted as ``_run`` counts it when not: asked
+        once its row is due, so an input is built only for a model that reads it."""
+        if self.models(name) is None:
+            self.model_skips[f"{name}:not_loaded"] += 1
+            return False
+        return True
+
+    def _first(self, name: str, rows: pl.DataFrame) -> dict[str, Any] | None:
+        result = self._run(name, rows)
+        return None if result is None else result.row(0, named=True)
+
+    def _predict(self, car: CarState, row: pl.DataFrame, samples: pl.DataFrame | None
+                 ) -> None:
+        """Every model that answers on this crossing (see the module docstring)."""
+        values = row.row(0, named=True)
+        self._lap_models(car, row, values)
+        self._tire(car, values)
+        self._field(row, values)
+        if samples is not None and style_lap(values) and self._loaded("driver"):
+            style = style_row(values, samples)  # the costly part: only for a model
+            driver = None if style is None else self._first("driver", style)
+            if driver is not None:
+                car.predictions["driver"] = driver
+
+    def _lap_models(self, car: CarState, row: pl.DataFrame, values: dict[str, Any]) -> None:
+        """The models that read the car's lap row as it is: laptime, fuel, pitloss."""
+        laptime = self._first("laptime", row)
         if laptime is not None:
-            self._pace_drop(car, laptime)
+            self._alerts.pace_drop(car, car.predictions.get("laptime"), self.tower.flag)
             car.predictions["laptime"] = laptime
-        fuel = self._run("fuel", row)
+        fuel = self._first("fuel", row)
         if fuel is not None:
             car.predictions["fuel"] = fuel
             car.fuel_used_l += float(fuel["fuel_used_pred_l"])
-            self._low_fuel(car, row)
+            self._alerts.low_fuel(car, values.get("laps_left_est"))
+        stops = self._pit_losses(row)
+        if stops:
+            car.predictions["pitloss"] = dict(stops)
+
+    def _pit_losses(self, row: pl.DataFrame) -> dict[str, float]:
+        """A tire stop's loss at this track, green and under caution. The question is
+        the same for every car and lap, so the answer is kept for as long as the same
+        model is in production (a refusal is asked again, and counted, next lap)."""
+        model = self.models("pitloss")
+        if self._pitloss is not None and self._pitloss[0] is model:
+            return self._pitloss[1]
         stops = {}
         for caution in (False, True):
-            answer = self._run("pitloss", row.select("track").with_columns(
+            answer = self._first("pitloss", row.select("track").with_columns(
                 caution=pl.lit(caution), tire_change=pl.lit(True)))
             if answer is not None:
-                stops["caution" if caution else "green"] = answer["pit_loss_pred_s"]
-        if stops:
-            car.predictions["pitloss"] = {f"pit_loss_{k}_s": v for k, v in stops.items()}
+                stops[f"pit_loss_{'caution' if caution else 'green'}_s"] = \
+                    float(answer["pit_loss_pred_s"])
+        if model is not None and len(stops) == 2:
+            self._pitloss = (model, stops)
+        return stops
 
-    # --- events -----------------------------------------------------------------
+    def _tire(self, car: CarState, values: dict[str, Any]) -> None:
+        """The tire forecast of the car's stint so far; a new stint drops the last one's."""
+        held = car.predictions.get("tire")
+        if held is not None and held["stint"] != values["stint"]:
+            del car.predictions["tire"]
+            self._alerts.new_stint(car)
+        rows = self._stints.add(values, build=lambda: self._loaded("tire"))
+        answer = None if rows is None else self._first("tire", rows)
+        if answer is not None and rows is not None:
+            car.predictions["tire"] = {
+                **answer, "lap": values["lap"], "tire_age_laps": values["tire_age_laps"],
+                "horizon_age_laps": rows["horizon_age_laps"][0]}
+            self._alerts.tire(car, car.predictions["tire"])
 
-    def _pace_drop(self, car: CarState, laptime: dict[str, Any]) -> None:
-        """The lap just run against the P90 the model gave for it a lap earlier."""
-        previous = car.predictions.get("laptime")
-        if previous is None or car.last_lap_s is None or car.in_pit \
-                or self.tower.flag == "FCY":
+    def _field(self, row: pl.DataFrame, values: dict[str, Any]) -> None:
+        """On the leader's crossing: the caution hazard, and the line before's graph."""
+        hazard = self._leader.add(row, values, build=lambda: self._loaded("fcy"))
+        answer = None if hazard is None else self._first("fcy", hazard)
+        if answer is not None and hazard is not None:
+            self.predictions["fcy"] = answer
+            self._alerts.fcy_risk(answer, hazard.drop("race_id", "lap").row(0, named=True),
+                                  values["lap_end"])
+        graph = self._lines.add(row, values, build=lambda: self._loaded("traffic"))
+        result = None if graph is None else self._run("traffic", graph)
+        for answer in [] if result is None else result.iter_rows(named=True):
+            car = self.tower.cars.get(answer["car_number"])
+            if car is not None:
+                car.predictions["traffic"] = answer
+
+    def _anomaly(self, windows: pl.DataFrame) -> None:
+        """The detector on the windows a frame completed, each on its car, in order."""
+        numbers = self.tower.vehicles
+        windows = windows.with_columns(
+            track=pl.lit(self.info.track),
+            car_number=pl.col("vehicle_id").replace_strict(numbers, default=None,
+                                                           return_dtype=pl.String))
+        result = self._run("anomaly", windows)
+        if result is None:
             return
-        p90 = float(previous["lap_time_p90_s"])
-        if car.last_lap_s > p90:
-            if self._latch.fire(PACE_DROP, car.car_number):
-                self.log.add(PACE_DROP, "warning",
-                             f"Car {car.car_number} ran {car.last_lap_s:.3f} s, slower than "
-                             f"the {p90:.3f} s it should beat nine times in ten.",
-                             car_number=car.car_number, lap=car.laps,
-                             time=car.last_crossing,
-                             data={"lap_time_s": car.last_lap_s, "p90_s": p90,
-                                   "p50_s": float(previous["lap_time_p50_s"])})
-        else:
-            self._latch.clear(PACE_DROP, car.car_number)
-
-    def _low_fuel(self, car: CarState, row: pl.DataFrame) -> None:
-        left, burn = car.fuel_left_l, car.predictions["fuel"]["fuel_used_pred_l"]
-        laps_left = row["laps_left_est"][0] if "laps_left_est" in row.columns else None
-        if left is None or laps_left is None or burn <= 0:
-            return
-        laps_of_fuel = left / burn
-        if laps_of_fuel < laps_left + LOW_FUEL_MARGIN_LAPS:
-            if self._latch.fire(LOW_FUEL, car.car_number):
-                self.log.add(LOW_FUEL, "critical",
-                             f"Car {car.car_number} has fuel for {laps_of_fuel:.1f} laps, "
-                             f"{laps_left:.1f} remain.", car_number=car.car_number,
-                             lap=car.laps, time=car.last_crossing,
-                             data={"fuel_left_l": left, "burn_l_per_lap": burn,
-                                   "laps_of_fuel": laps_of_fuel, "laps_left": laps_left})
-        else:
-            self._latch.clear(LOW_FUEL, car.car_number)
-
-    def _pit_windows(self, time: dt.datetime | None) -> None:
-        """At a caution's start: each car for which a stop now costs much less."""
-        for car in self.tower.cars.values():
-            stops = car.predictions.get("pitloss")
-            if not stops or "pit_loss_caution_s" not in stops or car.in_pit:
+        for answer, window in zip(result.iter_rows(named=True),
+                                  windows.select("car_number", "lap", "window_start")
+                                  .iter_rows(named=True), strict=True):
+            car = self.tower.cars.get(window["car_number"] or "")
+            if car is None:
                 continue
-            saving = stops["pit_loss_green_s"] - stops["pit_loss_caution_s"]
-            if saving >= PIT_WINDOW_SAVING_S and self._latch.fire(PIT_WINDOW, car.car_number):
-                self.log.add(PIT_WINDOW, "warning",
-                             f"Car {car.car_number}: a stop under this caution costs "
-                             f"{stops['pit_loss_caution_s']:.0f} s, {saving:.0f} s less "
-                             "than under green.", car_number=car.car_number, lap=car.laps,
-                             time=time, data={**stops, "saving_s": saving})
-
-    def _positions(self, before: dict[str, int | None], crossed: CarState,
-                   lap: dict[str, Any]) -> None:
-        """A change of place of the car that crossed, once it has run a lap."""
-        old, new = before.get(crossed.car_number), crossed.position
-        if old is None or new is None or old == new or crossed.laps < 2:
-            return
-        gained = old - new
-        self.log.add(POSITION_CHANGE, "info",
-                     f"Car {crossed.car_number} {'gains' if gained > 0 else 'loses'} "
-                     f"{abs(gained)} place{'s' if abs(gained) > 1 else ''}: P{old} to P{new}.",
-                     car_number=crossed.car_number, lap=crossed.laps, time=lap["lap_end"],
-                     data={"from": old, "to": new})
+            start: dt.datetime = window["window_start"]
+            car.predictions["anomaly"] = {**answer, "lap": window["lap"],
+                                          "window_start": start.isoformat()}
+            self._alerts.anomaly(car, car.predictions["anomaly"], start)
 
     # --- reads ------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """The timing tower with the stream's health."""
+        """The timing tower with the stream's health and the race's answers."""
         return {**self.tower.to_json(), "frames": self.frames_applied,
                 "samples": self.samples_applied, "seq_gaps": self.seq_gaps,
                 "last_seq": dict(self.last_seq), "events": len(self.log.events),
                 "late_samples": self._features.n_late_samples,
-                "model_skips": dict(self.model_skips)}
+                "late_window_samples": self._windows.n_late,
+                "model_skips": dict(self.model_skips), "predictions": dict(self.predictions)}
 
     def car(self, car_number: str) -> dict[str, Any] | None:
         """One car's row with its latest predictions; None for a car never seen."""
@@ -266,6 +301,13 @@ class RaceEngine:
         if car is None:
             return None
         return {**car.to_json(), "predictions": car.predictions}
+
+    def held(self) -> dict[str, int]:
+        """What the model inputs' buffers hold now, each bounded whatever the race's
+        length (for health checks and the tests that hold them to it)."""
+        return {"tire_laps": self._stints.held_laps(), "line_rows": self._lines.held_rows(),
+                "lap_samples_laps": self._laps.held_laps(),
+                "record_windows": self._windows.held_windows()}
 
 
 __all__ = ["LOW_FUEL_MARGIN_LAPS", "PIT_WINDOW_SAVING_S", "Ack", "Models", "RaceEngine"]
