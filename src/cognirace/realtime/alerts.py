@@ -32,6 +32,9 @@ from cognirace.realtime.events import (
 )
 from cognirace.realtime.tower import CarState
 
+PACE_DROP_MARGIN_S = 0.5
+"""PACE_DROP when a green lap is this much slower than the model's P90 for it: a lap
+past P90 alone happens one lap in ten by design, too often to call."""
 LOW_FUEL_MARGIN_LAPS = 1.0
 """LOW_FUEL when the fuel left covers fewer laps than remain plus this margin."""
 PIT_WINDOW_SAVING_S = 10.0
@@ -132,10 +135,12 @@ class Alerts:
         p90 = float(previous["lap_time_p90_s"])
         if not car.last_lap_s > p90:
             self.latch.clear(PACE_DROP, car.car_number)
-        elif self.latch.fire(PACE_DROP, car.car_number):
+        elif car.last_lap_s >= p90 + PACE_DROP_MARGIN_S \
+                and self.latch.fire(PACE_DROP, car.car_number):
             self.log.add(PACE_DROP, "warning",
-                         f"Car {car.car_number} ran {car.last_lap_s:.3f} s, slower than "
-                         f"the {p90:.3f} s it should beat nine times in ten.",
+                         f"Car {car.car_number} ran {car.last_lap_s:.3f} s, "
+                         f"{car.last_lap_s - p90:.1f} s slower than the {p90:.3f} s it "
+                         "should beat nine times in ten.",
                          car_number=car.car_number, lap=car.laps, time=car.last_crossing,
                          data={"lap_time_s": car.last_lap_s, "p90_s": p90,
                                "p50_s": float(previous["lap_time_p50_s"])})

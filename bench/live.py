@@ -1,0 +1,129 @@
+"""Benchmark: the live engine taking a full-size race at max speed, in one worker.
+
+A race of 25 cars at 20 Hz (the field and rate of a real GR Cup logger feed) is
+simulated, ingested, and replayed through ``parse_frame`` and ``RaceEngine.apply`` as
+the service runs them for each frame (without the HTTP hop), in 1-second frames. Twice,
+interleaved: with the production models of a registry answering every lap, and with no
+models (the baseline: parsing, the tower and the lap features alone). Printed:
+
+* sustained samples per second (a sample is one car's wide row); goal at least 50,000,
+  a hundred times what a 25-car field at 20 Hz sends;
+* a lap completion to its events published: the time to apply a frame holding lap
+  crossings, per crossing, p50 and p99 (goal p99 at most 50 ms);
+* the process's resident memory at the start and the end of each replay (flat over a
+  race).
+
+    python bench/live.py [--registry data/demo/registry] [--minutes 45]
+
+Run ``cognirace demo`` first for its registry. ``--minutes`` shortens the race.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from cognirace.ingest import ingest
+from cognirace.lake import open_lake
+from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
+from cognirace.registry import Registry
+from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one
+from cognirace.training import all_tasks, open_registry
+
+FRAME_S = 1.0
+CARS, HZ = 25, 20.0
+
+
+def _models(registry: Registry | None) -> Any:
+    if registry is None:
+        return lambda _name: None
+    loaded = {}
+    for name in all_tasks():
+        try:
+            loaded[name] = registry.load(name, registry.resolve(name, "production"))
+        except Exception as exc:  # a model the registry lacks runs without it
+            print(f"  {name}: not loaded ({str(exc).splitlines()[0][:80]})")
+    return loaded.get
+
+
+def _replay(frames: list[dict[str, Any]], info: Any, models: Any) -> dict[str, float]:
+    process = psutil.Process()
+    gc.collect()
+    rss_start = process.memory_info().rss / 2**20
+    engine = RaceEngine(info, models)
+    crossing_ms: list[float] = []
+    samples = 0
+    started = time.perf_counter()
+    for body in frames:
+        tick = time.perf_counter()
+        frame = parse_frame(body)
+        engine.apply(frame)
+        spent = (time.perf_counter() - tick) * 1000
+        samples += frame.samples.height
+        if frame.laps.height:
+            crossing_ms.append(spent / frame.laps.height)
+    elapsed = time.perf_counter() - started
+    rss_end = process.memory_info().rss / 2**20
+    crossing_ms.sort()
+    return {"seconds": elapsed, "samples": samples, "samples_per_s": samples / elapsed,
+            "crossing_p50_ms": statistics.median(crossing_ms),
+            "crossing_p99_ms": crossing_ms[int(0.99 * (len(crossing_ms) - 1))],
+            "rss_start_mb": rss_start, "rss_end_mb": rss_end,
+            "events": len(engine.log.events), "laps": engine.tower.leader_laps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--registry", default="data/demo/registry")
+    parser.add_argument("--minutes", type=float, default=45.0)
+    args = parser.parse_args()
+    registry = open_registry(args.registry) if Path(args.registry).exists() else None
+    if registry is None:
+        print(f"no registry at {args.registry}: run `cognirace demo` first; "
+              "measuring without models only")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = RaceConfig("vir", n_cars=CARS, duration_s=args.minutes * 60,
+                            telemetry_hz=HZ, quirks=QuirkRates())
+        simulate_one(root / "races", config, season_roster(0), seed=0)
+        (report,) = ingest(root / "races", root / "lake")
+        lake = open_lake(root / "lake")
+        race_id = report.race_id
+        info = race_info(lake, race_id, duration_s=args.minutes * 60)
+        frames = list(race_frames(lake, race_id, frame_s=FRAME_S))
+        print(f"{race_id}: {CARS} cars, {args.minutes:g} min at {HZ:g} Hz, "
+              f"{len(frames):,} frames of {FRAME_S:g} s")
+        models = _models(registry)
+        runs = {"no models (baseline)": [], "all models": []}
+        for _ in range(2):
+            runs["no models (baseline)"].append(_replay(frames, info, lambda _n: None))
+            if registry is not None:
+                runs["all models"].append(_replay(frames, info, models))
+    print(f"\n{'case':24} {'samples/s':>10} {'cross p50 ms':>13} {'cross p99 ms':>13} "
+          f"{'RSS start MB':>13} {'RSS end MB':>11} {'events':>7}")
+    best: dict[str, dict[str, float]] = {}
+    for case, results in runs.items():
+        if not results:
+            continue
+        top = max(results, key=lambda r: r["samples_per_s"])
+        best[case] = top
+        print(f"{case:24} {top['samples_per_s']:>10,.0f} {top['crossing_p50_ms']:>13.2f} "
+              f"{top['crossing_p99_ms']:>13.2f} {top['rss_start_mb']:>13.0f} "
+              f"{top['rss_end_mb']:>11.0f} {top['events']:>7.0f}")
+    if "all models" in best:
+        on, off = best["all models"], best["no models (baseline)"]
+        print(f"\nall models: {on['samples_per_s']:,.0f} samples/s (goal >= 50,000), "
+              f"{on['samples_per_s'] / off['samples_per_s']:.2f} of the baseline's; "
+              f"crossing p99 {on['crossing_p99_ms']:.1f} ms (goal <= 50); memory "
+              f"{on['rss_end_mb'] - on['rss_start_mb']:+.0f} MB over the race")
+
+
+if __name__ == "__main__":
+    main()
