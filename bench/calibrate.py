@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from calibrate_sensors import blade_noise, print_sensors, sensor_figures
 from cognirace.lake import Lake, open_lake
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one, simulate_season
 
@@ -60,6 +61,8 @@ GREEN = pl.col("flag").is_in(["GF", "FF"]) & (pl.col("lap") >= 2) & ~pl.col("in_
 
 TELEMETRY_CHANNELS = ("speed_kph", "rpm", "gear", "aps", "ath", "pbrake_f", "pbrake_r",
                       "accx_g", "accy_g", "steering_deg", "lap_dist_m")
+BLADE_HEADS = ("sonoma-R1", "sonoma-R2", "road_america-R1", "road_america-R2")
+"""Real races whose telemetry head logs the throttle blade ``ath`` (three samples each)."""
 REAL_WINDOW_START_M = 2627.0
 """Lap distance where the real head's window starts (it runs to the end of the lap)."""
 
@@ -127,29 +130,60 @@ def _channel_stats(window: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def telemetry_figures(lake: Lake, sim_folder: Path | None) -> pl.DataFrame:
-    """Channel figures over the real head's window, or the same stretch of a simulated
-    lap at caution pace (``sim_folder`` holds the race's truth)."""
-    race_id = "barber-R1" if sim_folder is None else lake.race_ids[0]
-    tel = lake.telemetry(race_id).sort("vehicle_id", "time")
-    if sim_folder is None:
-        return _channel_stats(tel)
+def caution_stretches(lake: Lake, sim_folder: Path, from_m: float) -> list[pl.DataFrame]:
+    """Each simulated car's samples on the race's first caution lap from ``from_m`` metres
+    on, cars in the pit lane or with a fault left out (``sim_folder`` holds the race's
+    truth)."""
+    tel = lake.telemetry(lake.race_ids[0]).sort("vehicle_id", "time")
     truth = sim_folder / "truth"
     caution = pl.read_parquet(truth / "R1_cautions.parquet").filter(
         pl.col("end_lap") > pl.col("start_lap")).row(0, named=True)
     lap = caution["start_lap"] + 1
     cars = pl.read_parquet(truth / "R1_cars.parquet")
+    faulty = pl.read_parquet(truth / "R1_faults.parquet")["car_number"]
     laps = pl.read_parquet(truth / "R1_laps.parquet").filter(
-        (pl.col("lap") == lap) & ~pl.col("pit_in") & ~pl.col("pit_out")).join(
+        (pl.col("lap") == lap) & ~pl.col("pit_in") & ~pl.col("pit_out")
+        & ~pl.col("car_number").is_in(faulty.implode())).join(
         cars.select("car_number", "vehicle_id_written"), on="car_number")
+    out = []
     for row in laps.sort("car_number").iter_rows(named=True):
         one = tel.filter((pl.col("vehicle_id") == row["vehicle_id_written"])
                          & pl.col("time").is_between(row["lap_start_utc"], row["lap_end_utc"]))
-        at = one.filter(pl.col("lap_dist_m") >= REAL_WINDOW_START_M)
-        if one.height and at.height:
-            window = pl.col("time").is_between(at["time"].min(), at["time"].max())
-            return _channel_stats(one.filter(window))
-    raise SystemExit("no simulated car ran the caution lap in the telemetry race")
+        # from the last reading before ``from_m``: the lap distance of the lap's first
+        # samples may still read the previous lap's end (it resets a little late)
+        before = one.filter(pl.col("lap_dist_m") < from_m)
+        at = one.filter(pl.col("lap_dist_m") >= from_m)
+        if before.height and at.height:
+            out.append(one.filter(pl.col("time").is_between(before["time"].max(),
+                                                            at["time"].max())
+                                  & (pl.col("time") > before["time"].max())))
+        elif at.height and from_m <= 0.0:
+            out.append(one)
+    if not out:
+        raise SystemExit("no simulated car ran the caution lap in the telemetry race")
+    return out
+
+
+def telemetry_figures(lake: Lake, sim_folder: Path | None) -> pl.DataFrame:
+    """Channel figures over the real head's window, or the same stretch of a simulated
+    lap at caution pace (``sim_folder`` holds the race's truth)."""
+    if sim_folder is None:
+        return _channel_stats(lake.telemetry("barber-R1").sort("vehicle_id", "time"))
+    return _channel_stats(caution_stretches(lake, sim_folder, REAL_WINDOW_START_M)[0])
+
+
+def sensor_table(real_lake: Lake, tel_lake: Lake, tel_folder: Path, blade_lake: Lake,
+                 blade_folder: Path) -> dict[str, int]:
+    """The sensor figures (``calibrate_sensors``), real heads against simulated cars."""
+    real = sensor_figures(real_lake.telemetry("barber-R1").sort("time"))
+    real["noise ath (%)"] = blade_noise([real_lake.telemetry(r).sort("time")
+                                         for r in BLADE_HEADS])
+    sims = [sensor_figures(w) for w in caution_stretches(tel_lake, tel_folder,
+                                                         REAL_WINDOW_START_M)]
+    blades = caution_stretches(blade_lake, blade_folder, 0.0)
+    for fig, window in zip(sims, blades, strict=False):
+        fig["noise ath (%)"] = blade_noise([window])
+    return print_sensors(real, sims)
 
 
 def file_figures(path: Path, rows: int = 10_000) -> dict[str, str]:
@@ -206,15 +240,15 @@ def _ingest(src: Path, lake: Path) -> Lake:
     return open_lake(lake)
 
 
-def _telemetry_race(out: Path, seed: int) -> tuple[Path, str]:
-    """A short Barber race at 23 Hz with a caution early on; its folder and race id."""
+def _telemetry_race(out: Path, seed: int, track: str = "barber") -> tuple[Path, str]:
+    """A short race at 23 Hz with a caution early on; its folder and race id."""
     from cognirace.sim.drivers import pick_field
     from cognirace.sim.engine import simulate_race
     from cognirace.sim.season import race_seed
 
     roster = season_roster(seed)
     for attempt in range(200):
-        config = RaceConfig("barber", "R1", event_number=50, n_cars=6, duration_s=1200.0,
+        config = RaceConfig(track, "R1", event_number=50, n_cars=6, duration_s=1200.0,
                             telemetry_hz=TELEMETRY_HZ, quirks=QuirkRates())
         run_seed = seed * 1000 + attempt
         rng = np.random.default_rng(race_seed(run_seed, config).spawn(4)[0])
@@ -223,7 +257,7 @@ def _telemetry_race(out: Path, seed: int) -> tuple[Path, str]:
         if any(c.end_lap > c.start_lap and c.start_lap <= 5 for c in race.cautions):
             summary = simulate_one(out, config, roster, run_seed)
             return summary.folder, summary.race_id
-    raise SystemExit("no simulated Barber race with an early caution in 200 seeds")
+    raise SystemExit(f"no simulated {track} race with an early caution in 200 seeds")
 
 
 def _status(name: str, lo: float, hi: float, value: float) -> str:
@@ -321,18 +355,23 @@ def main() -> None:
         simulate_season(sim_src, season="demo", races=args.races, telemetry_hz=0.0,
                         seed=args.seed)
         tel_folder, _ = _telemetry_race(work / "sim-telemetry", args.seed)
+        blade_folder, _ = _telemetry_race(work / "sim-blade", args.seed, "sonoma")
         sim_lake = _ingest(sim_src, work / "sim-lake")
         tel_lake = _ingest(tel_folder, work / "sim-telemetry-lake")
+        blade_lake = _ingest(blade_folder, work / "sim-blade-lake")
         print(f"calibration: {len(real_lake.race_ids)} real races, {len(sim_lake.race_ids)} "
               f"simulated (seed {args.seed}), ingested with `cognirace ingest`")
         counts = print_races(race_figures(real_lake), race_figures(sim_lake))
         tcounts = print_telemetry(telemetry_figures(real_lake, None),
                                   telemetry_figures(tel_lake, tel_folder))
+        scounts = sensor_table(real_lake, tel_lake, tel_folder, blade_lake, blade_folder)
         sim_file = next(iter(sorted(tel_folder.glob("*telemetry*.csv"))))
         print_files(file_figures(REAL_HEAD), file_figures(sim_file))
         print(f"\nrace figures: {counts['in']} in, {counts['near']} near, {counts['OUT']} OUT; "
               f"telemetry channels: {tcounts['in']} in, {tcounts['near']} near, "
-              f"{tcounts['OUT']} OUT  ({time.perf_counter() - started:.0f} s)")
+              f"{tcounts['OUT']} OUT; sensor figures: {scounts['in']} in, "
+              f"{scounts['near']} near, {scounts['OUT']} OUT  "
+              f"({time.perf_counter() - started:.0f} s)")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -6,18 +6,21 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+import pytest
 
-from cognirace.features.windows import WINDOW_FEATURES
+from cognirace.features.windows import HISTORY_FEATURES, WINDOW_FEATURES
 from cognirace.models.anomaly import (
     KIND_CHANNELS,
+    TASK,
     AnomalyDetector,
+    TunedZScoreBaseline,
     ZScoreBaseline,
     alarm_threshold,
     anomaly_rows,
     lap_scores,
     with_throttle_channel,
 )
-from cognirace.models.anomaly_scoring import false_alarms_per_hour, score_anomaly
+from cognirace.models.anomaly_scoring import anomaly_parts, false_alarms_per_hour, score_anomaly
 
 START = dt.datetime(2025, 4, 6, 15, 0, tzinfo=dt.UTC)
 FAULTS = {"sensor": ("speed_kph_repeat", 1.0), "brake": ("brake_g_per_bar", -0.006),
@@ -27,8 +30,9 @@ FAULTS = {"sensor": ("speed_kph_repeat", 1.0), "brake": ("brake_g_per_bar", -0.0
 
 def anomaly_frame(rng: np.random.Generator, n: int = 1200, n_races: int = 4) -> pl.DataFrame:
     """Synthetic window rows: noise features, and faults that move one relation each."""
-    x = rng.normal(0.0, 1.0, (n, len(WINDOW_FEATURES)))
-    frame = pl.DataFrame({name: x[:, i] for i, name in enumerate(WINDOW_FEATURES)})
+    names = (*WINDOW_FEATURES, *HISTORY_FEATURES)
+    x = rng.normal(0.0, 1.0, (n, len(names)))
+    frame = pl.DataFrame({name: x[:, i] for i, name in enumerate(names)})
     kinds = np.where(rng.random(n) < 0.25, rng.choice(list(FAULTS), n), "none")
     frame = frame.with_columns(
         n_samples=pl.lit(10, pl.Int32), speed_kph_repeat=pl.lit(0.0),
@@ -113,3 +117,34 @@ def test_scores_and_lap_scores_on_a_hand_made_case() -> None:
     laps = lap_scores(rows, predictions)
     assert laps["p_anomaly_max"].to_list() == [0.9, 0.8]
     assert laps["p_anomaly_mean"].to_list() == [0.5, 0.4]
+
+
+def test_parts_add_up_to_the_f1_of_model_and_baseline(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    train, test = anomaly_frame(rng), anomaly_frame(rng, n=600)
+    assert TASK.parts is anomaly_parts and TASK.baseline is TunedZScoreBaseline
+    for model in (AnomalyDetector(n_estimators=20, max_false_alarms_per_hour=20.0),
+                  TunedZScoreBaseline(max_false_alarms_per_hour=20.0), ZScoreBaseline()):
+        predictions = model.fit(train).predict(test)
+        parts = anomaly_parts(test, predictions)
+        assert parts.columns == ["race_id", "num", "den"] and parts.height == test.height
+        f1 = parts["num"].sum() / parts["den"].sum()
+        assert f1 == pytest.approx(score_anomaly(test, predictions)["f1"], abs=1e-12)
+        assert 0.0 < f1 < 1.0  # neither side trivial: the identity is tested, not 0 = 0
+
+
+def test_the_tuned_baseline_spends_the_detectors_alarm_budget(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    train = anomaly_frame(rng, n=4000)
+    clean = (train["fault_kind"] == "none").to_numpy()
+    budget = AnomalyDetector().max_false_alarms_per_hour
+    tuned = TunedZScoreBaseline()
+    assert tuned.max_false_alarms_per_hour == budget
+    flags = tuned.fit(train).predict(train)["is_anomaly"].to_numpy()
+    assert false_alarms_per_hour(flags, clean) <= budget
+    fixed = ZScoreBaseline().fit(train).predict(train)["is_anomaly"].to_numpy()
+    assert false_alarms_per_hour(fixed, clean) > 4 * budget  # the fixed rule overspends
+    looser = TunedZScoreBaseline(max_false_alarms_per_hour=50.0).fit(train)
+    assert looser.z_limit_ < tuned.z_limit_  # a larger budget lowers the limit
+    assert 0 < false_alarms_per_hour(looser.predict(train)["is_anomaly"].to_numpy(),
+                                     clean) <= 50.0

@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cognirace.models.anomaly import AnomalyDetector, ZScoreBaseline
+from cognirace.models.anomaly import (
+    AnomalyDetector,
+    AnomalyDetectorWithCarHistory,
+    TunedZScoreBaseline,
+    ZScoreBaseline,
+)
 from cognirace.models.driver import DriverEmbeddingModel, RandomEmbeddingBaseline
 from cognirace.models.fcy import ConstantHazardBaseline, FcyHazardModel
 from cognirace.models.fuel import FuelBurnModel, TrackMeanFuelBaseline
@@ -40,7 +45,10 @@ CASES = [
     ContractCase("fcy_hazard", FcyHazardModel, fcy_frame),
     ContractCase("fcy_hazard_constant", ConstantHazardBaseline, fcy_frame),
     ContractCase("anomaly", lambda: AnomalyDetector(n_estimators=10), anomaly_frame),
+    ContractCase("anomaly_with_car_history",
+                 lambda: AnomalyDetectorWithCarHistory(n_estimators=10), anomaly_frame),
     ContractCase("anomaly_zscore", ZScoreBaseline, anomaly_frame),
+    ContractCase("anomaly_zscore_tuned", TunedZScoreBaseline, anomaly_frame),
     ContractCase("traffic_gnn", lambda: TrafficGnnModel(epochs=30), traffic_frame),
     ContractCase("traffic_logistic", GapPaceLogisticBaseline, traffic_frame),
     ContractCase("driver_embedding", DriverEmbeddingModel, driver_frame),

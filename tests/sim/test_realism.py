@@ -21,7 +21,7 @@ from cognirace.domain.tracks import TRACKS, track_from_name
 from cognirace.sim import plan_season, season_roster, simulate_race
 from cognirace.sim.drivers import pick_field
 from cognirace.sim.engine import RaceResult
-from cognirace.sim.sensors import NOISE, CarSensors, read_sensors
+from cognirace.sim.sensors import HEAVY_TAILED, NOISE, CarSensors, read_sensors
 from cognirace.sim.telemetry import ALL_CHANNELS, synthesize_car
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "real"
@@ -144,7 +144,11 @@ def test_channels_carry_sensor_noise() -> None:
     true = {name: np.full(n, 50.0) for name in ALL_CHANNELS}
     read = read_sensors(true, np.ones(n, dtype=np.int64), 20.0, CarSensors.draw(rng), rng)
     for name, sd in NOISE.items():
-        assert 0.7 * sd < np.std(read[name]) < 1.3 * sd, name
+        x = read[name]
+        robust = 1.4826 * np.median(np.abs(x - np.median(x)))
+        assert 0.85 * sd < robust < 1.15 * sd, name
+        tails = np.std(x) / robust
+        assert tails > 1.3 if name in HEAVY_TAILED else tails < 1.1, name
 
 
 def test_no_two_laps_are_the_same_trace_scaled(telemetry: dict[str, np.ndarray]) -> None:

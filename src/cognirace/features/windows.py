@@ -14,7 +14,11 @@ identical readings (a stuck sensor) and the share of samples the channel does no
 residuals show mechanical faults and drifting sensors: deceleration per bar of brake
 pressure (brake fade), acceleration at full throttle (power loss), revs per km/h against
 the gear (gearbox, speed or rpm drift), longitudinal g against d(speed)/dt, rear against
-front brake pressure, and steering against lateral g on straights.
+front brake pressure, and steering against lateral g on straights. Every relation is a
+ratio or a residual of the channels as logged: none holds a constant of a car or of the
+simulator; what a normal value is, is learned from data, by the fleet's windows in
+training, or by the car's own earlier windows (``with_car_history``: each car's sensors
+read a little off, and each car relates its channels its own way).
 
 Channels are read as each track logs them (``signals``): the throttle is one channel,
 ``throttle_pct``, the pedal where the window has it, else the blade, and
@@ -75,6 +79,21 @@ WINDOW_FEATURES: tuple[str, ...] = (
     *RELATIONS,
 )
 """Model-ready numeric columns of a window row, in table order."""
+HISTORY_COLUMNS: tuple[str, ...] = (
+    *RELATIONS, "speed_kph_max", "rpm_max",
+    *(f"{c}_{s}" for c in CHANNELS for s in ("dmean", "repeat")),
+)
+"""Window columns compared with the car's own earlier windows (``with_car_history``):
+the relations, the top speed and revs (a power loss), and each channel's change and
+repeats between readings (a sensor's noise and resolution are the car's own)."""
+HISTORY_FEATURES: tuple[str, ...] = tuple(f"{c}_vs_car" for c in HISTORY_COLUMNS)
+"""Columns ``with_car_history`` adds, in table order."""
+HISTORY_LAG = 12
+"""Most recent windows left out of a car's record (one minute at ``WINDOW_S``)."""
+HISTORY_SPAN = 720
+"""Windows a car's record spans at most (an hour: a whole race)."""
+HISTORY_MIN = 12
+"""Windows holding a value a record needs before it counts (a minute of driving)."""
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -211,9 +230,36 @@ def window_row(samples: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([keys, aggregates], how="horizontal")
 
 
+def with_car_history(windows: pl.DataFrame) -> pl.DataFrame:
+    """Add ``<column>_vs_car`` for each of ``HISTORY_COLUMNS``: the window's value minus
+    the median of the same car's earlier windows in the race.
+
+    Each car's sensors read a little off (calibration) and each car and driver relate
+    the channels their own way (brake bias, understeer), so a relation's fleet-wide
+    value says less than its change against the car's own record. The record is the
+    car's windows from ``HISTORY_LAG`` windows back (a fault's first minute is not yet
+    part of it) to ``HISTORY_SPAN`` windows back, and needs ``HISTORY_MIN`` windows
+    holding a value; before that the column is null. Only earlier windows count, so a
+    window's row never changes with what comes after it, and a live stream gets the
+    same row from the car's last ``HISTORY_LAG + HISTORY_SPAN`` windows.
+
+    Args:
+        windows: Rows of ``window_features`` (any order; several races and cars).
+    """
+    by_car = ["race_id", "vehicle_id"]
+    record = [
+        reading(c).rolling_median(window_size=HISTORY_SPAN, min_samples=HISTORY_MIN)
+        .shift(HISTORY_LAG).over(by_car).alias(f"_{c}_record") for c in HISTORY_COLUMNS]
+    return (windows.sort(*KEYS).with_columns(record)
+            .with_columns((reading(c) - pl.col(f"_{c}_record")).alias(f"{c}_vs_car")
+                          for c in HISTORY_COLUMNS)
+            .drop(f"_{c}_record" for c in HISTORY_COLUMNS))
+
+
 def window_table(lake: Lake) -> pl.DataFrame:
-    """Every telemetry window of a lake, with the race's track and the car's number."""
-    windows = window_features(lake.scan_telemetry())
+    """Every telemetry window of a lake with the car's history (``with_car_history``),
+    the race's track and the car's number."""
+    windows = with_car_history(window_features(lake.scan_telemetry()))
     races = lake.races.select("race_id", "track")
     cars = lake.cars.drop_nulls("vehicle_id").select(
         "race_id", "vehicle_id", "car_number").unique(["race_id", "vehicle_id"])
@@ -224,6 +270,11 @@ def window_table(lake: Lake) -> pl.DataFrame:
 
 __all__ = [
     "CHANNELS",
+    "HISTORY_COLUMNS",
+    "HISTORY_FEATURES",
+    "HISTORY_LAG",
+    "HISTORY_MIN",
+    "HISTORY_SPAN",
     "KEYS",
     "RELATIONS",
     "STATS",
@@ -237,4 +288,5 @@ __all__ = [
     "window_id",
     "window_row",
     "window_table",
+    "with_car_history",
 ]

@@ -1,21 +1,28 @@
 """Telemetry anomaly detector: a score, a kind and the channels behind it, per window.
 
 Rows are the telemetry windows of ``cognirace.features.windows`` (``WINDOW_S`` seconds
-of one car). The label is the simulator's truth: a window overlapping a fault's
-``start_s``..``end_s`` (seconds from the race start) carries that fault's kind, folded
-into ``sensor`` (stuck, dropout, spike, drift), ``brake`` (brake fade), ``power``
-(power loss) or ``gearbox``; other windows are ``none``. Real data has no such label.
+of one car, with the car's own history). The label is the simulator's truth: a window
+overlapping a fault's ``start_s``..``end_s`` (seconds from the race start) carries that
+fault's kind, folded into ``sensor`` (stuck, dropout, spike, drift), ``brake`` (brake
+fade), ``power`` (power loss) or ``gearbox``; other windows are ``none``. Real data has
+no such label.
 
-``AnomalyDetector`` is a LightGBM classifier over the window features (per-channel
-statistics and physics residuals); its score is ``1 - P(none)``, and a window is flagged
-when the score passes a threshold chosen on out-of-fold training predictions (folds are
-whole races) so that clean windows raise under ``max_false_alarms_per_hour`` alarms per
-car-hour. The channels named for a flag are the kind's channels for mechanical faults,
-and the two channels whose statistics lie furthest from clean training windows for a
-sensor fault. ``ZScoreBaseline`` flags a window when a channel statistic lies over
-``z_limit`` standard deviations from the training population and calls it a sensor
-fault on that channel. Every window is scored alone, so both run on a live stream
-(``window_row``) one window at a time.
+``AnomalyDetector`` is two LightGBM boosters over the window's statistics and physics
+relations, their change against the car's own earlier windows, and channel-blind |z|
+against the clean training windows (``anomaly_columns.pooled_z``: a season holds a few
+dozen faults spread over eight channels, too few to learn each channel's on its own).
+One scores P(fault); a window alarms when that passes a threshold chosen on
+out-of-fold training scores (folds are whole races) so that clean windows raise at most
+``max_false_alarms_per_hour`` alarms per car-hour. The other, trained on fault windows
+alone, names the kind. The channels named for an alarm are the kind's channels for a
+mechanical fault, and the two channels whose statistics lie furthest from clean
+training windows for a sensor fault. No feature holds a constant of the simulator: the
+relations are ratios and residuals of the channels as logged, each car's own is learned
+from its record, and the fleet's from the training windows.
+
+The baseline (``anomaly_baselines.TunedZScoreBaseline``) is the z-score rule tuned to
+the same alarm budget. Every window is scored from itself and the car's earlier windows,
+so both run on a live stream (``window_row``, then ``with_car_history``).
 """
 
 from __future__ import annotations
@@ -30,15 +37,35 @@ import numpy.typing as npt
 import polars as pl
 
 from cognirace.errors import DataError
-from cognirace.features.windows import (
-    CHANNELS,
-    STATS,
-    THROTTLE,
-    WINDOW_FEATURES,
-    WINDOW_S,
-    window_table,
+from cognirace.features.windows import HISTORY_FEATURES, WINDOW_S, window_table
+from cognirace.models.anomaly_baselines import TunedZScoreBaseline, ZScoreBaseline
+from cognirace.models.anomaly_columns import (
+    FAULT_KIND,
+    HISTORY_INPUTS,
+    KEYS,
+    KIND_CHANNELS,
+    OUTPUTS,
+    TARGETS,
+    WINDOW_INPUTS,
+    FloatArray,
+    alarm_threshold,
+    budget_threshold,
+    channel_z,
+    labels,
+    pooled_z,
+    robust_stats,
+    top_channels,
+    window_matrix,
+    window_z,
+    with_throttle_channel,
 )
-from cognirace.models.anomaly_scoring import KINDS, TARGET, false_alarms_per_hour, score_anomaly
+from cognirace.models.anomaly_scoring import (
+    KINDS,
+    TARGET,
+    anomaly_parts,
+    false_alarms_per_hour,
+    score_anomaly,
+)
 from cognirace.models.arrays import float_matrix
 from cognirace.models.artifacts import ModelState, read_state, write_state
 from cognirace.models.base import Model
@@ -46,131 +73,49 @@ from cognirace.models.lgbm import BASE_PARAMS, load_booster, save_booster
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task, truth_by_car
 
-FloatArray = npt.NDArray[np.float64]
-
-FAULT_KIND: dict[str, str] = {
-    "stuck": "sensor", "dropout": "sensor", "spike": "sensor", "drift": "sensor",
-    "brake_fade": "brake", "power_loss": "power", "gearbox": "gearbox",
-}
-"""The simulator's fault kinds folded into the detector's classes."""
-KIND_CHANNELS: dict[str, str] = {
-    "brake": "pbrake_f,pbrake_r,accx_g", "power": f"{THROTTLE},accx_g,speed_kph",
-    "gearbox": "gear,rpm",
-}
-"""Channels a mechanical fault shows in: their relation, not one value, is wrong. The
-throttle is named by the channel the window read it from (``with_throttle_channel``)."""
-KEYS: tuple[str, ...] = ("race_id", "vehicle_id", "window_id")
-
-INPUTS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("n_samples", "Int32", "Samples in the window", "", 1, 10_000),
-    *(ColumnSpec(name, "Float64", f"Window statistic `{name}` (see features.windows)")
-      for name in WINDOW_FEATURES[1:]),
-)
-TARGETS: tuple[ColumnSpec, ...] = (
-    ColumnSpec(TARGET, "String", f"Truth fault class of the window, one of {', '.join(KINDS)}"),
-)
-OUTPUTS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("p_anomaly", "Float64", "Anomaly score: 1 - P(clean window)", "", 0.0, 1.0),
-    ColumnSpec("is_anomaly", "Boolean", "Whether the score passes the alarm threshold"),
-    ColumnSpec("anomaly_kind", "String", f"Most likely class, one of {', '.join(KINDS)}; "
-               "none when not flagged"),
-    ColumnSpec("anomaly_channels", "String", "Channels behind a flag, comma-separated"),
-)
-
-
-def _matrix(frame: pl.DataFrame) -> FloatArray:
-    """The window features as a float matrix, NaN for missing (columns are Float64)."""
-    return float_matrix(frame, WINDOW_FEATURES)
-
-
-def _labels(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
-    lookup = {k: i for i, k in enumerate(KINDS)}
-    return np.array([lookup.get(str(k), 0) for k in frame[TARGET].to_list()], dtype=np.int64)
-
-
-def _channel_columns() -> list[list[int]]:
-    """Indexes of each channel's statistics in ``WINDOW_FEATURES``."""
-    index = {name: i for i, name in enumerate(WINDOW_FEATURES)}
-    return [[index[f"{c}_{s}"] for s in STATS] for c in CHANNELS]
-
-
-def channel_z(x: FloatArray, centre: FloatArray, scale: FloatArray) -> FloatArray:
-    """Per window and channel, the largest |z| of the channel's statistics (0 if missing)."""
-    z = np.abs((x - centre) / scale)
-    z = np.where(np.isfinite(z), z, 0.0)
-    return np.column_stack([z[:, cols].max(axis=1) for cols in _channel_columns()])
-
-
-def _robust_stats(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Median and a scale (std, floored) of each column over finite values.
-
-    A column with no finite value (a relation no training window could measure) gets
-    centre 0 and scale 1e-6, so it only counts once it is measured.
-    """
-    finite = np.where(np.isfinite(x), x, np.nan)
-    finite[:, ~np.isfinite(x).any(axis=0)] = 0.0
-    if finite.shape[0] == 0:
-        return np.zeros(x.shape[1]), np.ones(x.shape[1])
-    return np.nanmedian(finite, axis=0), np.maximum(np.nanstd(finite, axis=0), 1e-6)
-
-
-def _top_channels(z: FloatArray, k: int) -> list[str]:
-    """The ``k`` channels with the largest z of each row, comma-joined."""
-    order = np.argsort(-z, axis=1)[:, :k]
-    return [",".join(CHANNELS[j] for j in row) for row in order]
-
-
-def with_throttle_channel(channels: list[str], frame: pl.DataFrame) -> list[str]:
-    """Name the throttle in each row's channel list by the lake channel it came from:
-    ``aps`` (pedal) or ``ath`` (blade), from the window's ``throttle_is_ath``."""
-    names = ["ath" if v == 1.0 else "aps" if v == 0.0 else THROTTLE
-             for v in frame["throttle_is_ath"].to_list()]
-    return [",".join(name if c == THROTTLE else c for c in text.split(",")) if text else text
-            for text, name in zip(channels, names, strict=True)]
-
-
-def alarm_threshold(score: FloatArray, clean: npt.NDArray[np.bool_], per_hour: float) -> float:
-    """The lowest threshold (a window alarms above it) keeping clean windows to ``per_hour``."""
-    hours = float(clean.sum()) * WINDOW_S / 3600.0
-    allowed = int(np.floor(per_hour * hours))
-    ranked = np.sort(score[clean])[::-1]
-    if allowed >= ranked.size:
-        return 0.5
-    return float(np.clip(ranked[allowed], 0.0, 1.0))
-
 
 class AnomalyDetector(Model):
-    """LightGBM window classifier with an alarm threshold set for false alarms per hour.
+    """A LightGBM fault detector beside the z-score rule, sharing one alarm budget.
 
     Hyperparameters:
         n_estimators: Boosting rounds.
         learning_rate: LightGBM shrinkage.
         num_leaves: Leaves per tree.
         min_data_in_leaf: Fewest windows per leaf; large, as a fault spans many windows.
-        clean_fraction: Share of clean windows each booster trains on (weighted back
+        clean_fraction: Share of clean windows the detector trains on (weighted back
             up); clean windows are over 90 % of the rows and much alike.
         n_folds: Race folds for the out-of-fold scores the threshold is chosen on.
         max_false_alarms_per_hour: Alarm budget on clean training windows, per car-hour
             (under the 1 per car-hour target, leaving room for unseen races).
+        z_share: Share of the budget spent by the z-score rule on the window's largest
+            |z| (``TunedZScoreBaseline``'s statistic); the booster spends the rest on the
+            windows the rule leaves alone. A season holds too few sensor faults for the
+            booster to match the rule on them; 0 leaves the booster alone.
+        car_history: Whether the booster also reads the window against the car's own
+            record (``features.windows.with_car_history``).
         seed: LightGBM seed.
     """
 
     kind = "anomaly"
-    kind_version = "2"  # window features: one throttle channel, readings of slow channels
-    inputs = INPUTS
+    kind_version = "3"  # binary detector beside the z-score rule, channel-blind |z|
+    inputs = WINDOW_INPUTS
     targets = TARGETS
     outputs = OUTPUTS
     keys: ClassVar[tuple[str, ...]] = KEYS
 
-    boosters_: list[lgb.Booster]
+    booster_: lgb.Booster
+    kind_booster_: lgb.Booster | None
+    only_kind_: int
     threshold_: float
+    z_limit_: float
     centre_: FloatArray
     scale_: FloatArray
 
     def __init__(self, *, n_estimators: int = 40, learning_rate: float = 0.1,
                  num_leaves: int = 15, min_data_in_leaf: int = 20,
                  clean_fraction: float = 0.25, n_folds: int = 3,
-                 max_false_alarms_per_hour: float = 0.25, seed: int = 0) -> None:
+                 max_false_alarms_per_hour: float = 0.25, z_share: float = 0.5,
+                 car_history: bool = False, seed: int = 0) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -178,20 +123,39 @@ class AnomalyDetector(Model):
         self.clean_fraction = clean_fraction
         self.n_folds = n_folds
         self.max_false_alarms_per_hour = max_false_alarms_per_hour
+        self.z_share = z_share
+        self.car_history = car_history
         self.seed = seed
 
+    def input_schema(self) -> tuple[ColumnSpec, ...]:
+        """The window's statistics, and the car's record when ``car_history``."""
+        return (*WINDOW_INPUTS, *HISTORY_INPUTS) if self.car_history else WINDOW_INPUTS
+
+    def _params(self, **extra: object) -> dict[str, object]:
+        return {**BASE_PARAMS, "seed": self.seed, "learning_rate": self.learning_rate,
+                "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
+                "lambda_l2": 1.0, "feature_fraction": 0.8, "num_threads": 1, **extra}
+
     def _train(self, x: FloatArray, y: npt.NDArray[np.int64]) -> lgb.Booster:
-        """A booster on every fault window and a ``clean_fraction`` sample of clean ones,
-        weighted back up, so P(none) keeps its scale at a fraction of the cost."""
+        """The detector: fault or clean, on every fault window and a ``clean_fraction``
+        sample of clean ones, weighted back up, so its probability keeps its scale at a
+        fraction of the cost."""
         rng = np.random.default_rng(self.seed)
         keep = (y != 0) | (rng.random(len(y)) < self.clean_fraction)
         weight = np.where(y[keep] == 0, 1.0 / self.clean_fraction, 1.0)
-        params = {**BASE_PARAMS, "objective": "multiclass", "num_class": len(KINDS),
-                  "seed": self.seed, "learning_rate": self.learning_rate,
-                  "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_data_in_leaf,
-                  "lambda_l2": 1.0, "feature_fraction": 0.8, "num_threads": 1}
-        data = lgb.Dataset(x[keep], label=y[keep].astype(np.float64), weight=weight,
+        data = lgb.Dataset(x[keep], label=(y[keep] != 0).astype(np.float64), weight=weight,
                            params={"verbosity": -1}, free_raw_data=True)
+        return lgb.train(self._params(objective="binary"), data,
+                         num_boost_round=self.n_estimators)
+
+    def _train_kinds(self, x: FloatArray, y: npt.NDArray[np.int64]) -> lgb.Booster | None:
+        """Which fault, given one: a classifier over the fault windows alone."""
+        fault = y != 0
+        if len(np.unique(y[fault])) < 2:
+            return None
+        data = lgb.Dataset(x[fault], label=(y[fault] - 1).astype(np.float64),
+                           params={"verbosity": -1}, free_raw_data=True)
+        params = self._params(objective="multiclass", num_class=len(KINDS) - 1)
         return lgb.train(params, data, num_boost_round=self.n_estimators)
 
     def _folds(self, frame: pl.DataFrame) -> npt.NDArray[np.int64]:
@@ -203,35 +167,68 @@ class AnomalyDetector(Model):
             return np.array([fold[r] for r in races], dtype=np.int64)
         return np.arange(frame.height, dtype=np.int64) * n_folds // max(frame.height, 1)
 
+    def _features(self, frame: pl.DataFrame) -> FloatArray:
+        """The booster's matrix: the window's statistics, their channel-blind |z| against
+        the clean training windows and, if asked, the window against the car's record."""
+        x = window_matrix(frame)
+        parts = [x, pooled_z(x, self.centre_, self.scale_)]
+        if self.car_history:
+            parts.append(float_matrix(frame, HISTORY_FEATURES))
+        return np.column_stack(parts)
+
     def _fit(self, frame: pl.DataFrame) -> None:
         """The threshold comes from each window's score by a booster that did not see
         its race (one per race fold); the prediction from a booster on every window."""
-        x, y = _matrix(frame), _labels(frame)
-        self.centre_, self.scale_ = _robust_stats(x[y == 0] if (y == 0).any() else x)
+        x, y = window_matrix(frame), labels(frame)
+        self.centre_, self.scale_ = robust_stats(x[y == 0] if (y == 0).any() else x)
+        x = self._features(frame)
         folds = self._folds(frame)
         score = np.zeros(len(y))
         for k in np.unique(folds):
             test = folds == k
-            booster = self._train(x[~test], y[~test])
-            score[test] = 1.0 - self._proba([booster], x[test])[:, 0]
-        self.threshold_ = alarm_threshold(score, y == 0, self.max_false_alarms_per_hour)
-        self.boosters_ = [self._train(x, y)]
+            score[test] = self._score(self._train(x[~test], y[~test]), x[test])
+        self._set_thresholds(score, window_matrix(frame), y == 0)
+        self.booster_ = self._train(x, y)
+        self.kind_booster_ = self._train_kinds(x, y)
+        present = np.unique(y[y != 0])
+        self.only_kind_ = int(present[0]) if len(present) else 1
+
+    def _set_thresholds(self, score: FloatArray, x: FloatArray,
+                        clean: npt.NDArray[np.bool_]) -> None:
+        """Split the alarm budget: ``z_share`` of it to the z-score rule on the window's
+        largest |z|, the rest to the booster's out-of-fold score on the clean windows
+        the rule left alone."""
+        top = window_z(x, self.centre_, self.scale_).max(axis=1)
+        limit = (budget_threshold(top, clean, self.max_false_alarms_per_hour * self.z_share)
+                 if self.z_share > 0 else None)
+        self.z_limit_ = float("inf") if limit is None and self.z_share <= 0 else \
+            float(top.max(initial=0.0)) if limit is None else limit
+        by_z = top > self.z_limit_
+        hours = float(clean.sum()) * WINDOW_S / 3600.0
+        spare = int(np.floor(self.max_false_alarms_per_hour * hours)) - int((clean & by_z).sum())
+        left = np.sort(score[clean & ~by_z])[::-1]
+        self.threshold_ = 1.0 if spare <= 0 else \
+            0.5 if spare >= left.size else float(np.clip(left[spare], 0.0, 1.0))
 
     @staticmethod
-    def _proba(boosters: list[lgb.Booster], x: FloatArray) -> FloatArray:
-        """Class probabilities averaged over ``boosters``, one row per window."""
-        total = np.zeros((len(x), len(KINDS)))
-        for booster in boosters:
-            total += np.asarray(booster.predict(x), dtype=np.float64).reshape(len(x), -1)
-        return total / len(boosters)
+    def _score(booster: lgb.Booster, x: FloatArray) -> FloatArray:
+        """P(fault) of each window."""
+        return np.clip(np.asarray(booster.predict(x), dtype=np.float64).reshape(-1), 0.0, 1.0)
+
+    def _kinds(self, x: FloatArray) -> npt.NDArray[np.int64]:
+        """The most likely fault class of each window (index into ``KINDS``, never 0)."""
+        if self.kind_booster_ is None:
+            return np.full(len(x), self.only_kind_, dtype=np.int64)
+        proba = np.asarray(self.kind_booster_.predict(x), dtype=np.float64).reshape(len(x), -1)
+        return np.asarray(1 + np.argmax(proba, axis=1), dtype=np.int64)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        x = _matrix(frame)
-        proba = self._proba(self.boosters_, x)
-        score = np.clip(1.0 - proba[:, 0], 0.0, 1.0)
-        flag = score > self.threshold_
-        best = 1 + np.argmax(proba[:, 1:], axis=1)
-        sensor = _top_channels(channel_z(x, self.centre_, self.scale_), 2)
+        x = self._features(frame)
+        score = self._score(self.booster_, x)
+        top = window_z(window_matrix(frame), self.centre_, self.scale_).max(axis=1)
+        flag = (score > self.threshold_) | (top > self.z_limit_)
+        best = self._kinds(x)
+        sensor = top_channels(channel_z(window_matrix(frame), self.centre_, self.scale_), 2)
         kinds = [KINDS[b] if f else "none" for b, f in zip(best, flag, strict=True)]
         channels = with_throttle_channel(
             [KIND_CHANNELS.get(k, s) if k != "none" else ""
@@ -242,65 +239,56 @@ class AnomalyDetector(Model):
                                     "anomaly_kind": pl.String, "anomaly_channels": pl.String})
 
     def _save_state(self, directory: Path) -> list[Path]:
-        return [*(save_booster(directory / f"booster_{i}.txt", b)
-                  for i, b in enumerate(self.boosters_)),
-                *write_state(directory, ModelState(
-                    values={"threshold": self.threshold_, "n_boosters": len(self.boosters_)},
-                    arrays={"centre": self.centre_, "scale": self.scale_}))]
+        files = [save_booster(directory / "booster.txt", self.booster_)]
+        if self.kind_booster_ is not None:
+            files.append(save_booster(directory / "kind_booster.txt", self.kind_booster_))
+        return [*files, *write_state(directory, ModelState(
+            values={"threshold": self.threshold_, "only_kind": self.only_kind_,
+                    "z_limit": self.z_limit_ if np.isfinite(self.z_limit_) else None,
+                    "has_kind_booster": self.kind_booster_ is not None},
+            arrays={"centre": self.centre_, "scale": self.scale_}))]
 
     def _load_state(self, directory: Path) -> None:
         state = read_state(directory)
-        self.boosters_ = [load_booster(directory / f"booster_{i}.txt")
-                          for i in range(int(state.values["n_boosters"]))]
+        self.booster_ = load_booster(directory / "booster.txt")
+        self.kind_booster_ = (load_booster(directory / "kind_booster.txt")
+                              if state.values["has_kind_booster"] else None)
+        self.only_kind_ = int(state.values["only_kind"])
         self.threshold_ = float(state.values["threshold"])
+        limit = state.values["z_limit"]
+        self.z_limit_ = float("inf") if limit is None else float(limit)
         self.centre_ = np.asarray(state.arrays["centre"], dtype=np.float64)
         self.scale_ = np.asarray(state.arrays["scale"], dtype=np.float64)
 
 
-class ZScoreBaseline(Model):
-    """Baseline: a sensor fault where a channel statistic is over ``z_limit`` std out.
+class AnomalyDetectorWithoutZRule(AnomalyDetector):
+    """Ablation: the booster alone spends the whole alarm budget (``z_share`` 0)."""
 
-    Centre (median) and scale (std) of each statistic come from every training window,
-    faulty or not, as a rule set without labels would have them.
+    def __init__(self, *, n_estimators: int = 40, learning_rate: float = 0.1,
+                 num_leaves: int = 15, min_data_in_leaf: int = 20,
+                 clean_fraction: float = 0.25, n_folds: int = 3,
+                 max_false_alarms_per_hour: float = 0.25, z_share: float = 0.0,
+                 car_history: bool = False, seed: int = 0) -> None:
+        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate,
+                         num_leaves=num_leaves, min_data_in_leaf=min_data_in_leaf,
+                         clean_fraction=clean_fraction, n_folds=n_folds,
+                         max_false_alarms_per_hour=max_false_alarms_per_hour,
+                         z_share=z_share, car_history=car_history, seed=seed)
 
-    Hyperparameters:
-        z_limit: |z| from which a window is flagged.
-    """
 
-    kind = "anomaly_zscore"
-    kind_version = "2"  # the window features of AnomalyDetector 2
-    inputs = INPUTS
-    targets = TARGETS
-    outputs = OUTPUTS
-    keys: ClassVar[tuple[str, ...]] = KEYS
+class AnomalyDetectorWithCarHistory(AnomalyDetector):
+    """Ablation: the booster also reads each window against the car's own record."""
 
-    centre_: FloatArray
-    scale_: FloatArray
-
-    def __init__(self, *, z_limit: float = 4.0) -> None:
-        self.z_limit = z_limit
-
-    def _fit(self, frame: pl.DataFrame) -> None:
-        self.centre_, self.scale_ = _robust_stats(_matrix(frame))
-
-    def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        z = channel_z(_matrix(frame), self.centre_, self.scale_)
-        top = z.max(axis=1) if z.size else np.zeros(frame.height)
-        flag = top > self.z_limit
-        channels = with_throttle_channel(_top_channels(z, 1), frame)
-        return pl.DataFrame({
-            "p_anomaly": np.clip(top / (2.0 * self.z_limit), 0.0, 1.0), "is_anomaly": flag,
-            "anomaly_kind": ["sensor" if f else "none" for f in flag],
-            "anomaly_channels": [c if f else "" for c, f in zip(channels, flag, strict=True)],
-        }, schema={"p_anomaly": pl.Float64, "is_anomaly": pl.Boolean,
-                   "anomaly_kind": pl.String, "anomaly_channels": pl.String})
-
-    def _get_state(self) -> ModelState:
-        return ModelState(arrays={"centre": self.centre_, "scale": self.scale_})
-
-    def _set_state(self, state: ModelState) -> None:
-        self.centre_ = np.asarray(state.arrays["centre"], dtype=np.float64)
-        self.scale_ = np.asarray(state.arrays["scale"], dtype=np.float64)
+    def __init__(self, *, n_estimators: int = 40, learning_rate: float = 0.1,
+                 num_leaves: int = 15, min_data_in_leaf: int = 20,
+                 clean_fraction: float = 0.25, n_folds: int = 3,
+                 max_false_alarms_per_hour: float = 0.25, z_share: float = 0.5,
+                 car_history: bool = True, seed: int = 0) -> None:
+        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate,
+                         num_leaves=num_leaves, min_data_in_leaf=min_data_in_leaf,
+                         clean_fraction=clean_fraction, n_folds=n_folds,
+                         max_false_alarms_per_hour=max_false_alarms_per_hour,
+                         z_share=z_share, car_history=car_history, seed=seed)
 
 
 def _fault_spans(truth: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -350,26 +338,37 @@ TASK = Task(
     name="anomaly",
     title="Telemetry anomaly score, kind and channels per 5 s window",
     model=AnomalyDetector,
-    baseline=ZScoreBaseline,
+    baseline=TunedZScoreBaseline,
     rows=anomaly_rows,
     score=score_anomaly,
+    parts=anomaly_parts,
     primary="f1",
     higher_is_better=True,
     target_source="simulator truth: the faults it injected into telemetry (kind, start and "
                   "end time, channels)",
     real_data_note="Real telemetry has no fault labels: the detector trained on simulated "
                    "faults scores real windows, but its precision and recall there are "
-                   "unmeasured; the z-score baseline needs no labels.",
+                   "unmeasured. The z-score rule needs no fault labels to score, but its "
+                   "limit is tuned on labelled clean windows.",
     limits=(
         "Trained on a few dozen simulated faults; real faults may look different.",
         "A window is labelled faulty for the whole fault span, even where the fault cannot "
         "show (brake fade on a straight, a spike between hits), which caps recall.",
-        "A slow drift is invisible in its first minutes: each window is judged alone.",
-        "The alarm threshold is set on training races for under 0.25 false alarms per "
-        "car-hour; unseen tracks may raise more.",
+        "A slow drift is invisible in its first minutes: each window is judged alone "
+        "(reading the car's own record instead, an ablation, did not help).",
+        "A power loss is not found (F1 near 0): at 6 to 15 % less power its windows look "
+        "like a slower lap's.",
+        "The alarm budget is set on training races at 0.25 false alarms per car-hour, "
+        "half of it spent by the z-score rule the baseline uses: the detector's gain is "
+        "what it finds beyond that rule at the same rate; unseen tracks may raise more.",
+        "The simulated sensors' noise, quantisation and calibration are matched to one "
+        "real car's 42 s behind the pace car (bench/calibrate.py); racing-speed noise is "
+        "extrapolated.",
     ),
     needs_truth=True,
     source=window_table,
+    ablations={"without the z-score rule's share": AnomalyDetectorWithoutZRule,
+               "with each car's own record": AnomalyDetectorWithCarHistory},
 )
 
 
@@ -379,11 +378,18 @@ __all__ = [
     "KIND_CHANNELS",
     "TASK",
     "AnomalyDetector",
+    "AnomalyDetectorWithCarHistory",
+    "AnomalyDetectorWithoutZRule",
+    "TunedZScoreBaseline",
     "ZScoreBaseline",
     "alarm_threshold",
+    "anomaly_parts",
     "anomaly_rows",
+    "budget_threshold",
     "channel_z",
     "false_alarms_per_hour",
     "lap_scores",
+    "pooled_z",
+    "window_z",
     "with_throttle_channel",
 ]

@@ -60,4 +60,15 @@ def score_anomaly(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, fl
     return metrics
 
 
-__all__ = ["KINDS", "TARGET", "false_alarms_per_hour", "score_anomaly"]
+def anomaly_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """Window detection F1 as additive parts, one row per window (``Task.parts``):
+    ``num`` is 2 for a found fault window, ``den`` 2 for it, 1 for a false alarm or a
+    missed fault window, so ``sum(num) / sum(den) = 2 TP / (2 TP + FP + FN)`` is the F1."""
+    fault = rows[TARGET] != "none"
+    flag = predictions["is_anomaly"].fill_null(False)
+    tp = (flag & fault).cast(pl.Float64)
+    fp_fn = (flag != fault).cast(pl.Float64)
+    return pl.DataFrame({"race_id": rows["race_id"], "num": 2.0 * tp, "den": 2.0 * tp + fp_fn})
+
+
+__all__ = ["KINDS", "TARGET", "anomaly_parts", "false_alarms_per_hour", "score_anomaly"]

@@ -29,6 +29,7 @@ BUILTIN_KINDS: dict[str, tuple[str, str]] = {
     "fcy_hazard_track_rate": ("fcy", "TrackHazardBaseline"),
     "anomaly": ("anomaly", "AnomalyDetector"),
     "anomaly_zscore": ("anomaly", "ZScoreBaseline"),
+    "anomaly_zscore_tuned": ("anomaly", "TunedZScoreBaseline"),
     "traffic_gnn": ("traffic", "TrafficGnnModel"),
     "traffic_logistic": ("traffic", "GapPaceLogisticBaseline"),
     "driver_embedding": ("driver", "DriverEmbeddingModel"),

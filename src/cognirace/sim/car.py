@@ -45,7 +45,6 @@ class CarSpec:
         wheelbase_m: Wheelbase, m.
         steering_ratio: Steering wheel angle per road-wheel angle.
         brake_bar_per_g: Front brake pressure per g of braking, bar.
-        rear_brake_share: Rear brake pressure as a share of the front.
     """
 
     mass_kg: float = 1300.0
@@ -65,7 +64,6 @@ class CarSpec:
     wheelbase_m: float = 2.575
     steering_ratio: float = 13.5
     brake_bar_per_g: float = 75.0
-    rear_brake_share: float = 0.62
 
     def wheel_rpm_factor(self) -> FloatArray:
         """Engine rpm per m/s of road speed in each gear."""
@@ -89,6 +87,19 @@ class CarSpec:
         gear_index = np.argmax(force, axis=1)
         rows = np.arange(len(v))
         return gear_index + 1, rpm[rows, gear_index], force[rows, gear_index]
+
+    def drive_force_n(self, speed_mps: FloatArray, gear: IntArray) -> FloatArray:
+        """Full-load drive force at each speed in the given gear (1..6), N.
+
+        Past the limiter the torque stays at the curve's last point: a driver's gear at a
+        point of the lap, on a lap a little faster there than their ideal one, still
+        pulls.
+        """
+        v = np.maximum(np.asarray(speed_mps, dtype=np.float64), 0.1)
+        ratios = np.asarray(self.gear_ratios)[np.clip(gear, 1, 6) - 1] * self.final_drive
+        rpm = v * ratios * 60.0 / (2 * math.pi * self.wheel_radius_m)
+        torque = np.interp(np.maximum(rpm, self.rpm_points[0]), self.rpm_points, self.torque_nm)
+        return np.asarray(torque * ratios * self.driveline_eff / self.wheel_radius_m)
 
     def resist_force_n(self, speed_mps: FloatArray, mass_kg: float) -> FloatArray:
         """Aerodynamic drag plus rolling resistance, N."""

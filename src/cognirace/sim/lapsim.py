@@ -144,6 +144,28 @@ def _speed_trace(
     return speed
 
 
+def pedal_and_brake(
+    speed_mps: FloatArray, accel_mps2: FloatArray, force_n: FloatArray, style: Style, *,
+    car: CarSpec = GR86, mass_kg: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The pedal (%) and front brake pressure (bar) that make the car accelerate so.
+
+    The pedal is the share of the full-load drive force ``force_n`` the acceleration and
+    the resistance need, over the driver's ``throttle_factor`` (never under 8 % off the
+    brakes: the engine idles up); the brake is the deceleration past 0.05 g, in bar.
+    The lap simulation derives its ideal lap's channels so, and the telemetry each
+    lap's own from that lap's speed.
+    """
+    mass = car.mass_kg + 30.0 if mass_kg is None else mass_kg
+    resist = car.resist_force_n(speed_mps, mass)
+    need = (accel_mps2 * mass + resist) / np.maximum(force_n, 1.0)
+    aps = np.clip(need / style.throttle_factor, 0.0, 1.0) * 100.0
+    braking = accel_mps2 < -0.05 * G_MPS2
+    aps = np.where(braking, 0.0, np.maximum(aps, 8.0))
+    brake = np.where(braking, -accel_mps2 / G_MPS2 * car.brake_bar_per_g, 0.0)
+    return np.asarray(aps), np.asarray(brake)
+
+
 def simulate_lap(
     layout: TrackLayout,
     style: Style = Style(),
@@ -170,12 +192,7 @@ def simulate_lap(
     dt = 2 * ds / (v + v_next)
     a_long = (v_next**2 - v**2) / (2 * ds)
     gear, rpm, force = car.best_gear(v)
-    resist = car.resist_force_n(v, mass)
-    need = (a_long * mass + resist) / np.maximum(force, 1.0)
-    aps = np.clip(need / style.throttle_factor, 0.0, 1.0) * 100.0
-    braking = a_long < -0.05 * G_MPS2
-    aps = np.where(braking, 0.0, np.maximum(aps, 8.0))
-    brake = np.where(braking, -a_long / G_MPS2 * car.brake_bar_per_g, 0.0)
+    aps, brake = pedal_and_brake(v, a_long, force, style, car=car, mass_kg=mass)
     accy = v * v * layout.curvature_per_m / G_MPS2
     steer = np.degrees(np.arctan(car.wheelbase_m * layout.curvature_per_m)) * car.steering_ratio
     load = np.maximum(aps / 100.0, IDLE_LOAD) * rpm / car.rpm_limit
@@ -229,6 +246,7 @@ __all__ = [
     "SpeedProfile",
     "Style",
     "driver_profile",
+    "pedal_and_brake",
     "reference_lap_s",
     "simulate_lap",
     "track_grip",
