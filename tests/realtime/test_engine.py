@@ -170,3 +170,19 @@ def test_cautions_are_found_without_flags(lake: Lake) -> None:
     assert engine.tower.flag_source in ("pace", "none")
     assert found, "no caution found"
     assert all(any(abs(lap - t) <= 1 for t in truth) for lap in found)
+
+
+def test_a_sample_of_an_unknown_logger_registers_its_car(lake: Lake,
+                                                         telemetry_race: str) -> None:
+    engine = RaceEngine(race_info(lake, telemetry_race, duration_s=TINY_RACE_S))
+    sample = {"vehicle_id": "GR86-999-4321", "time": "2025-04-06T15:00:00Z", "lap": 1,
+              "speed_kph": 150.0, "lap_dist_m": 120.0}
+    engine.apply(parse_frame({"seq": 0, "samples": [sample]}))
+    car = engine.car("4321")
+    assert car is not None and car["vehicle_id"] == "GR86-999-4321"
+    assert car["speed_kph"] == 150.0 and car["laps"] == 0
+    # a second logger claiming the same number is not merged into that car
+    other = dict(sample, vehicle_id="GR86-555-4321", speed_kph=90.0)
+    engine.apply(parse_frame({"seq": 1, "samples": [other]}))
+    assert engine.car("4321")["speed_kph"] == 150.0  # type: ignore[index]
+    assert "GR86-555-4321" not in engine.tower.vehicles

@@ -11,6 +11,7 @@ between cars on the same lap.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from cognirace.features.car_history import PIT_TRANSIT_S, TIRE_CHANGE_MIN_STATIONARY_S
 from cognirace.features.field import RACE_DURATION_S
 
+_LOGGER_ID = re.compile(r"^GR86-\d+-(\d+)$")
+"""A logger's id, ``GR86-<chassis>-<number>``."""
 PACE_WINDOW = 5
 """Green laps in a car's pace trend (least-squares slope over them, s per lap)."""
 CAUTION_PACE_RATIO = 1.25
@@ -215,7 +218,7 @@ class Tower:
 
     def sample(self, row: dict[str, Any]) -> None:
         """The newest position and speed of a car from a wide telemetry sample."""
-        number = self.vehicles.get(row["vehicle_id"])
+        number = self.vehicles.get(row["vehicle_id"]) or self._register(row["vehicle_id"])
         if number is None:
             return
         car = self.cars[number]
@@ -227,6 +230,23 @@ class Tower:
             if row.get(name) is not None:
                 setattr(car, name, row[name])
         self.tick(time)
+
+    def _register(self, vehicle_id: str) -> str | None:
+        """A logger no entry or crossing named yet: its car, by the number in its id
+        (``GR86-004-78`` is car ``78``), registered on first sight. None when the id has
+        no number, or a car of that number is known already: a logged number can be
+        another timing car's, so no car is merged on the number alone; the first
+        crossing that names the logger settles which car it is."""
+        match = _LOGGER_ID.match(vehicle_id)
+        if match is None:
+            return None
+        number = match.group(1)
+        if number in self.cars:  # the entry list's or another logger's: not on a guess
+            return None
+        car = self.car(number)
+        car.vehicle_id = vehicle_id
+        self.vehicles[vehicle_id] = number
+        return number
 
     # --- derived ----------------------------------------------------------------
 
