@@ -3,9 +3,10 @@
 ``feature_table(lake)`` (or ``scan_features`` for a lazy frame) gives one row per race,
 timing car (``car_number``, logged or not) and lap with the columns of ``CATALOGUE``;
 ``LiveFeatureBuilder`` emits the same row for a car's lap when that lap completes in a
-live stream. Both run ``build_lap_features``, and every value of a row uses only what
-was known when its lap ended. ``split_by_race`` and ``leave_one_track_out`` split the
-table for evaluation, whole races to one side.
+live stream. Both run the same steps (``build_lap_features``; live, over only the laps
+a new row reads), and every value of a row uses only what was known when its lap
+ended. ``split_by_race`` and ``leave_one_track_out`` split the table for evaluation,
+whole races to one side.
 """
 
 from cognirace.features.car_history import (

@@ -37,6 +37,7 @@ import polars as pl
 
 from cognirace.errors import CogniraceError
 from cognirace.features.live import LiveFeatureBuilder
+from cognirace.features.windows import HISTORY_FEATURES
 from cognirace.models.base import Model
 from cognirace.realtime.alerts import LOW_FUEL_MARGIN_LAPS, PIT_WINDOW_SAVING_S, Alerts
 from cognirace.realtime.events import Event, EventLog
@@ -130,7 +131,8 @@ class RaceEngine:
         if "lap" in samples.columns:
             self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
             self._laps.add(samples)
-        windows = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
+        windows = self._windows.add(samples, rows=lambda: self._loaded("anomaly"),
+                                    history=self._anomaly_reads_history)
         if windows is not None:
             self._anomaly(windows)
         self.samples_applied += samples.height
@@ -262,6 +264,14 @@ class RaceEngine:
             car = self.tower.cars.get(answer["car_number"])
             if car is not None:
                 car.predictions["traffic"] = answer
+
+    def _anomaly_reads_history(self) -> bool:
+        """Whether the loaded detector reads the windows' car-history columns (the
+        default one does not, and they are the costliest part of a window)."""
+        model = self.models("anomaly")
+        schema = getattr(model, "input_schema", None)  # a stand-in may not declare one
+        return model is not None and (schema is None or any(
+            spec.name in HISTORY_FEATURES for spec in schema()))
 
     def _anomaly(self, windows: pl.DataFrame) -> None:
         """The detector on the windows a frame completed, each on its car, in order."""

@@ -128,8 +128,8 @@ class Windows:
         self.n_late = 0
         """Samples of a window already completed (dropped)."""
 
-    def add(self, samples: pl.DataFrame, *, rows: Callable[[], bool] = lambda: True
-            ) -> pl.DataFrame | None:
+    def add(self, samples: pl.DataFrame, *, rows: Callable[[], bool] = lambda: True,
+            history: Callable[[], bool] = lambda: True) -> pl.DataFrame | None:
         """Buffer a frame's samples (wide rows with ``race_id``); the rows of the windows
         they complete, in ``KEYS`` order, with the car's history, or None.
 
@@ -139,6 +139,9 @@ class Windows:
                 them to the cars' records). Without a detector to read them windows are
                 only tracked, and a detector loaded later reads records that start then
                 (null until they hold ``HISTORY_MIN`` windows, as for a car just out).
+            history: Asked with ``rows``: whether the detector reads the car-history
+                columns; the records are kept either way, the costly rolling comparison
+                is made only when read.
         """
         if samples.is_empty():
             return None
@@ -158,19 +161,21 @@ class Windows:
                 current[1].append(part)
             else:
                 self.n_late += part.height
-        return self._rows(pl.concat(done)) if done and rows() else None
+        return self._rows(pl.concat(done), history()) if done and rows() else None
 
-    def _rows(self, samples: pl.DataFrame) -> pl.DataFrame:
-        """Window rows of completed windows' samples, with each car's history."""
+    def _rows(self, samples: pl.DataFrame, history_read: bool) -> pl.DataFrame:
+        """Window rows of completed windows' samples, with each car's history when read."""
         rows = window_features(samples)
         narrow = rows.select(*KEYS, *HISTORY_COLUMNS)
         vehicles = rows["vehicle_id"].unique().to_list()
         record = pl.concat([*(self._record[v] for v in vehicles if v in self._record),
                             narrow], how="vertical_relaxed")
-        history = with_car_history(record).join(narrow.select(KEYS), on=list(KEYS),
-                                                how="semi")
         for vehicle, windows in record.partition_by("vehicle_id", as_dict=True).items():
             self._record[str(vehicle[0])] = windows.sort("window_id").tail(RECORD_WINDOWS - 1)
+        if not history_read:
+            return rows.sort(*KEYS)
+        history = with_car_history(record).join(narrow.select(KEYS), on=list(KEYS),
+                                                how="semi")
         added = [c for c in history.columns if c not in rows.columns]
         return rows.join(history.select(*KEYS, *added), on=list(KEYS), how="left") \
             .sort(*KEYS)
