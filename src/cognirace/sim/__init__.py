@@ -7,10 +7,14 @@ Layers, each a module: ``layout`` (track centre lines), ``car`` (the GR86),
 stops, retirements), ``pace`` (lap scatter, the yellow's share of each lap),
 ``traffic`` (dirty air, passes, the yellow queue), ``weather``, ``engine`` (the
 lap-by-lap race, state as ``[lap, car]`` arrays, lap time as a sum of named terms),
+``result`` (the race handed over, standings), ``stops`` (positions and gaps around each
+stop), ``decisions`` and ``tape`` (branching a race: one car's stops decided, every other
+random number as in the race without them),
 ``telemetry`` (per car and lap, from the speed profiles, each lap's own line),
 ``sensors`` (noise, throttle blade, brake bias, sensor faults), ``logger`` (the real
 logger's clocks, batches, slow channels and row order), ``car_files``/``timing_files``/
-``race_files``/``truth`` (writers) and ``season`` (orchestration).
+``race_files``/``truth`` (writers) and ``season`` (orchestration; ``branch`` re-runs one
+race of a season with decisions, timing only).
 ``bench/calibrate.py`` compares simulated races with the real 2025 ones.
 
 Output layout of ``simulate_season(out, ...)``, one folder per event (a weekend at one
@@ -53,6 +57,7 @@ seed writes byte-identical files.
 """
 
 from cognirace.sim.config import QuirkRates, RaceConfig
+from cognirace.sim.decisions import Decision
 from cognirace.sim.drivers import Driver, make_roster
 from cognirace.sim.engine import TERMS, RaceResult, physics_floor_s, simulate_race
 from cognirace.sim.lapsim import SpeedProfile, Style, driver_profile, simulate_lap
@@ -60,7 +65,9 @@ from cognirace.sim.layout import TrackLayout, build_layout
 from cognirace.sim.season import (
     RaceSummary,
     SeasonSummary,
+    branch,
     plan_season,
+    race_field,
     race_folder,
     season_roster,
     simulate_one,
@@ -69,6 +76,7 @@ from cognirace.sim.season import (
 
 __all__ = [
     "TERMS",
+    "Decision",
     "Driver",
     "QuirkRates",
     "RaceConfig",
@@ -78,11 +86,13 @@ __all__ = [
     "SpeedProfile",
     "Style",
     "TrackLayout",
+    "branch",
     "build_layout",
     "driver_profile",
     "make_roster",
     "physics_floor_s",
     "plan_season",
+    "race_field",
     "race_folder",
     "season_roster",
     "simulate_lap",

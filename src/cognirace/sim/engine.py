@@ -15,21 +15,27 @@ The terms sum to ``lap_time_s`` (within the millisecond the line times are round
 to). The race is timed: the leader takes the flag at the first crossing after
 ``duration_s``; every other car finishes at its next crossing. What is random before
 the start (cautions, faults, stops) comes from ``plan``; traffic from ``traffic``.
+
+A race can be branched: ``simulate_race(..., decisions=...)`` replays it with one car's
+stops decided (``decisions``) and every other random number as in the race without
+decisions (``tape`` says how; the plain race's output is unchanged by the machinery).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from cognirace.domain.tracks import TRACKS
+from cognirace.errors import ConfigError
 from cognirace.sim.car import FUEL_DENSITY_KG_PER_L, GR86
 from cognirace.sim.config import RaceConfig
+from cognirace.sim.decisions import Decision, apply_decisions, resolve_decisions
 from cognirace.sim.drivers import Driver
-from cognirace.sim.events import Caution, Fault
 from cognirace.sim.lapsim import Style, driver_profile, simulate_lap
 from cognirace.sim.layout import PIT_LIMIT_KPH, build_layout
 from cognirace.sim.pace import (
@@ -40,8 +46,11 @@ from cognirace.sim.pace import (
     lap_scatter,
 )
 from cognirace.sim.plan import PitStop, plan_race
+from cognirace.sim.result import RaceResult
+from cognirace.sim.stops import with_outcomes
+from cognirace.sim.tape import LapSource, LapTape, RaceTape, TapePlayer, TapeRecorder, race_root
 from cognirace.sim.traffic import resolve_order
-from cognirace.sim.weather import Weather, draw_weather
+from cognirace.sim.weather import draw_weather
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -77,52 +86,6 @@ LAP1_EXTRA_SHARE: dict[str, float] = {"sonoma": 0.45}
 caution (Sonoma's first lap runs about 1.5 times the best lap in both 2025 races)."""
 
 
-@dataclass
-class RaceResult:
-    """A simulated race: configuration, field, events and the ``[lap, car]`` state.
-
-    Arrays are ``(max_laps, n_cars)``; laps a car did not complete hold NaN (floats),
-    0 or False. ``end_s`` is race time at the line since the green flag.
-    ``caution_lap`` marks laps flagged ``FCY`` (the yellow out as the car crossed the
-    line).
-    """
-
-    config: RaceConfig
-    drivers: list[Driver]
-    grid: IntArray
-    weather: Weather
-    cautions: list[Caution]
-    faults: list[Fault]
-    pit_stops: list[PitStop]
-    laps_done: IntArray
-    status: list[str]
-    lap_time_s: FloatArray
-    end_s: FloatArray
-    terms: dict[str, FloatArray]
-    tyre_age_laps: IntArray
-    grip: FloatArray
-    deg_s_per_lap: FloatArray
-    fuel_used_l: FloatArray
-    fuel_left_l: FloatArray
-    overtakes: IntArray
-    overtaken: IntArray
-    caution_lap: BoolArray
-    pit_in: BoolArray
-    pit_out: BoolArray
-    stationary_s: FloatArray
-    finish_s: float
-    dnf_lap: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def n_cars(self) -> int:
-        """Cars on the grid."""
-        return len(self.drivers)
-
-    def completed(self) -> BoolArray:
-        """Mask ``[lap, car]`` of completed laps."""
-        return np.isfinite(self.lap_time_s)
-
-
 def pit_fractions(track_key: str) -> tuple[float, float, float]:
     """Share of a racing lap spent on the pit entry and exit stretches, and the limiter time.
 
@@ -147,29 +110,67 @@ def physics_floor_s(track_key: str) -> float:
     return simulate_lap(layout, Style(), mass_kg=GR86.mass_kg).lap_time_s
 
 
+def race_lap_limit(config: RaceConfig) -> int:
+    """Most laps a race can run: its duration at 97% of the track's best lap, plus three."""
+    return math.ceil(config.duration_s / (0.97 * TRACKS[config.track].best_lap_s)) + 3
+
+
 def simulate_race(
-    config: RaceConfig, drivers: list[Driver], rng: np.random.Generator
+    config: RaceConfig, drivers: list[Driver], rng: np.random.Generator,
+    decisions: Sequence[Decision] | None = None, *, base: RaceResult | None = None,
 ) -> RaceResult:
-    """Run a race lap by lap.
+    """Run a race lap by lap; with ``decisions``, a branch of it.
+
+    Without decisions the race is what it always was for the same generator. With
+    them, it is the same race (same cautions, faults, other cars' stops, weather, every
+    car's noise and mistakes, the same traffic draws where cars meet as they did) except
+    for the decided cars' stops (see ``decisions`` and ``tape``).
 
     Args:
         config: The race (validated here).
         drivers: One driver per car, ``config.n_cars`` of them, in car order.
-        rng: The race's random generator.
+        rng: The race's random generator, built from a seed (a branch keys its own draws
+            on the generator's seed sequence).
+        decisions: Stops decided for some cars; None or empty for the plain race.
+        base: This race already run without decisions (from the same generator state):
+            its tape is reused instead of running it again; ignored without decisions.
+
+    Raises:
+        ConfigError: A bad configuration, a decision the race cannot take, or a
+            ``base`` of another race.
     """
     config.validate()
     if len(drivers) != config.n_cars:
         raise ValueError(f"{len(drivers)} drivers for {config.n_cars} cars")
-    state = _RaceState(config, drivers, rng)
+    if not decisions:
+        return _run(_RaceState(config, drivers, rng))
+    by_car = resolve_decisions(decisions, drivers, race_lap_limit(config))
+    root = race_root(rng)
+    if base is None:
+        base = _run(_RaceState(config, drivers, copy.deepcopy(rng)))
+    if base.tape is None:
+        raise ConfigError("base carries no tape", hint="pass a result of simulate_race")
+    base.tape.check_fits(config, tuple(d.driver_id for d in drivers), rng)
+    state = _RaceState(config, drivers, rng, TapePlayer(base.tape, rng, root))
+    state.plan = apply_decisions(state.plan, by_car, root)
+    return _run(state)
+
+
+def _run(state: _RaceState) -> RaceResult:
     for lap in range(state.max_laps):
         state.run_lap(lap)
     return state.finish()
 
 
 class _RaceState:
-    """Arrays and per-lap update of one race (internal to ``simulate_race``)."""
+    """Arrays and per-lap update of one race (internal to ``simulate_race``).
 
-    def __init__(self, config: RaceConfig, drivers: list[Driver], rng: np.random.Generator):
+    ``source`` gives each lap's traffic draws and temperature clock: by default the
+    race's own, recorded into a fresh tape (``tape.TapeRecorder``).
+    """
+
+    def __init__(self, config: RaceConfig, drivers: list[Driver], rng: np.random.Generator,
+                 source: TapePlayer | None = None):
         self.config = config
         self.drivers = drivers
         self.rng = rng
@@ -188,7 +189,11 @@ class _RaceState:
             scatter * self.base_s / SCATTER_REF_LAP_S)
         self.p_err = np.clip(np.array([d.p_error_per_lap for d in drivers]) * scatter, 0, 0.5)
         self.craft = np.array([d.racecraft for d in drivers])
-        self.max_laps = math.ceil(config.duration_s / (0.97 * track.best_lap_s)) + 3
+        self.max_laps = race_lap_limit(config)
+        self.tape = source.tape if source else RaceTape(
+            config, tuple(d.driver_id for d in drivers), rng.bit_generator.state,
+            [LapTape() for _ in range(self.max_laps)])
+        self.source: LapSource = source or TapeRecorder(self.tape, rng)
         expected = math.ceil(config.duration_s / track.best_lap_s) + 1
         self.weather = draw_weather(track.key, config.duration_s + 600, rng)
         self.plan = plan_race(config, expected, track.best_lap_s, rng)
@@ -221,7 +226,7 @@ class _RaceState:
         self.pending_out: dict[int, PitStop] = {}
 
     def _deg_now(self, lap: int) -> FloatArray:
-        t_now = float(np.nanmax(np.maximum(self.prev_end, 0.0)))
+        t_now = self.source.clock_s(lap, float(np.nanmax(np.maximum(self.prev_end, 0.0))))
         temp = float(self.weather.track_temp_at(np.array([t_now]))[0])
         factor = float(np.clip(1.0 + 0.015 * (temp - 40.0), 0.7, 1.3))
         return np.clip(self.deg * factor, *DEG_RANGE_S_PER_LAP)
@@ -293,7 +298,8 @@ class _RaceState:
         lap_traffic = resolve_order(
             self.prev_end, own_end, free, self.alive, pitting, caution=queue,
             base_s=self.base_s, difficulty=self.track.overtake_difficulty, craft=self.craft,
-            rng=self.rng)
+            draws=self.source.traffic(lap))
+        self.source.after_traffic(lap)
         self.overtakes[lap] += lap_traffic.overtakes
         self.overtaken[lap] += lap_traffic.overtaken
         ends = np.round(lap_traffic.ends, 3)
@@ -358,8 +364,12 @@ class _RaceState:
         laps_done = keep.sum(axis=0).astype(np.int64)
         status = ["DNF" if c in self.plan.dnf_lap and laps_done[c] < self.plan.dnf_lap[c]
                   else "Classified" for c in range(self.n)]
-        stops = [p for (lp, car), p in sorted(self.plan.pits.items())
-                 if lp <= laps_done[car] and keep[lp - 1, car]]
+        stops = with_outcomes(
+            [p for (lp, car), p in sorted(self.plan.pits.items())
+             if lp <= laps_done[car] and keep[lp - 1, car]],
+            end, lap_time, terms["pit"], keep & self.pit_out,
+            np.where(keep, self.stationary, 0.0), self.grid,
+            exit_share=self.exit_share, half_pit_s=self.half_pit_s)
         return RaceResult(
             config=self.config, drivers=self.drivers, grid=self.grid, weather=self.weather,
             cautions=[c for c in self.plan.cautions if c.start_lap <= int(laps_done.max())],
@@ -373,9 +383,9 @@ class _RaceState:
             overtaken=np.where(keep, self.overtaken, 0),
             caution_lap=keep & self.caution_lap[:, None], pit_in=keep & self.pit_in,
             pit_out=keep & self.pit_out, stationary_s=np.where(keep, self.stationary, 0.0),
-            finish_s=finish_s, dnf_lap=dict(self.plan.dnf_lap),
+            finish_s=finish_s, dnf_lap=dict(self.plan.dnf_lap), tape=self.tape,
         )
 
 
 __all__ = ["TERMS", "PitStop", "RaceResult", "physics_floor_s", "pit_fractions",
-           "simulate_race"]
+           "race_lap_limit", "simulate_race"]

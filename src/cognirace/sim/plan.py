@@ -46,7 +46,29 @@ INCIDENT_LOSS_S = (8.0, 30.0)
 
 @dataclass
 class PitStop:
-    """A stop: in-lap (1-based; the car crosses the line in the pit lane), reason, times."""
+    """A stop: in-lap (1-based; the car crosses the line in the pit lane), reason, times.
+
+    The plan sets the first five fields; the engine fills the rest as the race runs.
+
+    Attributes:
+        car: Car index in the race.
+        lap: In-lap, 1-based.
+        reason: ``damage`` (a repair with new tyres), ``drive_through`` (a penalty) or
+            ``tyres`` (a tyre change the team chose, the only discretionary kind).
+        stationary_s: Time standing in the box, s (0 for a drive-through).
+        new_tyres: New tyres fitted.
+        pit_time_s: Pit-lane time, entry to exit, s.
+        decided: The stop came from a ``decisions.Decision``, not from the plan.
+        position_before: Position at the crossing before the in-lap (the grid slot for a
+            lap-1 stop).
+        rejoin_position: Position at the first crossing after the stop (the end of the
+            out-lap); None when the car ran no out-lap.
+        pit_exit_s: Race time at which the car left the pit lane, s.
+        gap_ahead_s: At the pit exit, how long before the car the car just ahead of it
+            in race order passed that point of the track, s; None when none did.
+        gap_behind_s: How long after the car the car just behind it in race order
+            passed the pit exit, s; None when none did.
+    """
 
     car: int
     lap: int
@@ -54,6 +76,12 @@ class PitStop:
     stationary_s: float
     new_tyres: bool
     pit_time_s: float = 0.0
+    decided: bool = False
+    position_before: int | None = None
+    rejoin_position: int | None = None
+    pit_exit_s: float | None = None
+    gap_ahead_s: float | None = None
+    gap_behind_s: float | None = None
 
 
 @dataclass

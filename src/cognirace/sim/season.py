@@ -3,13 +3,17 @@
 Every race gets its own generator from ``numpy.random.SeedSequence([seed, track,
 round, race])`` and the roster one from ``[seed, ROSTER_KEY]``, so the same seed writes
 byte-identical files whatever else runs.
+
+``branch`` runs one race of a season again, timing only (no file, no telemetry), with
+decisions for some cars: the backtest's way to ask what a different stop would have
+done in the very same race.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +24,9 @@ from cognirace.domain.tracks import TRACKS
 from cognirace.errors import ConfigError
 from cognirace.sim.car_files import SessionMeta
 from cognirace.sim.config import QuirkRates, RaceConfig
+from cognirace.sim.decisions import Decision
 from cognirace.sim.drivers import MAX_CARS, Driver, make_roster, pick_field
-from cognirace.sim.engine import simulate_race
+from cognirace.sim.engine import RaceResult, simulate_race
 from cognirace.sim.race_files import (
     PROVISIONAL_TRACKS,
     VALUE_VARIANT_TRACKS,
@@ -157,18 +162,55 @@ def race_folder(out: Path, config: RaceConfig) -> Path:
     return out / config.meta_event / config.track
 
 
+def race_field(config: RaceConfig, drivers: list[Driver], seed: int
+               ) -> tuple[list[Driver], np.random.Generator]:
+    """The race's field in car order and the engine's generator, as ``simulate_one`` draws them.
+
+    Args:
+        config: The race.
+        drivers: The season's roster (``season_roster(seed)``).
+        seed: The season's seed.
+    """
+    field_rng = np.random.default_rng(race_seed(seed, config).spawn(4)[0])
+    picked = pick_field(drivers, config.n_cars, field_rng)
+    return [drivers[i] for i in picked], field_rng
+
+
+def branch(config: RaceConfig, drivers: list[Driver], seed: int,
+           decisions: Sequence[Decision] | None = None, *, base: RaceResult | None = None
+           ) -> RaceResult:
+    """One race of a season with decisions for some cars, timing only (nothing written).
+
+    The race is ``simulate_one``'s for the same arguments: with no decisions the very
+    same, with decisions the same except for the decided stops (``engine.simulate_race``).
+    Address cars by number (``Decision.pit("13", 8)``): the field's order is drawn here.
+
+    Args:
+        config: The race.
+        drivers: The season's roster (``season_roster(seed)``).
+        seed: The season's seed.
+        decisions: Stops decided for some cars; None for the race as it ran.
+        base: This race's result without decisions (``branch(config, drivers, seed)``):
+            running many branches of one race, pass it to halve each branch's time.
+    """
+    config.validate()
+    field_drivers, field_rng = race_field(config, drivers, seed)
+    return simulate_race(config, field_drivers, field_rng, decisions, base=base)
+
+
 def simulate_one(
     out: Path, config: RaceConfig, drivers: list[Driver], seed: int,
     progress: Progress | None = None, *, first_sebring_r1: bool = False,
+    decisions: Sequence[Decision] | None = None,
 ) -> RaceSummary:
-    """Simulate one race and write its files and truth under ``race_folder(out, config)``."""
+    """Simulate one race and write its files and truth under ``race_folder(out, config)``.
+
+    ``decisions`` branch the race (see ``branch``); without them it is the season's race.
+    """
     config.validate()
-    ss = race_seed(seed, config)
-    engine_ss, ident_ss, tel_ss, lap_ss = ss.spawn(4)
-    field_rng = np.random.default_rng(engine_ss)
-    picked = pick_field(drivers, config.n_cars, field_rng)
-    field_drivers = [drivers[i] for i in picked]
-    race = simulate_race(config, field_drivers, field_rng)
+    _, ident_ss, tel_ss, lap_ss = race_seed(seed, config).spawn(4)
+    field_drivers, field_rng = race_field(config, drivers, seed)
+    race = simulate_race(config, field_drivers, field_rng, decisions)
     folder = race_folder(out, config)
     folder.mkdir(parents=True, exist_ok=True)
     start_utc = dt.datetime.combine(config.race_date, dt.time(), tzinfo=dt.UTC) + \
@@ -234,7 +276,9 @@ __all__ = [
     "VALUE_VARIANT_TRACKS",
     "RaceSummary",
     "SeasonSummary",
+    "branch",
     "plan_season",
+    "race_field",
     "race_folder",
     "season_roster",
     "simulate_one",

@@ -214,11 +214,8 @@ def write_sections(path: Path, race: RaceResult, start_utc: dt.datetime) -> None
 
 
 def classification(race: RaceResult) -> list[int]:
-    """Cars in finishing order: classified by laps then time, retired cars after by laps."""
-    total = np.array([race.end_s[race.laps_done[c] - 1, c] if race.laps_done[c] else np.inf
-                      for c in range(race.n_cars)])
-    dnf = np.array([s == "DNF" for s in race.status])
-    return [int(c) for c in np.lexsort((total, -race.laps_done, dnf))]
+    """Cars in finishing order (``RaceResult.classification``)."""
+    return race.classification()
 
 
 def _gap(laps: int, total: float, ref_laps: int, ref_total: float, *, minute: str) -> str:

@@ -6,12 +6,18 @@ car it started behind passes it with a probability that grows with its pace adva
 and racecraft and shrinks with the track's ``overtake_difficulty``, else it is held up
 just behind. Under a full-course yellow nobody passes: cars close up to the queue at up
 to ``CAUTION_CATCH_FACTOR`` times a perfect lap.
+
+How many random numbers a lap needs depends on where the cars are, so ``resolve_order``
+takes them from a ``TrafficDraws`` that names each one (the car and the car it tries to
+pass): ``GeneratorDraws`` takes them from the race's generator in call order, and a
+branched race (``tape``) gives each named draw the value it had in the race it branches.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +59,33 @@ class LapTraffic:
     overtaken: IntArray
 
 
+class TrafficDraws(Protocol):
+    """The random numbers of one lap's traffic, each named by the cars it concerns."""
+
+    def queue_gap_s(self, car: int) -> float:
+        """Gap ``car`` leaves to the car ahead in the yellow queue, s (``CAUTION_GAP_S``)."""
+        ...
+
+    def pass_roll(self, car: int, other: int) -> float:
+        """Uniform 0..1 deciding whether ``car`` passes ``other`` on this lap."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorDraws:
+    """Traffic draws straight from a generator, in the order ``resolve_order`` asks."""
+
+    rng: np.random.Generator
+
+    def queue_gap_s(self, car: int) -> float:
+        """Gap to the car ahead in the yellow queue, s."""
+        return float(self.rng.uniform(*CAUTION_GAP_S))
+
+    def pass_roll(self, car: int, other: int) -> float:
+        """Uniform 0..1 for a pass attempt."""
+        return float(self.rng.random())
+
+
 def _p_pass(adv_s: float, difficulty: float, craft_car: float, craft_other: float) -> float:
     """Chance to pass on this lap with a pace advantage of ``adv_s`` seconds.
 
@@ -67,7 +100,7 @@ def _p_pass(adv_s: float, difficulty: float, craft_car: float, craft_other: floa
 def resolve_order(
     prev_end: FloatArray, own_end: FloatArray, free: FloatArray, alive: BoolArray,
     pitting: BoolArray, *, caution: bool, base_s: float, difficulty: float,
-    craft: FloatArray, rng: np.random.Generator,
+    craft: FloatArray, draws: TrafficDraws,
 ) -> LapTraffic:
     """Place every running car at the line.
 
@@ -82,7 +115,7 @@ def resolve_order(
         base_s: A perfect green lap, s.
         difficulty: The track's ``overtake_difficulty``.
         craft: Each driver's racecraft, 0..1.
-        rng: The race's generator.
+        draws: The lap's random numbers (``GeneratorDraws(rng)`` for a plain race).
     """
     n = len(own_end)
     order = [int(c) for c in np.argsort(prev_end, kind="stable") if alive[c]]
@@ -98,7 +131,7 @@ def resolve_order(
             ahead = max(on_track, key=lambda c: ends[c])
             if caution:
                 catch = prev_end[car] + CAUTION_CATCH_FACTOR * base_s
-                queue = ends[ahead] + rng.uniform(*CAUTION_GAP_S)
+                queue = ends[ahead] + draws.queue_gap_s(car)
                 t_new = max(queue, min(t, catch))
                 traffic[car] += t_new - t
                 t = t_new
@@ -116,7 +149,7 @@ def resolve_order(
                 k -= 1
                 continue
             pace_other = float(ends[other] - prev_end[other])  # as it ran, held up or not
-            if rng.random() < _p_pass(pace_other - free[car], difficulty, craft[car],
+            if draws.pass_roll(car, other) < _p_pass(pace_other - free[car], difficulty, craft[car],
                                       craft[other]):
                 made[car] += 1
                 suffered[other] += 1
@@ -134,4 +167,5 @@ def resolve_order(
     return LapTraffic(ends, traffic, made, suffered)
 
 
-__all__ = ["CAUTION_CATCH_FACTOR", "LapTraffic", "resolve_order"]
+__all__ = ["CAUTION_CATCH_FACTOR", "CAUTION_GAP_S", "GeneratorDraws", "LapTraffic",
+           "TrafficDraws", "resolve_order"]

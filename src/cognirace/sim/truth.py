@@ -17,7 +17,12 @@ Files in ``truth/``, one set per session (``R1_laps.parquet`` ...):
 * ``<S>_cautions.parquet``, ``<S>_pit_stops.parquet``, ``<S>_faults.parquet``: the events,
   with faults' start and end as laps and as race seconds and their channels; a
   caution's ``first_share`` and ``restart_share`` (share of its first flagged lap and of
-  the green-flagged lap after its last run at caution pace) and ``pace``.
+  the green-flagged lap after its last run at caution pace) and ``pace``; a stop's
+  ``decided`` (from a branch's decision), ``position_before`` (at the crossing before
+  the in-lap; grid slot on lap 1), ``rejoin_position`` (at the first crossing after the
+  stop; null without an out-lap), ``pit_exit_s`` and the gaps at the pit exit to the
+  cars just ahead and behind in race order (``gap_ahead_s``, ``gap_behind_s``; null
+  when there is none), as ``stops`` measures them.
 
 Car numbers (``car_number``, ``cause_car_number``) are text: ``"03"`` and ``"3"`` differ.
 """
@@ -35,6 +40,7 @@ import polars as pl
 from cognirace.domain.formats import chassis_vehicle_id
 from cognirace.sim.car_files import CarIdentity
 from cognirace.sim.engine import TERMS, RaceResult
+from cognirace.sim.result import lap_positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,7 @@ def laps_table(race: RaceResult, labels: RaceLabels) -> pl.DataFrame:
     end = race.end_s[lap_idx, car_idx]
     lap_time = race.lap_time_s[lap_idx, car_idx]
     start = np.round(end - lap_time, 3)
-    position = np.zeros_like(race.end_s)
-    for lap in range(race.end_s.shape[0]):
-        col = race.end_s[lap]
-        ok = np.isfinite(col)
-        position[lap, ok] = np.argsort(np.argsort(col[ok])) + 1
+    position = lap_positions(race.end_s)
     start_us = int(labels.start_utc.timestamp() * 1e6)
     cols: dict[str, object] = {
         "race_id": [labels.race_id] * len(lap_idx),
@@ -151,11 +153,16 @@ def events_tables(race: RaceResult, labels: RaceLabels) -> dict[str, pl.DataFram
     )
     stops = pl.DataFrame(
         [{"race_id": rid, "car_number": num[p.car], "lap": p.lap, "reason": p.reason,
-          "stationary_s": p.stationary_s, "pit_time_s": p.pit_time_s, "new_tyres": p.new_tyres}
+          "stationary_s": p.stationary_s, "pit_time_s": p.pit_time_s, "new_tyres": p.new_tyres,
+          "decided": p.decided, "position_before": p.position_before,
+          "rejoin_position": p.rejoin_position, "pit_exit_s": p.pit_exit_s,
+          "gap_ahead_s": p.gap_ahead_s, "gap_behind_s": p.gap_behind_s}
          for p in race.pit_stops],
         schema={"race_id": pl.String, "car_number": pl.String, "lap": pl.Int64,
                 "reason": pl.String, "stationary_s": pl.Float64, "pit_time_s": pl.Float64,
-                "new_tyres": pl.Boolean},
+                "new_tyres": pl.Boolean, "decided": pl.Boolean, "position_before": pl.Int64,
+                "rejoin_position": pl.Int64, "pit_exit_s": pl.Float64,
+                "gap_ahead_s": pl.Float64, "gap_behind_s": pl.Float64},
     )
     fault_rows = []
     for f in race.faults:
