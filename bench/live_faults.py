@@ -109,6 +109,7 @@ def _replay(lake: Lake, race_id: str, models: dict[str, Any], minutes: float
                         {**models, "anomaly": detector}.get)
     for body in race_frames(lake, race_id, frame_s=FRAME_S):
         engine.apply(parse_frame(body))
+    engine.settle()
     truth = load_truth(lake, [race_id])
     start = truth["race"]["start_utc"][0]
     faults = truth["faults"]

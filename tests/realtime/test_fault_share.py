@@ -232,6 +232,7 @@ def test_faults_are_flagged_in_their_windows_more_often_than_clean_windows(
                         {"anomaly": detector}.get)
     for body in race_frames(unseen, race_id, frame_s=10.0):
         engine.apply(parse_frame(body))
+    engine.settle()
     truth = load_truth(unseen, [race_id])
     windows = pl.concat(detector.answers)
     share = fault_share(truth["faults"], truth["race"]["start_utc"][0], engine.log.events,

@@ -20,7 +20,8 @@ import polars as pl
 import pytest
 
 from cognirace.errors import SchemaError
-from cognirace.features import feature_table
+from cognirace.features import LiveFeatureBuilder, feature_table
+from cognirace.features.live import OPEN_LAPS
 from cognirace.features.style import style_table
 from cognirace.features.windows import HISTORY_COLUMNS, KEYS, window_table, with_car_history
 from cognirace.lake import Lake
@@ -50,7 +51,7 @@ from cognirace.realtime.lap_inputs import (
     TIRE_MAX_SEEN_LAPS,
     TIRE_MIN_SEEN_LAPS,
 )
-from cognirace.realtime.telemetry_inputs import OPEN_LAPS, RECORD_WINDOWS, LapSamples
+from cognirace.realtime.telemetry_inputs import RECORD_WINDOWS
 from cognirace.realtime.tower import CarState
 
 TINY_RACE_S = 1800.0
@@ -99,6 +100,7 @@ def _replay(lake: Lake, race: str, models: Callable[[str], Any], *,
     engine = RaceEngine(race_info(lake, race, duration_s=TINY_RACE_S), models)
     for body in race_frames(lake, race, frame_s=FRAME_S, telemetry=telemetry):
         engine.apply(parse_frame(body))
+    engine.settle()
     return engine
 
 
@@ -470,15 +472,19 @@ def test_what_the_models_read_stays_bounded_over_a_long_race(
 
 
 def test_a_logger_that_never_crosses_holds_a_few_laps_only() -> None:
-    buffer = LapSamples()
+    builder = LiveFeatureBuilder("r", "barber", "R1")
     start = dt.datetime(2025, 4, 6, 15, tzinfo=dt.UTC)
     for lap in range(1, 11):
-        buffer.add(pl.DataFrame({
+        builder.add_samples(pl.DataFrame({
             "vehicle_id": ["GR86-9"] * 5, "lap": [lap] * 5,
             "time": [start + dt.timedelta(seconds=100 * lap + i) for i in range(5)]}))
-    assert buffer.held_laps() == OPEN_LAPS
-    samples = buffer.complete("GR86-9", 10)
+    assert builder.held_laps() == OPEN_LAPS
+    assert builder.n_evicted_samples == 5 * (10 - OPEN_LAPS)
+    builder.complete_lap({"car_number": "9", "vehicle_id": "GR86-9", "lap": 10,
+                          "lap_end": start + dt.timedelta(seconds=1_200)})
+    samples = builder.completed_samples("GR86-9", 10)
     assert samples is not None and samples.height == 5
-    assert buffer.held_laps() == 0
-    buffer.add(pl.DataFrame({"vehicle_id": ["GR86-9"], "lap": [9], "time": [start]}))
-    assert buffer.n_late == 1 and buffer.held_laps() == 0
+    assert builder.completed_samples("GR86-9", 9) is None
+    assert builder.held_laps() == OPEN_LAPS - 1
+    builder.add_samples(pl.DataFrame({"vehicle_id": ["GR86-9"], "lap": [10], "time": [start]}))
+    assert builder.n_late_samples == 1 and builder.held_laps() == OPEN_LAPS - 1

@@ -73,6 +73,15 @@ from cognirace.models.lgbm import BASE_PARAMS, load_booster, save_booster
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task, truth_by_car
 
+SMALL_BATCH = 2_000
+"""Windows up to which the boosters predict on one thread: a live race scores a few
+dozen windows at a time, where starting OpenMP's threads costs more than the trees."""
+
+
+def _threads(x: FloatArray) -> int:
+    """LightGBM threads for ``x``'s rows (0: OpenMP's default)."""
+    return 1 if len(x) <= SMALL_BATCH else 0
+
 
 class AnomalyDetector(Model):
     """A LightGBM fault detector beside the z-score rule, sharing one alarm budget.
@@ -213,13 +222,15 @@ class AnomalyDetector(Model):
     @staticmethod
     def _score(booster: lgb.Booster, x: FloatArray) -> FloatArray:
         """P(fault) of each window."""
-        return np.clip(np.asarray(booster.predict(x), dtype=np.float64).reshape(-1), 0.0, 1.0)
+        return np.clip(np.asarray(booster.predict(x, num_threads=_threads(x)),
+                                  dtype=np.float64).reshape(-1), 0.0, 1.0)
 
     def _kinds(self, x: FloatArray) -> npt.NDArray[np.int64]:
         """The most likely fault class of each window (index into ``KINDS``, never 0)."""
         if self.kind_booster_ is None:
             return np.full(len(x), self.only_kind_, dtype=np.int64)
-        proba = np.asarray(self.kind_booster_.predict(x), dtype=np.float64).reshape(len(x), -1)
+        proba = np.asarray(self.kind_booster_.predict(x, num_threads=_threads(x)),
+                           dtype=np.float64).reshape(len(x), -1)
         return np.asarray(1 + np.argmax(proba, axis=1), dtype=np.int64)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:

@@ -23,6 +23,14 @@ required input unknown, say, on lap 1), leaves its answer out and is counted in
 ``model_skips`` (``name`` when it refused, ``name:not_loaded`` when it was not there):
 no answer is ever made up. Every buffer behind these inputs is bounded, so a lap
 completion costs the same at the end of a race as at its start.
+
+The rows of the windows a frame completes (the costliest query of a frame, all in
+Polars, which leaves the interpreter free) are computed on a thread of their own while
+the engine goes on with the frame and the next one; the detector then answers them, and
+their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready, else
+at the start of the next frame or of the next read (``settle``). Either way they come
+after every event of the frame that completed the windows and before any of the next, so
+one process and every replica log the same events in the same order.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +52,12 @@ from cognirace.realtime.alerts import LOW_FUEL_MARGIN_LAPS, PIT_WINDOW_SAVING_S,
 from cognirace.realtime.events import Event, EventLog
 from cognirace.realtime.frames import Frame
 from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
-from cognirace.realtime.telemetry_inputs import LapSamples, Windows, style_lap, style_row
+from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import CarState, RaceInfo, Tower
+
+_WINDOW_ROWS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cognirace-windows")
+"""Where window rows are computed: one thread for every race of the process, since
+Polars runs each query on all cores anyway."""
 
 Models = Callable[[str], Model | None]
 """The production model of a task by name, or None when it is not loaded."""
@@ -88,9 +101,9 @@ class RaceEngine:
     _stints: TireStints = field(default_factory=TireStints)
     _leader: LeaderLaps = field(default_factory=LeaderLaps)
     _lines: LineGraphs = field(default_factory=LineGraphs)
-    _laps: LapSamples = field(default_factory=LapSamples)
     _windows: Windows = field(default_factory=Windows)
     _pitloss: tuple[Model, dict[str, float]] | None = None
+    _pending_windows: Future[pl.DataFrame] | None = None
 
     def __post_init__(self) -> None:
         self.tower = Tower(self.info)
@@ -109,6 +122,7 @@ class RaceEngine:
         if frame.seq > last + 1 and last >= 0:
             self.seq_gaps += frame.seq - last - 1
         first_event = len(self.log.events)
+        self._settle_windows()
         for time, flag in sorted(frame.flags):
             self._flag(time, flag)
         for row in frame.weather.with_columns(race_id=pl.lit(self.info.race_id)
@@ -120,6 +134,8 @@ class RaceEngine:
             self._crossing(row)
         self.last_seq[frame.source] = frame.seq
         self.frames_applied += 1
+        if self._pending_windows is not None and self._pending_windows.done():
+            self._settle_windows()
         return Ack(frame.source, frame.seq, duplicate=False,
                    events=tuple(self.log.events[first_event:]))
 
@@ -130,11 +146,11 @@ class RaceEngine:
             self.tower.sample(row)
         if "lap" in samples.columns:
             self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
-            self._laps.add(samples)
-        windows = self._windows.add(samples, rows=lambda: self._loaded("anomaly"),
-                                    history=self._anomaly_reads_history)
-        if windows is not None:
-            self._anomaly(windows)
+        completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
+        if completed is not None:
+            self._settle_windows()  # the windows before first: records and events in order
+            self._pending_windows = _WINDOW_ROWS.submit(
+                self._windows.rows, completed, self._anomaly_reads_history())
         self.samples_applied += samples.height
 
     def _flag(self, time: dt.datetime, flag: str) -> None:
@@ -158,7 +174,8 @@ class RaceEngine:
             self.model_skips["features"] += 1
             row = None
         vehicle = lap.get("vehicle_id")
-        samples = None if vehicle is None else self._laps.complete(vehicle, int(lap["lap"]))
+        samples = None if vehicle is None else \
+            self._features.completed_samples(vehicle, int(lap["lap"]))
         if row is not None and row.height:
             self._predict(car, row, samples)
         self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
@@ -265,6 +282,22 @@ class RaceEngine:
             if car is not None:
                 car.predictions["traffic"] = answer
 
+    def settle(self) -> None:
+        """Finish what a frame left running (the rows of the windows it completed) and
+        raise its events; reads call it, so they never miss an answer."""
+        self._settle_windows()
+
+    def _settle_windows(self) -> None:
+        pending, self._pending_windows = self._pending_windows, None
+        if pending is None:
+            return
+        try:
+            rows = pending.result()
+        except CogniraceError:
+            self.model_skips["anomaly"] += 1
+            return
+        self._anomaly(rows)
+
     def _anomaly_reads_history(self) -> bool:
         """Whether the loaded detector reads the windows' car-history columns (the
         default one does not, and they are the costliest part of a window)."""
@@ -298,6 +331,7 @@ class RaceEngine:
 
     def state(self) -> dict[str, Any]:
         """The timing tower with the stream's health and the race's answers."""
+        self.settle()
         return {**self.tower.to_json(), "frames": self.frames_applied,
                 "samples": self.samples_applied, "seq_gaps": self.seq_gaps,
                 "last_seq": dict(self.last_seq), "events": len(self.log.events),
@@ -307,6 +341,7 @@ class RaceEngine:
 
     def car(self, car_number: str) -> dict[str, Any] | None:
         """One car's row with its latest predictions; None for a car never seen."""
+        self.settle()
         car = self.tower.cars.get(car_number)
         if car is None:
             return None
@@ -315,8 +350,9 @@ class RaceEngine:
     def held(self) -> dict[str, int]:
         """What the model inputs' buffers hold now, each bounded whatever the race's
         length (for health checks and the tests that hold them to it)."""
+        self.settle()
         return {"tire_laps": self._stints.held_laps(), "line_rows": self._lines.held_rows(),
-                "lap_samples_laps": self._laps.held_laps(),
+                "lap_samples_laps": self._features.held_laps(),
                 "record_windows": self._windows.held_windows()}
 
 

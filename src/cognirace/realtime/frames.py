@@ -75,9 +75,18 @@ class Frame:
         return self.samples.height + self.laps.height + len(self.flags) + self.weather.height
 
 
+_EMPTY: dict[tuple[tuple[str, str], ...], pl.DataFrame] = {}
+
+
 def empty(schema: pl.Schema) -> pl.DataFrame:
-    """An empty frame of a lake table's schema, without ``race_id``."""
-    return pl.DataFrame(schema={k: v for k, v in schema.items() if k != "race_id"})
+    """An empty frame of a lake table's schema, without ``race_id`` (made once per
+    schema: every frame lacks most of its parts)."""
+    key = tuple((name, str(dtype)) for name, dtype in schema.items())
+    made = _EMPTY.get(key)
+    if made is None:
+        made = _EMPTY[key] = pl.DataFrame(
+            schema={k: v for k, v in schema.items() if k != "race_id"})
+    return made
 
 
 def parse_time(value: Any, where: str) -> dt.datetime:
@@ -136,23 +145,54 @@ def _typed(rows: Sequence[Mapping[str, Any]], schema: pl.Schema, key: str,
     return fast if fast is not None else _typed_rows(rows, schema, key, required)
 
 
+_Plan = tuple[list[pl.Expr], list[pl.Expr]] | None
+_PLANS: dict[tuple[Any, ...], _Plan] = {}
+"""The typing query of each shape of rows seen (their columns and inferred types): a
+stream sends the same shape frame after frame, and building the query costs more than
+running it on a frame's few hundred rows."""
+_MAX_PLANS = 256
+
+
 def _typed_columnar(rows: Sequence[Mapping[str, Any]], schema: pl.Schema,
                     required: Sequence[str]) -> pl.DataFrame | None:
     """The rows typed in columns, or None when a value needs the row-by-row check."""
-    names = [n for n in schema.names() if n != "race_id"]
     try:
         raw = pl.from_dicts(rows, infer_schema_length=None)
     except (pl.exceptions.PolarsError, TypeError, ValueError):
         return None
+    shape = (tuple((n, str(t)) for n, t in schema.items()), tuple(required),
+             tuple((n, str(t)) for n, t in raw.schema.items()))
+    if shape not in _PLANS:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[shape] = _plan(raw.schema, schema, required)
+    plan = _PLANS[shape]
+    if plan is None:
+        return None
+    columns, checks = plan
+    try:
+        typed = raw.select(columns)
+    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        return None
+    flags = typed.select(checks).row(0) if checks else ()
+    if any(flags):
+        return None
+    return typed
+
+
+def _plan(got_schema: pl.Schema, schema: pl.Schema, required: Sequence[str]) -> _Plan:
+    """The casts from rows of ``got_schema`` to ``schema`` and the checks of the result;
+    None when a column's inferred type cannot be vouched for in columns."""
+    names = [n for n in schema.names() if n != "race_id"]
     columns = []
     for name in names:
         dtype = schema[name]
-        if name not in raw.columns:
+        if name not in got_schema:
             if name in required:
                 return None
             columns.append(pl.lit(None, dtype=dtype).alias(name))
             continue
-        got = raw.schema[name]
+        got = got_schema[name]
         col = pl.col(name)
         if got == pl.Null:
             columns.append(col.cast(dtype))
@@ -177,17 +217,10 @@ def _typed_columnar(rows: Sequence[Mapping[str, Any]], schema: pl.Schema,
             if not (got.is_float() or got.is_integer()):
                 return None
             columns.append(col.cast(dtype))
-    try:
-        typed = raw.select(columns)
-    except (pl.exceptions.PolarsError, TypeError, ValueError):
-        return None
     checks = [pl.col(n).is_null().any().alias(f"null_{n}") for n in required]
     checks += [(~pl.col(n).is_finite()).any().alias(f"nan_{n}") for n in names
                if schema[n].is_float()]
-    flags = typed.select(checks).row(0) if checks else ()
-    if any(flags):
-        return None
-    return typed
+    return columns, checks
 
 
 def _typed_rows(rows: Sequence[Mapping[str, Any]], schema: pl.Schema, key: str,
@@ -274,6 +307,33 @@ def _long_samples(rows: Sequence[Mapping[str, Any]], clocks: ClockOffsets) -> pl
     return _typed(list(samples.values()), TELEMETRY, "samples", ("vehicle_id", "time"))
 
 
+_RANGE_CHECKS: dict[tuple[tuple[str, str], ...], tuple[list[Any], list[pl.Expr]]] = {}
+"""The range query of each shape of wide samples (few: the lake's telemetry schema)."""
+
+
+def _check_ranges(wide: pl.DataFrame) -> None:
+    """Refuse a channel's value outside what its sensor can read, naming the first
+    (one query for every channel: a frame holds hundreds of rows)."""
+    if wide.is_empty():
+        return
+    shape = tuple((n, str(t)) for n, t in wide.schema.items())
+    if shape not in _RANGE_CHECKS:
+        channels = [(name, channel) for name in wide.columns
+                    if (channel := CHANNEL_BY_COLUMN.get(name)) is not None
+                    and wide.schema[name].is_float()]
+        _RANGE_CHECKS[shape] = (channels, [
+            ((pl.col(n) < c.low) | (pl.col(n) > c.high)).any().alias(n) for n, c in channels])
+    channels, checks = _RANGE_CHECKS[shape]
+    if not channels:
+        return
+    out = wide.select(checks).row(0)
+    for (name, channel), bad in zip(channels, out, strict=True):
+        if bad:
+            first = wide.filter((pl.col(name) < channel.low) | (pl.col(name) > channel.high))
+            raise FrameError(f"outside {channel.low}..{channel.high} {channel.unit}",
+                             column=f"samples.{name}", value=first[name][0])
+
+
 def parse_frame(body: Any, clocks: ClockOffsets | None = None) -> Frame:
     """Check a frame's JSON (already decoded) and turn it into typed rows.
 
@@ -300,13 +360,7 @@ def parse_frame(body: Any, clocks: ClockOffsets | None = None) -> Frame:
         wide = _long_samples(samples, clocks if clocks is not None else ClockOffsets())
     else:
         wide = _typed(samples, TELEMETRY, "samples", ("vehicle_id", "time"))
-        for name in wide.columns:
-            channel = CHANNEL_BY_COLUMN.get(name)
-            if channel is not None and wide[name].dtype.is_float():
-                bad = wide.filter((pl.col(name) < channel.low) | (pl.col(name) > channel.high))
-                if bad.height:
-                    raise FrameError(f"outside {channel.low}..{channel.high} {channel.unit}",
-                                     column=f"samples.{name}", value=bad[name][0])
+        _check_ranges(wide)
     flags = []
     for index, row in enumerate(raw["flags"]):
         flag = row.get("flag")
