@@ -2,26 +2,45 @@
 
 - ``PUT /v1/races/{race_id}`` declares a race (track, session, start, timed length,
   entry list); declaring it again with the same track and session changes nothing.
-- ``POST /v1/races/{race_id}/frames`` applies one frame; ``WS /v1/races/{race_id}/stream``
-  takes frames as text messages and answers each with its acknowledgement, pushing the
-  events the frame raised. A malformed frame gets a problem object naming the field and
-  the connection stays open; a message over the body limit closes it with code 1009.
+- ``POST /v1/races/{race_id}/frames`` applies one frame.
+- ``WS /v1/races/{race_id}/stream`` both ways. In: frames as text messages, each
+  answered with its acknowledgement ``{"ack", "source", "duplicate", "events"}``; a
+  malformed frame gets a problem object naming the field and the connection stays open;
+  a message over the body limit closes it with code 1009. Out, pushed as it happens:
+  every event of the race as ``{"event": {...}}`` in ``seq`` order, whoever's frame
+  raised it and on whichever replica, from the first (``?after=<seq>`` resumes after the
+  last one a client has; ``?events=false`` pushes none); with ``?echo=telemetry``, at
+  most every ``ECHO_EVERY_S`` a snapshot of each car's place, lap, distance and speed as
+  ``{"echo": {"clock", "lap", "flag", "cars", "n_dropped"}}``. A frame's ack comes
+  before the events it raised.
 - ``GET /v1/races``, ``/v1/races/{id}/state`` (the timing tower), ``/v1/races/{id}/cars/
   {car}`` (one car and its latest predictions), ``/v1/races/{id}/events`` (server-sent
   events, resuming after ``Last-Event-ID``).
 
-Sending frames needs a key with the ``stream`` scope; reading needs ``predict``. Frames
-are not rate-limited (a timing feed and its loggers send many a second, and a stream key
-is given to feeds only); declaring a race and every read take a token as predictions do.
+A slow WebSocket client never holds the race up: each connection sends from its own
+writer task, never inside a frame or under the race's lock (``realtime.outbox``). It
+never loses an event (they are read from the race's log by cursor: a slow reader falls
+behind and catches up) nor an answer to its frames (their queue is bounded: when full,
+the connection stops reading frames). Only telemetry echoes are dropped, the oldest
+first, counted in ``n_dropped``.
+
+Sending frames needs a key with the ``stream`` scope; reading needs ``predict``. On the
+WebSocket a ``predict`` key reads (events and echoes are pushed) and its frames get a
+403 problem naming the ``stream`` scope; a ``stream`` key without ``predict`` sends
+frames and gets no pushes. Frames are not rate-limited (a timing feed and its loggers
+send many a second, and a stream key is given to feeds only); declaring a race and every
+HTTP read take a token as predictions do.
 
 With ``COGNIRACE_REDIS_URL`` set, races live in a log in Redis that every replica folds
 (see ``realtime.framelog``): any replica takes a frame or answers a read, each read
-catching up first. When Redis fails the answer is a 503; resending a frame is safe.
+catching up first. When Redis fails the answer is a 503 (on the WebSocket, a close with
+code 1011: reconnect with ``after``); resending a frame is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 from typing import Any
@@ -42,6 +61,7 @@ from cognirace.realtime.events import Event
 from cognirace.realtime.framelog import RaceStoreError
 from cognirace.realtime.frames import FrameError
 from cognirace.realtime.hub import LiveRace, RaceHub
+from cognirace.realtime.outbox import ECHO_QUEUE, Outbox, watch
 from cognirace.realtime.tower import Entry, RaceInfo
 
 router = APIRouter(prefix="/v1/races", tags=["live races"])
@@ -51,6 +71,8 @@ EVENT_POLL_S = 0.1
 """How often an events stream looks for new events, s."""
 WS_TOO_BIG = 1009
 """WebSocket close code for a message over the limit."""
+ECHO_EVERY_S = 0.25
+"""Least wall time between two telemetry echoes on one WebSocket, s."""
 
 
 _NUMBER_TYPE, _NUMBER_FIELD = car_number_field("Race number as text (`021` and `21` are "
@@ -223,12 +245,12 @@ async def events(request: Request, race_id: str, car: str | None = None,
     await get_service(request).admit(request)
     race = await _race(hub_of(request), race_id)
     last = request.headers.get("last-event-id", "0")
-    seen = int(last) if last.isdigit() else 0
+    seen = int(last) if last.isascii() and last.isdigit() else 0
 
     async def stream() -> Any:
         nonlocal seen
         while True:
-            if race.log is not None:  # other replicas' frames raise events too
+            if race.behind:  # other replicas' frames, a frame's answers left running
                 try:
                     await run_in_threadpool(lambda: race.catch_up(wait=False))
                 except RaceStoreError:
@@ -248,14 +270,19 @@ async def events(request: Request, race_id: str, car: str | None = None,
 
 @router.websocket("/{race_id}/stream")
 async def stream(websocket: WebSocket, race_id: str) -> None:
-    """Frames in as text messages, an acknowledgement (with the frame's events) out."""
+    """Frames in, answers out; the race's events (and, asked for, telemetry echoes)
+    pushed as they happen (see the module docstring for the messages)."""
     service: Service = websocket.app.state.service
-    if not service.open_access:
-        key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
-        principal = service.keys.current().authenticate(key)
-        if principal is None or not principal.allows("stream"):
-            await websocket.close(code=1008, reason="a key with the stream scope is needed")
-            return
+    may_read, may_send = _socket_access(service, websocket)
+    if not (may_read or may_send):
+        await websocket.close(code=1008, reason="a key with the predict scope (to read) "
+                                                "or the stream scope (to send) is needed")
+        return
+    query = _socket_query(websocket)
+    if isinstance(query, str):
+        await websocket.close(code=1008, reason=query)
+        return
+    after, events, echo = query
     hub = hub_of(websocket)
     try:
         race = hub.races.get(race_id) or await run_in_threadpool(hub.get, race_id)
@@ -266,29 +293,97 @@ async def stream(websocket: WebSocket, race_id: str) -> None:
         await websocket.close(code=1008, reason=f"no live race {race_id!r}")
         return
     await websocket.accept()
-    limit = service.settings.max_body_bytes
+    outbox = Outbox(race.engine.log, after=after, events=events and may_read,
+                    echo_max=ECHO_QUEUE)
+    await _serve(websocket, race, outbox, may_send=may_send, echo=echo and may_read)
+
+
+def _socket_access(service: Service, websocket: WebSocket) -> tuple[bool, bool]:
+    """Whether the connection may read the race, and send it frames (open access: both)."""
+    if service.open_access:
+        return True, True
+    key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
+    principal = service.keys.current().authenticate(key)
+    if principal is None:
+        return False, False
+    return principal.allows("predict"), principal.allows("stream")
+
+
+def _socket_query(websocket: WebSocket) -> tuple[int, bool, bool] | str:
+    """``after``, ``events`` and ``echo`` from the query, or why they are refused."""
+    query = websocket.query_params
+    after = query.get("after", "0")
+    if not (after.isascii() and after.isdigit()):
+        return "after must be a whole number: the seq of the last event you have"
+    events = query.get("events", "true")
+    if events not in ("true", "false"):
+        return "events must be true or false"
+    echo = query.get("echo")
+    if echo not in (None, "telemetry"):
+        return "echo takes one value, telemetry"
+    return int(after), events == "true", echo == "telemetry"
+
+
+async def _serve(websocket: WebSocket, race: LiveRace, outbox: Outbox, *, may_send: bool,
+                 echo: bool) -> None:
+    """The connection's three tasks: receive, watch, write (``Outbox.serve``)."""
+    limit = websocket.app.state.service.settings.max_body_bytes
+    with contextlib.suppress(WebSocketDisconnect):  # the client left while we were sending
+        await outbox.serve(websocket.send_bytes, websocket.close,
+                           receive=_receive(websocket, race, outbox, may_send=may_send,
+                                            limit=limit),
+                           watch=_watch(race, outbox, echo=echo))
+
+
+async def _receive(websocket: WebSocket, race: LiveRace, outbox: Outbox, *, may_send: bool,
+                   limit: int) -> None:
+    """Frames in, each answer queued in order; returns when the client leaves, or after
+    asking the writer to close on a message over ``limit``."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        data: str | bytes = text if text is not None else message.get("bytes") or b""
+        if len(data) > limit:
+            outbox.close(WS_TOO_BIG, f"message over {limit} bytes")
+            return
+        await outbox.reply(_answer(race, data, may_send=may_send))
+
+
+async def _answer(race: LiveRace, data: str | bytes, *, may_send: bool) -> bytes:
+    """The answer to one message: its ack, or a problem (the connection stays open)."""
+    if not may_send:
+        return orjson.dumps(_problem(403, "this key lacks the 'stream' scope: sending frames "
+                                     "needs a key with the stream scope; this connection "
+                                     "may only read the race", "frame", kind="forbidden"))
     try:
-        while True:
-            message = await websocket.receive_text()
-            if len(message) > limit:
-                await websocket.close(code=WS_TOO_BIG, reason=f"message over {limit} bytes")
-                return
-            try:
-                answer = await run_in_threadpool(_apply, race, orjson.loads(message))
-            except orjson.JSONDecodeError as exc:
-                answer = _problem(422, f"the frame is not JSON: {exc}", "body")
-            except ProblemError as exc:
-                errors = exc.extra.get("errors") or [{"field": "frame"}]
-                answer = _problem(exc.status, exc.detail, errors[0]["field"])
-            except CogniraceError as exc:
-                answer = _problem(422, str(exc), "frame")
-            await websocket.send_bytes(orjson.dumps(answer))
-    except WebSocketDisconnect:
-        return
+        answer = await run_in_threadpool(_apply, race, orjson.loads(data))
+    except orjson.JSONDecodeError as exc:
+        answer = _problem(422, f"the frame is not JSON: {exc}", "body")
+    except ProblemError as exc:
+        errors = exc.extra.get("errors") or [{"field": "frame"}]
+        answer = _problem(exc.status, exc.detail, errors[0]["field"],
+                          kind=exc.kind or "invalid-frame")
+    except CogniraceError as exc:
+        answer = _problem(422, str(exc), "frame")
+    return orjson.dumps(answer)
 
 
-def _problem(status: int, detail: str, field: str) -> dict[str, Any]:
-    return {"type": "https://cognirace.dev/problems/invalid-frame", "status": status,
+async def _watch(race: LiveRace, outbox: Outbox, *, echo: bool) -> None:
+    """The push loop; when the shared log fails the connection closes with 1011, and
+    the client reconnects with ``after`` set to the last event it has."""
+    try:
+        await watch(race, outbox, run=run_in_threadpool, poll_s=EVENT_POLL_S,
+                    echo_every_s=ECHO_EVERY_S if echo else None)
+    except RaceStoreError:
+        outbox.close(1011, f"the race store is unavailable; reconnect with "
+                           f"after={outbox.cursor}")
+
+
+def _problem(status: int, detail: str, field: str, *, kind: str = "invalid-frame"
+             ) -> dict[str, Any]:
+    return {"type": f"https://cognirace.dev/problems/{kind}", "status": status,
             "detail": detail, "errors": [{"field": field, "reason": detail}]}
 
 

@@ -282,6 +282,11 @@ class RaceEngine:
             if car is not None:
                 car.predictions["traffic"] = answer
 
+    @property
+    def unsettled(self) -> bool:
+        """Whether a frame left answers running (see ``settle``)."""
+        return self._pending_windows is not None
+
     def settle(self) -> None:
         """Finish what a frame left running (the rows of the windows it completed) and
         raise its events; reads call it, so they never miss an answer."""

@@ -132,19 +132,27 @@ class LiveRace:
                            self.engine.info.race_id, entry_id, exc)
             raise
 
+    @property
+    def behind(self) -> bool:
+        """Whether a reader of the event log should ``catch_up`` first: other replicas'
+        frames may wait in the shared log, or a frame left answers running."""
+        return self.log is not None or self.engine.unsettled
+
     def catch_up(self, *, wait: bool = True) -> int:
-        """Apply the log's entries this replica has not applied yet (none when alone);
-        returns how many.
+        """Apply the log's entries this replica has not applied yet (none when alone),
+        and settle what the last frame left running; returns how many entries.
 
         Args:
             wait: Wait for a frame being applied. An events listener passes False: the
                 frame under way catches up anyway, and listeners never pile up on the lock.
         """
-        if self.log is None or not self.lock.acquire(blocking=wait):
+        if not self.lock.acquire(blocking=wait):
             return 0
         try:
-            done = self._catch_up()
-            if done:
+            done = self._catch_up() if self.log is not None else 0
+            events = len(self.engine.log.events)
+            self.engine.settle()
+            if done or len(self.engine.log.events) > events:
                 self.changed.notify_all()
             return done
         finally:
