@@ -24,9 +24,13 @@ required input unknown, say, on lap 1), leaves its answer out and is counted in
 no answer is ever made up. Every buffer behind these inputs is bounded, so a lap
 completion costs the same at the end of a race as at its start.
 
-The rows of the windows a frame completes (the costliest query of a frame, all in
-Polars, which leaves the interpreter free) are computed on a thread of their own while
-the engine goes on with the frame and the next one; the detector then answers them, and
+Two costly queries, all in Polars (which leaves the interpreter free), run on a side
+thread while the engine goes on. A logger's lap is summarised (its telemetry aggregates,
+and the driver's style while a driver model is loaded) as soon as the logger sends a
+sample of its next lap, ahead of the lap's crossing, which then finds it made (or makes
+it again, should a sample of the lap have come after). And the rows of the windows a
+frame completes are computed while the engine goes on with the frame and the next one;
+the detector then answers them, and
 their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready, else
 at the start of the next frame or of the next read (``settle``). Either way they come
 after every event of the frame that completed the windows and before any of the next, so
@@ -46,6 +50,7 @@ import polars as pl
 
 from cognirace.errors import CogniraceError
 from cognirace.features.live import LiveFeatureBuilder
+from cognirace.features.style import lap_style
 from cognirace.features.windows import HISTORY_FEATURES
 from cognirace.models.base import Model
 from cognirace.realtime.alerts import LOW_FUEL_MARGIN_LAPS, PIT_WINDOW_SAVING_S, Alerts
@@ -55,9 +60,9 @@ from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import CarState, RaceInfo, Tower
 
-_WINDOW_ROWS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cognirace-windows")
-"""Where window rows are computed: one thread for every race of the process, since
-Polars runs each query on all cores anyway."""
+_SIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cognirace-side")
+"""Where window rows and lap summaries are made: one thread for every race of the
+process, since Polars runs each query on all cores anyway."""
 
 Models = Callable[[str], Model | None]
 """The production model of a task by name, or None when it is not loaded."""
@@ -109,7 +114,8 @@ class RaceEngine:
         self.tower = Tower(self.info)
         self._features = LiveFeatureBuilder(self.info.race_id, self.info.track,
                                             self.info.session,
-                                            race_duration_s=self.info.duration_s)
+                                            race_duration_s=self.info.duration_s,
+                                            side=_SIDE, also=self._style_ahead)
         self._alerts = Alerts(self.log)
 
     # --- frames -----------------------------------------------------------------
@@ -149,7 +155,7 @@ class RaceEngine:
         completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
         if completed is not None:
             self._settle_windows()  # the windows before first: records and events in order
-            self._pending_windows = _WINDOW_ROWS.submit(
+            self._pending_windows = _SIDE.submit(
                 self._windows.rows, completed, self._anomaly_reads_history())
         self.samples_applied += samples.height
 
@@ -174,10 +180,12 @@ class RaceEngine:
             self.model_skips["features"] += 1
             row = None
         vehicle = lap.get("vehicle_id")
-        samples = None if vehicle is None else \
-            self._features.completed_samples(vehicle, int(lap["lap"]))
+        samples = style = None
+        if vehicle is not None:
+            samples = self._features.completed_samples(vehicle, int(lap["lap"]))
+            style = self._features.completed_also(vehicle, int(lap["lap"]))
         if row is not None and row.height:
-            self._predict(car, row, samples)
+            self._predict(car, row, samples, style)
         self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
 
     # --- models -----------------------------------------------------------------
@@ -207,15 +215,17 @@ class RaceEngine:
         result = self._run(name, rows)
         return None if result is None else result.row(0, named=True)
 
-    def _predict(self, car: CarState, row: pl.DataFrame, samples: pl.DataFrame | None
-                 ) -> None:
+    def _predict(self, car: CarState, row: pl.DataFrame, samples: pl.DataFrame | None,
+                 style_ahead: dict[str, float] | None) -> None:
         """Every model that answers on this crossing (see the module docstring)."""
         values = row.row(0, named=True)
         self._lap_models(car, row, values)
         self._tire(car, values)
         self._field(row, values)
         if samples is not None and style_lap(values) and self._loaded("driver"):
-            style = style_row(values, samples)  # the costly part: only for a model
+            # the costly part, made ahead on the side thread while a driver model is in
+            style = style_row(values, style_ahead if style_ahead is not None
+                              else lap_style(samples))
             driver = None if style is None else self._first("driver", style)
             if driver is not None:
                 car.predictions["driver"] = driver
@@ -302,6 +312,11 @@ class RaceEngine:
             self.model_skips["anomaly"] += 1
             return
         self._anomaly(rows)
+
+    def _style_ahead(self, samples: pl.DataFrame) -> dict[str, float] | None:
+        """The style of a logger's lap, made with its summary on the side thread while a
+        driver model is loaded (whether the lap gets a style row is known at its crossing)."""
+        return lap_style(samples) if self.models("driver") is not None else None
 
     def _anomaly_reads_history(self) -> bool:
         """Whether the loaded detector reads the windows' car-history columns (the

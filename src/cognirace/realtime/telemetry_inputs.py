@@ -32,7 +32,7 @@ import polars as pl
 
 from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.features.chunks import split_by
-from cognirace.features.style import STYLE_FEATURES, lap_style
+from cognirace.features.style import STYLE_FEATURES
 from cognirace.features.windows import (
     HISTORY_COLUMNS,
     HISTORY_LAG,
@@ -64,11 +64,10 @@ def style_lap(lap: Mapping[str, Any]) -> bool:
             and not lap["in_pit"] and not lap["out_lap"])
 
 
-def style_row(lap: Mapping[str, Any], samples: pl.DataFrame) -> pl.DataFrame | None:
+def style_row(lap: Mapping[str, Any], style: Mapping[str, float]) -> pl.DataFrame | None:
     """The driver's row of a completed lap: its keys as ``style_table`` gives them, then
-    ``lap_style`` of its samples; None where ``style_table`` has no row (too few samples
-    with every channel)."""
-    style = lap_style(samples)
+    ``style`` (``lap_style`` of its samples); None where ``style_table`` has no row (too
+    few samples with every channel)."""
     if style[STYLE_FEATURES[0]] != style[STYLE_FEATURES[0]]:  # NaN: no style row
         return None
     keys = {"race_id": pl.String, "track": pl.String, "vehicle_id": pl.String,
