@@ -16,7 +16,7 @@ models (the baseline: parsing, the tower and the lap features alone). Printed:
 * the process's resident memory at the start and the end of each replay (flat over a
   race).
 
-    python bench/live.py [--registry data/demo/registry] [--minutes 45]
+    python bench/live.py [--registry data/demo/registry] [--minutes 45] [--out FILE]
 
 Run ``cognirace demo`` first for its registry. ``--minutes`` shortens the race.
 """
@@ -102,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--registry", default="data/demo/registry")
     parser.add_argument("--minutes", type=float, default=45.0)
+    parser.add_argument("--out", default="",
+                        help="also write the table here (docs/results/live.txt for the README)")
     args = parser.parse_args()
     registry = open_registry(args.registry) if Path(args.registry).exists() else None
     if registry is None:
@@ -125,23 +127,28 @@ def main() -> None:
             runs["no models (baseline)"].append(_replay(frames, info, lambda _n: None))
             if registry is not None:
                 runs["all models"].append(_replay(frames, info, models))
-    print(f"\n{'case':24} {'samples/s':>10} {'cross p50 ms':>13} {'cross p99 ms':>13} "
-          f"{'RSS start MB':>13} {'RSS end MB':>11} {'events':>7}")
+    table = [f"{'case':24} {'samples/s':>10} {'cross p50 ms':>13} {'cross p99 ms':>13} "
+             f"{'RSS start MB':>13} {'RSS end MB':>11} {'events':>7}"]
     best: dict[str, dict[str, float]] = {}
     for case, results in runs.items():
         if not results:
             continue
         top = max(results, key=lambda r: r["samples_per_s"])
         best[case] = top
-        print(f"{case:24} {top['samples_per_s']:>10,.0f} {top['crossing_p50_ms']:>13.2f} "
-              f"{top['crossing_p99_ms']:>13.2f} {top['rss_start_mb']:>13.0f} "
-              f"{top['rss_end_mb']:>11.0f} {top['events']:>7.0f}")
+        table.append(f"{case:24} {top['samples_per_s']:>10,.0f} "
+                     f"{top['crossing_p50_ms']:>13.2f} {top['crossing_p99_ms']:>13.2f} "
+                     f"{top['rss_start_mb']:>13.0f} {top['rss_end_mb']:>11.0f} "
+                     f"{top['events']:>7.0f}")
     if "all models" in best:
         on, off = best["all models"], best["no models (baseline)"]
-        print(f"\nall models: {on['samples_per_s']:,.0f} samples/s (goal >= 50,000), "
-              f"{on['samples_per_s'] / off['samples_per_s']:.2f} of the baseline's; "
-              f"crossing p99 {on['crossing_p99_ms']:.1f} ms (goal <= 50); memory "
-              f"{on['rss_end_mb'] - on['rss_start_mb']:+.0f} MB over the race")
+        table += ["", f"all models: {on['samples_per_s']:,.0f} samples/s (goal >= 50,000), "
+                  f"{on['samples_per_s'] / off['samples_per_s']:.2f} of the baseline's; "
+                  f"crossing p99 {on['crossing_p99_ms']:.1f} ms (goal <= 50); memory "
+                  f"{on['rss_end_mb'] - on['rss_start_mb']:+.0f} MB over the race"]
+    print("\n" + "\n".join(table))
+    if args.out:
+        Path(args.out).write_text("\n".join(table) + "\n")
+        print(f"\nwritten to {args.out}")
 
 
 if __name__ == "__main__":

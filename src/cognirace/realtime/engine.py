@@ -32,9 +32,10 @@ it again, should a sample of the lap have come after). And the rows of the windo
 frame completes are computed while the engine goes on with the frame and the next one;
 the detector then answers them, and
 their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready, else
-at the start of the next frame or of the next read (``settle``). Either way they come
-after every event of the frame that completed the windows and before any of the next, so
-one process and every replica log the same events in the same order.
+before a later frame's first flag or crossing, or at the next read (``settle``),
+whichever comes first. Samples raise no event, so either way the answers come after every event of the
+frame that completed the windows and before any event after it, and one process and
+every replica log the same events in the same order.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import CarState, RaceInfo, Tower
 
-_SIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cognirace-side")
+_SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cognirace-side")
 """Where window rows and lap summaries are made: one thread for every race of the
 process, since Polars runs each query on all cores anyway."""
 
@@ -108,7 +109,9 @@ class RaceEngine:
     _lines: LineGraphs = field(default_factory=LineGraphs)
     _windows: Windows = field(default_factory=Windows)
     _pitloss: tuple[Model, dict[str, float]] | None = None
-    _pending_windows: Future[pl.DataFrame] | None = None
+    _pending_windows: tuple[Future[pl.DataFrame], dict[str, str], int] | None = None
+    """The rows of the windows a frame completed, being made, the cars' loggers then, and
+    the frame (``frames_applied`` before it)."""
 
     def __post_init__(self) -> None:
         self.tower = Tower(self.info)
@@ -128,19 +131,22 @@ class RaceEngine:
         if frame.seq > last + 1 and last >= 0:
             self.seq_gaps += frame.seq - last - 1
         first_event = len(self.log.events)
-        self._settle_windows()
+        if frame.flags:
+            self._settle_earlier()  # before the frame's first event (see the docstring)
         for time, flag in sorted(frame.flags):
             self._flag(time, flag)
         for row in frame.weather.with_columns(race_id=pl.lit(self.info.race_id)
                                               ).iter_rows(named=True):
             self._features.add_weather(row)
         if frame.samples.height:
-            self._samples(frame.samples)
+            self._samples(frame.samples)  # raises no event: the windows' answers wait
+        if frame.laps.height:
+            self._settle_earlier()
         for row in frame.laps.sort("lap_end", "car_number").iter_rows(named=True):
             self._crossing(row)
         self.last_seq[frame.source] = frame.seq
         self.frames_applied += 1
-        if self._pending_windows is not None and self._pending_windows.done():
+        if self._pending_windows is not None and self._pending_windows[0].done():
             self._settle_windows()
         return Ack(frame.source, frame.seq, duplicate=False,
                    events=tuple(self.log.events[first_event:]))
@@ -155,8 +161,9 @@ class RaceEngine:
         completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
         if completed is not None:
             self._settle_windows()  # the windows before first: records and events in order
-            self._pending_windows = _SIDE.submit(
-                self._windows.rows, completed, self._anomaly_reads_history())
+            self._pending_windows = (_SIDE.submit(
+                self._windows.rows, completed, self._anomaly_reads_history()),
+                dict(self.tower.vehicles), self.frames_applied)
         self.samples_applied += samples.height
 
     def _flag(self, time: dt.datetime, flag: str) -> None:
@@ -302,16 +309,23 @@ class RaceEngine:
         raise its events; reads call it, so they never miss an answer."""
         self._settle_windows()
 
+    def _settle_earlier(self) -> None:
+        """Settle windows an earlier frame completed (this frame's own wait: its events
+        come first, as they would if a read came right after the frame)."""
+        if self._pending_windows is not None and \
+                self._pending_windows[2] < self.frames_applied:
+            self._settle_windows()
+
     def _settle_windows(self) -> None:
         pending, self._pending_windows = self._pending_windows, None
         if pending is None:
             return
         try:
-            rows = pending.result()
+            rows = pending[0].result()
         except CogniraceError:
             self.model_skips["anomaly"] += 1
             return
-        self._anomaly(rows)
+        self._anomaly(rows, pending[1])
 
     def _style_ahead(self, samples: pl.DataFrame) -> dict[str, float] | None:
         """The style of a logger's lap, made with its summary on the side thread while a
@@ -326,9 +340,9 @@ class RaceEngine:
         return model is not None and (schema is None or any(
             spec.name in HISTORY_FEATURES for spec in schema()))
 
-    def _anomaly(self, windows: pl.DataFrame) -> None:
-        """The detector on the windows a frame completed, each on its car, in order."""
-        numbers = self.tower.vehicles
+    def _anomaly(self, windows: pl.DataFrame, numbers: dict[str, str]) -> None:
+        """The detector on the windows a frame completed, each on the car its logger
+        belonged to then, in order."""
         windows = windows.with_columns(
             track=pl.lit(self.info.track),
             car_number=pl.col("vehicle_id").replace_strict(numbers, default=None,
