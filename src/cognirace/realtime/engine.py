@@ -31,11 +31,11 @@ sample of its next lap, ahead of the lap's crossing, which then finds it made (o
 it again, should a sample of the lap have come after). And the rows of the windows a
 frame completes are computed while the engine goes on with the frame and the next one;
 the detector then answers them, and
-their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready, else
-before a later frame's first flag or crossing, or at the next read (``settle``),
-whichever comes first. Samples raise no event, so either way the answers come after every event of the
-frame that completed the windows and before any event after it, and one process and
-every replica log the same events in the same order.
+their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready,
+else before a later frame's first flag or crossing, or at the next read (``settle``),
+whichever comes first. Samples raise no event, so either way the answers come after
+every event of the frame that completed the windows and before any event after it, and
+one process and every replica log the same events in the same order.
 """
 
 from __future__ import annotations
