@@ -29,6 +29,7 @@ from cognirace.api import (
     routes_meta,
     routes_oip,
     routes_races,
+    routes_strategy,
     routes_v1,
     routes_vertex,
 )
@@ -105,6 +106,7 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
     app.include_router(routes_vertex.build_router(settings))
     app.include_router(routes_admin.router)
     app.include_router(routes_races.router)
+    app.include_router(routes_strategy.router)
     app.state.races = RaceHub(models=lambda name: (
         served.model if (served := store.get(name)) is not None else None),
         log=RedisFrameLog.connect(settings.redis_url, where=redact_url(settings.redis_url))

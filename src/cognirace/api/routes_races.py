@@ -90,6 +90,9 @@ class EntryModel(BaseModel):
                                    description="Logger id, `GR86-<chassis>-<number>`.")
     fuel_start_l: float | None = Field(default=None, ge=0, le=200,
                                        description="Fuel at the start, l (for fuel left).")
+    watch: bool = Field(default=False, description="Run the pit strategy for this car on "
+                        "every leader lap: its advice in the car's answers, a STRATEGY "
+                        "event when the advice changes.")
 
 
 class RaceDeclaration(BaseModel):

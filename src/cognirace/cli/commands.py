@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         replay_cmd,
         serve_cmd,
         simulate_cmd,
+        strategy_cmd,
         train_cmd,
     )
 
@@ -31,4 +32,5 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_cmd.evaluate)
     app.command("serve", cls=serve_cmd.ServeCommand)(serve_cmd.serve)
     app.command("replay")(replay_cmd.replay)
+    app.command("strategy")(strategy_cmd.strategy)
     app.add_typer(keys_cmd.app, name="keys")

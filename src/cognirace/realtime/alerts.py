@@ -26,11 +26,13 @@ from cognirace.realtime.events import (
     PACE_DROP,
     PIT_WINDOW,
     POSITION_CHANGE,
+    STRATEGY,
     TIRE_DEGRADATION,
     EventLog,
     Latch,
 )
 from cognirace.realtime.tower import CarState
+from cognirace.strategy.advisor import Advice
 
 PACE_DROP_MARGIN_S = 0.5
 """PACE_DROP when a green lap is this much slower than the model's P90 for it: a lap
@@ -60,6 +62,10 @@ FCY_RISK_ON = 0.30
 at GR Cup tracks (a caution or two in a 45-minute race)."""
 FCY_RISK_OFF = 0.20
 """...and it clears below 20 %, so a hazard hovering at the threshold is one event."""
+STRATEGY_P_GAIN = 0.30
+"""STRATEGY when the advice changes to a call with at least this chance to gain a place:
+a change of advice the car is unlikely to profit from is kept in the car's answers but
+not pushed to the pit wall."""
 ANOMALY_CLEAR_WINDOWS = 6
 """Telemetry windows in a row (30 s at 5 s each) a car must run without the same kind of
 anomaly before another ANOMALY of that kind is raised: a fault shows in some of its
@@ -127,6 +133,23 @@ class Alerts:
                              time=time, data={**stops, "saving_s": saving})
 
     # --- one car --------------------------------------------------------------
+
+    def strategy(self, car: CarState, advice: Advice, time: dt.datetime | None) -> None:
+        """STRATEGY when the advice in force changes (the advisor's hysteresis keeps it
+        from flickering) to a call with a fair chance to gain a place."""
+        summary = advice.summary
+        if not advice.changed or summary.p_gain < STRATEGY_P_GAIN:
+            return
+        rejoin = summary.rejoin
+        self.log.add(STRATEGY, "warning" if summary.candidate.kind != "stay_out" else "info",
+                     f"Car {car.car_number}: {advice.why}", car_number=car.car_number,
+                     lap=car.laps, time=time,
+                     data={"label": advice.label, "kind": summary.candidate.kind,
+                           "lap": summary.candidate.lap,
+                           "expected_position": summary.expected_position,
+                           "p_gain": summary.p_gain, "p_lose": summary.p_lose,
+                           "gain_vs_stay_out": summary.gain_vs_stay_out,
+                           "rejoin_position": None if rejoin is None else rejoin.position})
 
     def pace_drop(self, car: CarState, previous: dict[str, Any] | None, flag: str) -> None:
         """The lap just run against the P90 the model gave for it a lap earlier."""

@@ -17,6 +17,11 @@ feature row comes from ``LiveFeatureBuilder``, and the models answer:
   and ``traffic`` (the graph of the line before, ``lap_inputs.LineGraphs``);
 - per completed telemetry window of a car: ``anomaly`` (``telemetry_inputs.Windows``).
 
+For each car the entry list marks ``watch``, the pit strategy (``strategy.advise``) runs
+on the leader's crossing, from the race as it stands (``strategy_inputs``); the advice
+in force changes only with hysteresis (``strategy.advisor``) and a change worth acting
+on raises STRATEGY.
+
 A car's answers stay on it (``CarState.predictions``), the race's in ``predictions``,
 and they feed the events (``alerts``). A model that is not loaded, or refuses a row (a
 required input unknown, say, on lap 1), leaves its answer out and is counted in
@@ -41,12 +46,14 @@ one process and every replica log the same events in the same order.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from cognirace.errors import CogniraceError
@@ -60,10 +67,16 @@ from cognirace.realtime.frames import Frame
 from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import CarState, RaceInfo, Tower
+from cognirace.strategy.advice import StrategyAnswer, advise
+from cognirace.strategy.advisor import Advisor
 
 _SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cognirace-side")
 """Where window rows and lap summaries are made: one thread for every race of the
 process, since Polars runs each query on all cores anyway."""
+
+LIVE_STRATEGY_SIMS = 500
+"""Simulations per watched car and leader lap: P(gain) to about ±0.02, a paired gain to a
+few hundredths of a place, in about 25 ms on the side thread."""
 
 Models = Callable[[str], Model | None]
 """The production model of a task by name, or None when it is not loaded."""
@@ -109,6 +122,12 @@ class RaceEngine:
     _lines: LineGraphs = field(default_factory=LineGraphs)
     _windows: Windows = field(default_factory=Windows)
     _pitloss: tuple[Model, dict[str, float]] | None = None
+    advisor: Advisor = field(default_factory=Advisor)
+    """The pit advice in force for each watched car (``Entry.watch``)."""
+    _pending_strategy: list[tuple[str, Future[StrategyAnswer], dt.datetime, int]] = \
+        field(default_factory=list)
+    """Advice being made for watched cars: car, the answer, the leader's crossing it was
+    asked at, and the frame."""
     _pending_windows: tuple[Future[pl.DataFrame], dict[str, str], int] | None = None
     """The rows of the windows a frame completed, being made, the cars' loggers then, and
     the frame (``frames_applied`` before it)."""
@@ -194,6 +213,8 @@ class RaceEngine:
         if row is not None and row.height:
             self._predict(car, row, samples, style)
         self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
+        if car.position == 1 and any(e.watch for e in self.info.entries):
+            self._strategy(lap["lap_end"])
 
     # --- models -----------------------------------------------------------------
 
@@ -302,19 +323,62 @@ class RaceEngine:
     @property
     def unsettled(self) -> bool:
         """Whether a frame left answers running (see ``settle``)."""
-        return self._pending_windows is not None
+        return self._pending_windows is not None or bool(self._pending_strategy)
 
     def settle(self) -> None:
-        """Finish what a frame left running (the rows of the windows it completed) and
-        raise its events; reads call it, so they never miss an answer."""
+        """Finish what frames left running (the rows of the windows they completed, the
+        watched cars' advice) and raise their events; reads call it, so they never miss
+        an answer."""
         self._settle_windows()
+        self._settle_strategy(self.frames_applied + 1)
 
     def _settle_earlier(self) -> None:
-        """Settle windows an earlier frame completed (this frame's own wait: its events
+        """Settle what an earlier frame left running (this frame's own waits: its events
         come first, as they would if a read came right after the frame)."""
         if self._pending_windows is not None and \
                 self._pending_windows[2] < self.frames_applied:
             self._settle_windows()
+        self._settle_strategy(self.frames_applied)
+
+    def _strategy(self, time: dt.datetime) -> None:
+        """On the leader's crossing: the advice for every watched car, made on the side
+        thread from the race as it stands (each car's simulations seeded by the race, the
+        car and the lap, so every replica gives the same advice)."""
+        from cognirace.realtime.strategy_inputs import snapshot_from_engine
+
+        try:
+            snap = snapshot_from_engine(self)
+        except CogniraceError:
+            self.model_skips["strategy"] += 1
+            return
+        running = {c.car_number: c for c in snap.cars if c.running}
+        for entry in self.info.entries:
+            car = running.get(entry.car_number)
+            if not entry.watch or car is None:
+                continue
+            rng = np.random.default_rng([zlib.crc32(self.info.race_id.encode()),
+                                         zlib.crc32(car.car_number.encode()), snap.lap])
+            self._pending_strategy.append((car.car_number, _SIDE.submit(
+                advise, snap, car.car_number, rng, n_sims=LIVE_STRATEGY_SIMS), time,
+                self.frames_applied))
+
+    def _settle_strategy(self, before_frame: int) -> None:
+        """The advice asked before ``before_frame``, in the order asked."""
+        while self._pending_strategy and self._pending_strategy[0][3] < before_frame:
+            number, pending, time, _ = self._pending_strategy.pop(0)
+            try:
+                answer = pending.result()
+            except CogniraceError:
+                self.model_skips["strategy"] += 1
+                continue
+            advice = self.advisor.update(answer)
+            car = self.tower.cars.get(number)
+            if car is None:
+                continue
+            car.predictions["strategy"] = {
+                **answer.to_json(), "advice": {"label": advice.label, "why": advice.why,
+                                               "changed": advice.changed}}
+            self._alerts.strategy(car, advice, time)
 
     def _settle_windows(self) -> None:
         pending, self._pending_windows = self._pending_windows, None

@@ -37,6 +37,8 @@ class Entry:
     team: str | None = None
     vehicle_id: str | None = None
     fuel_start_l: float | None = None
+    watch: bool = False
+    """Run the pit strategy for this car on every leader lap (STRATEGY events)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""``cognirace strategy``: the advice for one car of a lake race at a lap, as a table.
+
+The race is taken as it stood when the leader completed ``--lap`` (``snapshot_at``:
+nothing later is read), the registry's production models answer, and every candidate
+of the car runs on the same simulations of the rest of the race.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
+"""The models a snapshot reads."""
+
+
+def strategy(
+    lake: Path = typer.Option(..., "--lake", help="The lake holding the race."),
+    race: str = typer.Option(..., "--race", help="The race id in the lake (e.g. barber-R1)."),
+    car: str = typer.Option(..., "--car", help="Car number as text (021 and 21 are two cars)."),
+    lap: int = typer.Option(..., "--lap", min=1, help="The leader's lap the race stands at."),
+    registry: str | None = typer.Option(
+        None, "--registry", help="Model registry: folder or fsspec URL "
+        "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
+    sims: int = typer.Option(1_000, "--sims", min=100, max=100_000,
+                             help="Simulations of the rest of the race."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulations' random numbers."),
+    fuel_start: float | None = typer.Option(
+        None, "--fuel-start", min=0, help="Fuel of every car at the start, l (for fuel "
+        "left and the chance of running dry; unknown without it)."),
+) -> None:
+    """Print every pit candidate of a car with its odds, and the advice."""
+    import numpy as np
+
+    from cognirace.config import get_settings
+    from cognirace.lake import open_lake
+    from cognirace.registry.production import load_production
+    from cognirace.strategy.advice import advise
+    from cognirace.strategy.snapshot_at import snapshot_at
+    from cognirace.training import open_registry
+
+    settings = get_settings()
+    store = open_registry(registry if registry is not None else settings.registry_url)
+    models = load_production(store, MODELS)
+    console = Console()
+    for name, why in models.missing.items():
+        console.print(f"[yellow]{name}: not loaded ({why.splitlines()[0][:100]})[/]")
+    snap = snapshot_at(open_lake(lake), race, lap, models, fuel_start_l=fuel_start)
+    answer = advise(snap, car, np.random.default_rng(seed), n_sims=sims)
+    table = Table(title=f"{race}, car {car}, P{answer.position} after {answer.lap} laps "
+                        f"({answer.n_sims:,} simulations"
+                        f"{', caution out' if answer.caution else ''})")
+    for column in ("candidate", "expected P", "P10-P90", "P(gain)", "P(lose)",
+                   "vs stay out", "rejoin", "P(dry)"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for summary in answer.candidates:
+        table.add_row(*_cells(summary.to_json(), summary is answer.recommended))
+    console.print(table)
+    console.print(f"[bold]{answer.why}[/]")
+    for note in answer.notes:
+        console.print(f"[dim]note: {note}[/]")
+
+
+def _cells(row: dict[str, Any], chosen: bool) -> list[str]:
+    def number(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    rejoin = row.get("rejoin") or {}
+    label = f"[bold]{row['label']}[/] (advised)" if chosen else str(row["label"])
+    return [label, number(row["expected_position"], ".2f"),
+            f"{number(row['position_p10'], '.0f')}-{number(row['position_p90'], '.0f')}",
+            number(row["p_gain"], ".0%"), number(row["p_lose"], ".0%"),
+            f"{number(row['gain_vs_stay_out'], '+.2f')} "
+            f"±{number(row['gain_vs_stay_out_se'], '.2f')}",
+            number(rejoin.get("position"), ".0f"), number(row["p_dry"], ".1%")]
