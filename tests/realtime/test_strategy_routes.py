@@ -80,6 +80,22 @@ def test_a_snapshot_out_of_order_is_refused_naming_the_field(client: TestClient)
     assert answer.json()["errors"][0]["field"] == "cars[1].lap_time_p50_s"
 
 
+def test_the_start_fuel_finishes_at_the_risk_asked(client: TestClient) -> None:
+    request = {"lap_time_s": 98.5, "burn_l_per_lap": 2.55, "burn_sd_l_per_lap": 0.08,
+               "caution_hazard": [0.04], "reserve_l": 2.0}
+    answer = client.post("/v1/strategy/start-fuel", json=request)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["p_dry"] <= 0.01 < body["p_dry_one_litre_less"]
+    laps_floor = 2700.0 / 98.5  # laps under green alone, at the very least
+    assert body["fuel_l"] > laps_floor * 2.55 * 0.9 and body["lap_time_gain_s"] > 0
+    thirsty = client.post("/v1/strategy/start-fuel",
+                          json={**request, "burn_l_per_lap": 2.9}).json()
+    assert thirsty["fuel_l"] > body["fuel_l"]
+    bad = client.post("/v1/strategy/start-fuel", json={**request, "caution_hazard": []})
+    assert bad.status_code == 422 and "caution_hazard" in bad.text
+
+
 @pytest.fixture(scope="module")
 def models(lake: Lake) -> dict[str, Model]:
     from cognirace.training import all_tasks, task_examples

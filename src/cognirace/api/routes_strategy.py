@@ -8,6 +8,9 @@
   engine's state, and adds the answer to "pit if a caution starts now?" and, for a car
   the entry list watches, the advice in force (the engine's, made every leader lap; it
   changes only with hysteresis, ``strategy.advisor``).
+- ``POST /v1/strategy/start-fuel``: before the race, the least fuel that finishes with
+  P(running dry) at most 1 %, given the driver's burn and the track's caution odds, and
+  the lap time the lighter car gains.
 
 The simulations run off the event loop. Both routes take a rate-limit token as a
 prediction does; an answer costs tens of milliseconds per thousand simulations.
@@ -29,8 +32,10 @@ from cognirace.api.routes_races import _race, _store, hub_of
 from cognirace.api.schemas import car_number_field
 from cognirace.api.service import get_service, validate
 from cognirace.errors import DataError, StrategyError
+from cognirace.features.field import RACE_DURATION_S
 from cognirace.realtime.strategy_inputs import snapshot_from_engine
 from cognirace.strategy.advice import DEFAULT_SIMS, advise, caution_call
+from cognirace.strategy.fuel_load import start_fuel
 from cognirace.strategy.snapshot import CarSnapshot, RaceSnapshot
 
 router = APIRouter(tags=["strategy"])
@@ -112,6 +117,31 @@ class StrategyRequest(BaseModel):
     seed: int = Field(0, ge=0, description="Seed of the simulations (same seed, same answer).")
 
 
+class StartFuelRequest(BaseModel):
+    """What ``POST /v1/strategy/start-fuel`` takes: the race, the driver's burn (the
+    ``fuel`` model's answer for the car's green laps) and the track's caution odds (the
+    ``fcy`` model's)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "race_duration_s": 2700.0, "lap_time_s": 98.5, "burn_l_per_lap": 2.55,
+        "burn_sd_l_per_lap": 0.08, "caution_hazard": [0.05, 0.03, 0.03],
+        "reserve_l": 2.0}]})
+    race_duration_s: float = Field(RACE_DURATION_S, gt=0, le=6 * 3600,
+                                   description="The race clock, s (45 min).")
+    lap_time_s: float = Field(gt=1, le=1000, description="The car's green lap, s.")
+    burn_l_per_lap: float = Field(gt=0, le=20, description="Mean burn of a green lap, l.")
+    burn_sd_l_per_lap: float = Field(ge=0, le=5, description="Its lap-to-lap standard "
+                                     "deviation, l.")
+    caution_hazard: list[float] = Field(min_length=1, max_length=200, description=(
+        "Chance a caution starts on each lap from the start; the last value holds for "
+        "the laps beyond."))
+    caution_lap_s: float | None = Field(None, gt=0, description="A lap under caution, s.")
+    reserve_l: float = Field(0.0, ge=0, le=50, description="Fuel kept aside (formation "
+                             "lap, in-lap, the scrutineers' sample), l.")
+    p_dry_max: float = Field(0.01, gt=0, lt=0.5, description="Risk of running dry accepted.")
+    seed: int = Field(0, ge=0)
+
+
 def _snapshot(body: SnapshotModel) -> RaceSnapshot:
     data = body.model_dump()
     cars = tuple(CarSnapshot(**car) for car in data.pop("cars"))
@@ -147,6 +177,32 @@ async def strategy(request: Request) -> Response:
     snap = _snapshot(body.snapshot)
     return _json(await run_in_threadpool(_advise, snap, body.car_number, body.n_sims,
                                          body.seed))
+
+
+@router.post("/v1/strategy/start-fuel", summary="The least fuel to start a race with")
+async def start_fuel_route(request: Request) -> Response:
+    """The least start fill that runs dry in at most ``p_dry_max`` of simulated races,
+    and the lap time the lighter car gains over a full cell."""
+    await get_service(request).admit(request)
+    body = validate(StartFuelRequest, await request.body())
+
+    def run() -> dict[str, Any]:
+        try:
+            load = start_fuel(
+                race_duration_s=body.race_duration_s, lap_time_s=body.lap_time_s,
+                burn_l_per_lap=body.burn_l_per_lap, burn_sd_l_per_lap=body.burn_sd_l_per_lap,
+                caution_hazard=body.caution_hazard, caution_lap_s=body.caution_lap_s,
+                reserve_l=body.reserve_l, p_dry_max=body.p_dry_max,
+                rng=np.random.default_rng(body.seed))
+        except StrategyError as exc:
+            raise _unanswerable(exc, 422) from None
+        return {"fuel_l": load.fuel_l, "p_dry": load.p_dry, "p_dry_max": load.p_dry_max,
+                "fits": load.fits, "full_tank_l": load.full_tank_l,
+                "lap_time_gain_s": load.lap_time_gain_s,
+                "race_time_gain_s": load.race_time_gain_s, "laps_p50": load.laps_p50,
+                "p_dry_one_litre_less": load.p_dry_at(load.fuel_l - 1.0)}
+
+    return _json(await run_in_threadpool(run))
 
 
 @router.get("/v1/races/{race_id}/cars/{car_number}/strategy",
