@@ -19,9 +19,7 @@ same moment agree (``tests/realtime/test_strategy_inputs.py`` says on which fiel
 - the lap-time quantiles, the pit losses and the hazard are required: without them a
   ``DataError`` names the model.
 
-The tower counts a car's tire age from 0 on the out-lap after a tire change, one less
-than on its first set (1 after lap 1) and than ``snapshot_at`` (laps run on the set); the
-age here adds that lap back for a car on a set fitted at its last stop.
+The tower counts a car's tire age as ``snapshot_at`` does: laps run on the set.
 """
 
 from __future__ import annotations
@@ -70,8 +68,7 @@ def _last_lap_green(car: CarState) -> bool:
 
 def _tire_age(car: CarState) -> int:
     """Laps run on the current set (see the module docstring)."""
-    fitted_at_stop = car.stops > 0 and car.tire_change and not car.in_pit
-    return car.tire_age_laps + (1 if fitted_at_stop else 0)
+    return car.tire_age_laps
 
 
 def _pit_losses(cars: list[CarState]) -> tuple[float, float]:

@@ -190,8 +190,8 @@ class Tower:
             car.tire_change = self._tire_change(lap.get("pit_time_s"))
         if out_lap:
             car.stint += 1
-        # as the lap table counts it: 0 on the out-lap after a tire change
-        car.tire_age_laps = 0 if out_lap and car.tire_change else car.tire_age_laps + 1
+        # laps run on the set: 1 once the out-lap on new tires is done, as after lap 1
+        car.tire_age_laps = 1 if out_lap and car.tire_change else car.tire_age_laps + 1
         if lap_s is not None and flag in (None, "GF") and not car.in_pit and not out_lap \
                 and number > 1:
             car.green_laps.append(lap_s)
