@@ -12,6 +12,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add every sub-command to ``app``."""
     from cognirace.cli import (
+        backtest_cmd,
         demo_cmd,
         evaluate_cmd,
         ingest_cmd,
@@ -33,4 +34,5 @@ def register(app: typer.Typer) -> None:
     app.command("serve", cls=serve_cmd.ServeCommand)(serve_cmd.serve)
     app.command("replay")(replay_cmd.replay)
     app.command("strategy")(strategy_cmd.strategy)
+    app.command("backtest")(backtest_cmd.backtest)
     app.add_typer(keys_cmd.app, name="keys")
