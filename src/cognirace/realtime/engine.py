@@ -34,13 +34,13 @@ thread while the engine goes on. A logger's lap is summarised (its telemetry agg
 and the driver's style while a driver model is loaded) as soon as the logger sends a
 sample of its next lap, ahead of the lap's crossing, which then finds it made (or makes
 it again, should a sample of the lap have come after). And the rows of the windows a
-frame completes are computed while the engine goes on with the frame and the next one;
-the detector then answers them, and
-their ``ANOMALY`` events are raised, at the end of that frame if the rows are ready,
-else before a later frame's first flag or crossing, or at the next read (``settle``),
-whichever comes first. Samples raise no event, so either way the answers come after
-every event of the frame that completed the windows and before any event after it, and
-one process and every replica log the same events in the same order.
+frame completes are computed while the engine goes on with the next frames; the
+detector answers them, and their ``ANOMALY`` events are raised, when the next windows
+complete (5 s of the stream later; ``settle`` at the end of a stream). The watched
+cars' advice is settled before a later frame's first flag or crossing. These points
+are set by the stream alone, never by a read or by the threads' speed, so one process
+and every replica log the same events in the same order; a read shows the answers
+settled so far.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ import datetime as dt
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +151,7 @@ class RaceEngine:
             self.seq_gaps += frame.seq - last - 1
         first_event = len(self.log.events)
         if frame.flags:
-            self._settle_earlier()  # before the frame's first event (see the docstring)
+            self._settle_strategy(self.frames_applied)  # before the frame's first event
         for time, flag in sorted(frame.flags):
             self._flag(time, flag)
         for row in frame.weather.with_columns(race_id=pl.lit(self.info.race_id)
@@ -160,13 +160,11 @@ class RaceEngine:
         if frame.samples.height:
             self._samples(frame.samples)  # raises no event: the windows' answers wait
         if frame.laps.height:
-            self._settle_earlier()
+            self._settle_strategy(self.frames_applied)
         for row in frame.laps.sort("lap_end", "car_number").iter_rows(named=True):
             self._crossing(row)
         self.last_seq[frame.source] = frame.seq
         self.frames_applied += 1
-        if self._pending_windows is not None and self._pending_windows[0].done():
-            self._settle_windows()
         return Ack(frame.source, frame.seq, duplicate=False,
                    events=tuple(self.log.events[first_event:]))
 
@@ -327,18 +325,15 @@ class RaceEngine:
 
     def settle(self) -> None:
         """Finish what frames left running (the rows of the windows they completed, the
-        watched cars' advice) and raise their events; reads call it, so they never miss
-        an answer."""
+        watched cars' advice) and raise their events: at the end of a stream, or of a
+        replay, when no later frame will (see the module docstring)."""
         self._settle_windows()
         self._settle_strategy(self.frames_applied + 1)
 
-    def _settle_earlier(self) -> None:
-        """Settle what an earlier frame left running (this frame's own waits: its events
-        come first, as they would if a read came right after the frame)."""
-        if self._pending_windows is not None and \
-                self._pending_windows[2] < self.frames_applied:
-            self._settle_windows()
-        self._settle_strategy(self.frames_applied)
+    def _quiesce(self) -> None:
+        """Wait for the side thread's work on this race's buffers, applying nothing."""
+        if self._pending_windows is not None:
+            wait([self._pending_windows[0]])
 
     def _strategy(self, time: dt.datetime) -> None:
         """On the leader's crossing: the advice for every watched car, made on the side
@@ -428,8 +423,8 @@ class RaceEngine:
     # --- reads ------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """The timing tower with the stream's health and the race's answers."""
-        self.settle()
+        """The timing tower with the stream's health and the race's answers (those
+        settled so far, see the module docstring)."""
         return {**self.tower.to_json(), "frames": self.frames_applied,
                 "samples": self.samples_applied, "seq_gaps": self.seq_gaps,
                 "last_seq": dict(self.last_seq), "events": len(self.log.events),
@@ -439,7 +434,6 @@ class RaceEngine:
 
     def car(self, car_number: str) -> dict[str, Any] | None:
         """One car's row with its latest predictions; None for a car never seen."""
-        self.settle()
         car = self.tower.cars.get(car_number)
         if car is None:
             return None
@@ -448,7 +442,7 @@ class RaceEngine:
     def held(self) -> dict[str, int]:
         """What the model inputs' buffers hold now, each bounded whatever the race's
         length (for health checks and the tests that hold them to it)."""
-        self.settle()
+        self._quiesce()
         return {"tire_laps": self._stints.held_laps(), "line_rows": self._lines.held_rows(),
                 "lap_samples_laps": self._features.held_laps(),
                 "record_windows": self._windows.held_windows()}

@@ -135,12 +135,12 @@ class LiveRace:
     @property
     def behind(self) -> bool:
         """Whether a reader of the event log should ``catch_up`` first: other replicas'
-        frames may wait in the shared log, or a frame left answers running."""
-        return self.log is not None or self.engine.unsettled
+        frames may wait in the shared log."""
+        return self.log is not None
 
     def catch_up(self, *, wait: bool = True) -> int:
-        """Apply the log's entries this replica has not applied yet (none when alone),
-        and settle what the last frame left running; returns how many entries.
+        """Apply the log's entries this replica has not applied yet (none when alone);
+        returns how many.
 
         Args:
             wait: Wait for a frame being applied. An events listener passes False: the
@@ -150,9 +150,7 @@ class LiveRace:
             return 0
         try:
             done = self._catch_up() if self.log is not None else 0
-            events = len(self.engine.log.events)
-            self.engine.settle()
-            if done or len(self.engine.log.events) > events:
+            if done:
                 self.changed.notify_all()
             return done
         finally:

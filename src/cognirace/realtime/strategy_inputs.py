@@ -141,7 +141,6 @@ def snapshot_from_engine(engine: RaceEngine, *, fuel_start_l: FuelStart = None
         DataError: No lap done yet, or a required answer (lap-time quantiles, pit
             losses, caution hazard) is missing: the message names the model.
     """
-    engine.settle()
     tower = engine.tower
     cars = sorted((c for c in tower.cars.values() if c.laps > 0),
                   key=lambda c: c.position or 10**6)
