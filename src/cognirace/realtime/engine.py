@@ -66,7 +66,7 @@ from cognirace.realtime.events import Event, EventLog
 from cognirace.realtime.frames import Frame
 from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
-from cognirace.realtime.tower import CarState, RaceInfo, Tower
+from cognirace.realtime.tower import TOWER_CHANNELS, CarState, RaceInfo, Tower
 from cognirace.strategy.advice import StrategyAnswer, advise
 from cognirace.strategy.advisor import Advisor
 
@@ -170,7 +170,8 @@ class RaceEngine:
 
     def _samples(self, samples: pl.DataFrame) -> None:
         samples = samples.with_columns(race_id=pl.lit(self.info.race_id))
-        latest = samples.sort("time").group_by("vehicle_id").last()
+        read = [c for c in ("vehicle_id", "time", *TOWER_CHANNELS) if c in samples.columns]
+        latest = samples.select(read).sort("time").group_by("vehicle_id").last()
         for row in latest.iter_rows(named=True):
             self.tower.sample(row)
         if "lap" in samples.columns:

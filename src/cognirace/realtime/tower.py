@@ -28,6 +28,9 @@ CAUTION_PACE_RATIO = 1.25
 flags arrive; the field is under caution when most cars' last laps read so."""
 
 
+TOWER_CHANNELS = ("lap_dist_m", "speed_kph", "lat", "lon")
+"""What the tower keeps of a car's newest sample (where it is, how fast)."""
+
 @dataclass(frozen=True)
 class Entry:
     """One car of the entry list; ``car_number`` is text (``"021"`` is not ``"21"``)."""
@@ -228,7 +231,7 @@ class Tower:
         if car.last_sample is not None and time < car.last_sample:
             return
         car.last_sample = time
-        for name in ("lap_dist_m", "speed_kph", "lat", "lon"):
+        for name in TOWER_CHANNELS:
             if row.get(name) is not None:
                 setattr(car, name, row[name])
         self.tick(time)
@@ -308,4 +311,5 @@ class Tower:
                 "cars": [c.to_json() for c in cars]}
 
 
-__all__ = ["CAUTION_PACE_RATIO", "PACE_WINDOW", "CarState", "Entry", "RaceInfo", "Tower"]
+__all__ = ["CAUTION_PACE_RATIO", "PACE_WINDOW", "TOWER_CHANNELS", "CarState", "Entry", "RaceInfo",
+           "Tower"]
