@@ -145,6 +145,8 @@ def test_a_live_car_gets_its_advice_and_the_caution_call(
     assert body["advice"] is not None and body["advice"]["why"]
     car = client.get(f"/v1/races/{telemetry_race}/cars/{watched}").json()
     assert car["predictions"]["strategy"]["advice"]["label"] == body["advice"]["label"]
+    ready = car["predictions"]["strategy"]["if_caution_now"]  # made on the leader's lap
+    assert isinstance(ready["pit"], bool) and ready["why"]
     unwatched = client.get(f"/v1/races/{telemetry_race}/cars/{other}/strategy",
                            params={"n_sims": 300}).json()
     assert unwatched["advice"] is None and "strategy" not in \

@@ -18,9 +18,10 @@ feature row comes from ``LiveFeatureBuilder``, and the models answer:
 - per completed telemetry window of a car: ``anomaly`` (``telemetry_inputs.Windows``).
 
 For each car the entry list marks ``watch``, the pit strategy (``strategy.advise``) runs
-on the leader's crossing, from the race as it stands (``strategy_inputs``); the advice
-in force changes only with hysteresis (``strategy.advisor``) and a change worth acting
-on raises STRATEGY.
+on the leader's crossing, from the race as it stands (``strategy_inputs``), with the
+answer to "pit if a caution starts now?" made ready beside it; the advice in force
+changes only with hysteresis (``strategy.advisor``) and a change worth acting on raises
+STRATEGY.
 
 A car's answers stay on it (``CarState.predictions``), the race's in ``predictions``,
 and they feed the events (``alerts``). A model that is not loaded, or refuses a row (a
@@ -67,8 +68,9 @@ from cognirace.realtime.frames import Frame
 from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import TOWER_CHANNELS, CarState, RaceInfo, Tower
-from cognirace.strategy.advice import StrategyAnswer, advise
+from cognirace.strategy.advice import CautionCall, StrategyAnswer, advise, caution_call
 from cognirace.strategy.advisor import Advisor
+from cognirace.strategy.snapshot import RaceSnapshot
 
 _SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cognirace-side")
 """Where window rows and lap summaries are made: one thread for every race of the
@@ -79,6 +81,16 @@ LIVE_STRATEGY_SIMS = 500
 few hundredths of a place, in about 25 ms on the side thread."""
 
 Models = Callable[[str], Model | None]
+
+
+def _advice_and_caution_call(snap: RaceSnapshot, car_number: str, seed: list[int]
+                             ) -> tuple[StrategyAnswer, CautionCall]:
+    """A watched car's advice, and "pit if a caution starts now?" ready for when it does
+    (each on random numbers of its own, seeded by race, car and lap)."""
+    return (advise(snap, car_number, np.random.default_rng([*seed, 0]),
+                   n_sims=LIVE_STRATEGY_SIMS),
+            caution_call(snap, car_number, np.random.default_rng([*seed, 1]),
+                         n_sims=LIVE_STRATEGY_SIMS))
 """The production model of a task by name, or None when it is not loaded."""
 
 
@@ -124,7 +136,8 @@ class RaceEngine:
     _pitloss: tuple[Model, dict[str, float]] | None = None
     advisor: Advisor = field(default_factory=Advisor)
     """The pit advice in force for each watched car (``Entry.watch``)."""
-    _pending_strategy: list[tuple[str, Future[StrategyAnswer], dt.datetime, int]] = \
+    _pending_strategy: list[tuple[str, Future[tuple[StrategyAnswer, CautionCall]],
+                                  dt.datetime, int]] = \
         field(default_factory=list)
     """Advice being made for watched cars: car, the answer, the leader's crossing it was
     asked at, and the frame."""
@@ -352,10 +365,10 @@ class RaceEngine:
             car = running.get(entry.car_number)
             if not entry.watch or car is None:
                 continue
-            rng = np.random.default_rng([zlib.crc32(self.info.race_id.encode()),
-                                         zlib.crc32(car.car_number.encode()), snap.lap])
+            seed = [zlib.crc32(self.info.race_id.encode()),
+                    zlib.crc32(car.car_number.encode()), snap.lap]
             self._pending_strategy.append((car.car_number, _SIDE.submit(
-                advise, snap, car.car_number, rng, n_sims=LIVE_STRATEGY_SIMS), time,
+                _advice_and_caution_call, snap, car.car_number, seed), time,
                 self.frames_applied))
 
     def _settle_strategy(self, before_frame: int) -> None:
@@ -363,7 +376,7 @@ class RaceEngine:
         while self._pending_strategy and self._pending_strategy[0][3] < before_frame:
             number, pending, time, _ = self._pending_strategy.pop(0)
             try:
-                answer = pending.result()
+                answer, call = pending.result()
             except CogniraceError:
                 self.model_skips["strategy"] += 1
                 continue
@@ -373,7 +386,8 @@ class RaceEngine:
                 continue
             car.predictions["strategy"] = {
                 **answer.to_json(), "advice": {"label": advice.label, "why": advice.why,
-                                               "changed": advice.changed}}
+                                               "changed": advice.changed},
+                "if_caution_now": {"pit": call.pit, "why": call.answer.why}}
             self._alerts.strategy(car, advice, time)
 
     def _settle_windows(self) -> None:
