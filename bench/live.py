@@ -37,6 +37,7 @@ from cognirace.ingest import ingest
 from cognirace.lake import open_lake
 from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
 from cognirace.registry import Registry
+from cognirace.registry.production import load_production
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one
 from cognirace.training import all_tasks, open_registry
 
@@ -47,13 +48,10 @@ CARS, HZ = 25, 20.0
 def _models(registry: Registry | None) -> Any:
     if registry is None:
         return lambda _name: None
-    loaded = {}
-    for name in all_tasks():
-        try:
-            loaded[name] = registry.load(name, registry.resolve(name, "production"))
-        except Exception as exc:  # a model the registry lacks runs without it
-            print(f"  {name}: not loaded ({str(exc).splitlines()[0][:80]})")
-    return loaded.get
+    production = load_production(registry, all_tasks())
+    for name, why in production.missing.items():  # a model the registry lacks runs without
+        print(f"  {name}: not loaded ({why.splitlines()[0][:80]})")
+    return production
 
 
 def _by_source(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -40,8 +40,9 @@ from cognirace.domain.tracks import TRACKS
 from cognirace.ingest import ingest
 from cognirace.lake import Lake, open_lake
 from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
-from cognirace.realtime.fault_share import CleanWindows, FaultShare, fault_share
+from cognirace.realtime.fault_share import CleanWindows, FaultShare, Recorded, fault_share
 from cognirace.registry import Registry
+from cognirace.registry.production import load_production
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one
 from cognirace.training import all_tasks, load_truth, open_registry
 
@@ -53,36 +54,11 @@ DEMO_SEEDS = "7, 1007, 2022-2031, 3012-3021"
 """The seeds the demo simulates: its season, the held-out one and their histories."""
 
 
-class Recorded:
-    """The anomaly model as the engine sees it, keeping its answer for every window."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.answers: list[pl.DataFrame] = []
-
-    def input_schema(self) -> Any:
-        return self.model.input_schema()
-
-    def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
-        answer: pl.DataFrame = self.model.predict(rows)
-        self.answers.append(pl.concat(
-            [rows.select("car_number", "window_start"), answer.select("is_anomaly")],
-            how="horizontal"))
-        return answer
-
-    def windows(self) -> pl.DataFrame:
-        return pl.concat(self.answers) if self.answers else pl.DataFrame(
-            schema={"car_number": pl.String, "window_start": pl.Datetime("us", "UTC"),
-                    "is_anomaly": pl.Boolean})
-
-
 def _models(registry: Registry) -> dict[str, Any]:
-    loaded = {}
-    for name in all_tasks():
-        try:
-            loaded[name] = registry.load(name, registry.resolve(name, "production"))
-        except Exception as exc:  # a model the registry lacks runs without it
-            print(f"  {name}: not loaded ({str(exc).splitlines()[0][:80]})")
+    production = load_production(registry, all_tasks())
+    for name, why in production.missing.items():  # a model the registry lacks runs without
+        print(f"  {name}: not loaded ({why.splitlines()[0][:80]})")
+    loaded = production.models
     if "anomaly" not in loaded:
         raise SystemExit("the registry has no production anomaly model: run `cognirace demo`")
     return loaded

@@ -18,7 +18,12 @@ from cognirace.lake import Lake
 from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
 from cognirace.realtime.alerts import ANOMALY_CLEAR_WINDOWS, Alerts
 from cognirace.realtime.events import ANOMALY, PACE_DROP, Event, EventLog
-from cognirace.realtime.fault_share import CleanWindows, anomaly_events, fault_share
+from cognirace.realtime.fault_share import (
+    CleanWindows,
+    Recorded,
+    anomaly_events,
+    fault_share,
+)
 from cognirace.realtime.tower import CarState
 
 START = dt.datetime(2025, 5, 4, 18, 0, tzinfo=dt.UTC)
@@ -186,23 +191,6 @@ LIVE_SEED = 11
 """Seed of the replayed race: neither the training season's (5) nor any test lake's."""
 
 
-class Recorded:
-    """The detector as the engine sees it, keeping its answer for every window."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.answers: list[pl.DataFrame] = []
-
-    def input_schema(self) -> Any:
-        return self.model.input_schema()
-
-    def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
-        answer: pl.DataFrame = self.model.predict(rows)
-        self.answers.append(pl.concat([rows.select("car_number", "window_start"),
-                                       answer.select("is_anomaly")], how="horizontal"))
-        return answer
-
-
 def _unseen_race(root: Path) -> Lake:
     """One race with telemetry at 2 Hz from a seed of its own, 20 cars."""
     from cognirace.ingest import ingest
@@ -234,7 +222,7 @@ def test_faults_are_flagged_in_their_windows_more_often_than_clean_windows(
         engine.apply(parse_frame(body))
     engine.settle()
     truth = load_truth(unseen, [race_id])
-    windows = pl.concat(detector.answers)
+    windows = detector.windows()
     share = fault_share(truth["faults"], truth["race"]["start_utc"][0], engine.log.events,
                         windows)
 

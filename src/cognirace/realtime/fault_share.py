@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -50,6 +51,30 @@ SECONDS_PER_HOUR = 3600.0
 _TIME = pl.Datetime("us", "UTC")
 _WINDOW = pl.duration(milliseconds=WINDOW_MS)
 
+
+
+class Recorded:
+    """A detector as the engine sees it, keeping its answer for every window it scores
+    (the ``windows`` that ``fault_share`` reads)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.answers: list[pl.DataFrame] = []
+
+    def input_schema(self) -> Any:
+        return self.model.input_schema()
+
+    def predict(self, rows: pl.DataFrame) -> pl.DataFrame:
+        answer: pl.DataFrame = self.model.predict(rows)
+        self.answers.append(pl.concat([rows.select("car_number", "window_start"),
+                                       answer.select("is_anomaly")], how="horizontal"))
+        return answer
+
+    def windows(self) -> pl.DataFrame:
+        """Every window scored so far: ``car_number``, ``window_start``, ``is_anomaly``."""
+        return pl.concat(self.answers) if self.answers else pl.DataFrame(
+            schema={"car_number": pl.String, "window_start": pl.Datetime("us", "UTC"),
+                    "is_anomaly": pl.Boolean})
 
 @dataclass(frozen=True)
 class CleanWindows:
@@ -195,5 +220,5 @@ def fault_share(faults: pl.DataFrame, race_start: dt.datetime, events: Iterable[
                                               false_events.height))
 
 
-__all__ = ["SECONDS_PER_HOUR", "CleanWindows", "FaultShare", "anomaly_events", "fault_share",
-           "fault_spans"]
+__all__ = ["SECONDS_PER_HOUR", "CleanWindows", "FaultShare", "Recorded", "anomaly_events",
+           "fault_share", "fault_spans"]
