@@ -36,7 +36,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 import argparse  # noqa: E402
 import ctypes  # noqa: E402
-import dataclasses  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -47,12 +46,12 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from cognirace.strategy import (  # noqa: E402
-    CarSnapshot,
     RaceSnapshot,
     candidates_for,
     simulate_rest,
 )
 from cognirace.strategy.advice import answer  # noqa: E402
+from cognirace.strategy.examples import gr_cup_field  # noqa: E402
 
 SIMS, CARS, LAPS_LEFT, POSITION = 1_000, 25, 15, 10
 GOAL_MS = 50.0
@@ -62,26 +61,7 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 def gr_cup(n_cars: int = CARS, laps_left: float = LAPS_LEFT, lap: int = 12,
            seed: int = 0) -> RaceSnapshot:
     """A plausible GR Cup field at Barber, ``laps_left`` laps of clock to go."""
-    rng = np.random.default_rng(seed)
-    pace = 99.0 + np.sort(rng.normal(0.0, 0.6, n_cars)) + np.linspace(0.0, 2.0, n_cars)
-    gaps = np.cumsum(np.abs(rng.normal(1.8, 1.0, n_cars)))
-    leader_s = lap * 100.5
-    cars = []
-    for i in range(n_cars):
-        laps = lap - 1 if gaps[i] > 95.0 else lap
-        cars.append(CarSnapshot(
-            car_number=str(10 + i), position=i + 1, laps=laps,
-            race_time_s=float(leader_s + gaps[i] - (pace[i] if laps < lap else 0.0)),
-            lap_time_p10_s=float(pace[i] - 0.8), lap_time_p50_s=float(pace[i]),
-            lap_time_p90_s=float(pace[i] + 1.2), tire_age_laps=laps,
-            deg_s_per_lap=float(0.04 + 0.02 * rng.random()), fuel_left_l=70.0 - 2.3 * laps,
-            fuel_burn_l_per_lap=2.3, p_pass_ahead=0.25, p_passed=0.2))
-    cars.sort(key=lambda c: (-c.laps, c.race_time_s))
-    cars = [dataclasses.replace(c, position=i + 1) for i, c in enumerate(cars)]
-    return RaceSnapshot(race_id="bench", track="barber", lap=lap,
-                        time_left_s=laps_left * 100.5, caution=False,
-                        caution_hazard=(0.03,), pit_loss_green_s=38.0,
-                        pit_loss_caution_s=20.0, cars=tuple(cars), caution_lap_s=140.0)
+    return gr_cup_field(n_cars, laps_left, lap, seed, race_id="bench")
 
 
 def timed_ms(call: Callable[[int], object], repeats: int) -> tuple[float, float]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-import numpy as np
-
+from cognirace.strategy.examples import gr_cup_field
 from cognirace.strategy.snapshot import CarSnapshot, RaceSnapshot
 
 
@@ -35,25 +33,9 @@ def race(cars: Sequence[CarSnapshot], *, time_left_s: float, hazard: float = 0.0
 
 def gr_cup(n_cars: int = 25, laps_left: float = 15.0, lap: int = 12, seed: int = 0,
            hazard: float = 0.03, fuel_start_l: float | None = 70.0) -> RaceSnapshot:
-    """A plausible GR Cup field at Barber: laps of about 99 to 103 s, a second or two
-    apart, wear of 0.04 to 0.06 s per lap, 2.3 l per lap, ``laps_left`` laps of clock."""
-    rng = np.random.default_rng(seed)
-    pace = 99.0 + np.sort(rng.normal(0.0, 0.6, n_cars)) + np.linspace(0.0, 2.0, n_cars)
-    gaps = np.cumsum(np.abs(rng.normal(1.8, 1.0, n_cars)))
-    leader_s = lap * 100.5
-    cars = []
-    for i in range(n_cars):
-        laps = lap - 1 if gaps[i] > 95.0 else lap
-        race_time = leader_s + gaps[i] - (pace[i] if laps < lap else 0.0)
-        cars.append(car(
-            str(10 + i), i + 1, float(race_time), float(pace[i]), laps=laps, spread_s=0.0,
-            lap_time_p10_s=float(pace[i] - 0.8), lap_time_p90_s=float(pace[i] + 1.2),
-            deg_s_per_lap=float(0.04 + 0.02 * rng.random()),
-            fuel_left_l=None if fuel_start_l is None else fuel_start_l - 2.3 * laps,
-            fuel_burn_l_per_lap=2.3, p_pass_ahead=0.25, p_passed=0.2))
-    cars.sort(key=lambda c: (-c.laps, c.race_time_s))
-    cars = [dataclasses.replace(c, position=i + 1) for i, c in enumerate(cars)]
-    return race(cars, time_left_s=laps_left * 100.5, hazard=hazard)
+    """A plausible GR Cup field at Barber (``strategy.examples.gr_cup_field``)."""
+    return gr_cup_field(n_cars, laps_left, lap, seed, hazard, fuel_start_l,
+                        race_id="test-race")
 
 
 __all__ = ["car", "gr_cup", "race"]
