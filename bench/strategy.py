@@ -35,7 +35,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import ctypes  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -51,11 +50,11 @@ from cognirace.strategy import (  # noqa: E402
     simulate_rest,
 )
 from cognirace.strategy.advice import answer  # noqa: E402
+from cognirace.strategy.allocator import tune_allocator  # noqa: E402
 from cognirace.strategy.examples import gr_cup_field  # noqa: E402
 
 SIMS, CARS, LAPS_LEFT, POSITION = 1_000, 25, 15, 10
 GOAL_MS = 50.0
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
 
 def gr_cup(n_cars: int = CARS, laps_left: float = LAPS_LEFT, lap: int = 12,
@@ -101,17 +100,6 @@ def naive_ms(snap: RaceSnapshot, n_sims: int, repeats: int) -> float:
             simulate_rest(snap, [candidate], n_sims, np.random.default_rng(seed))
 
     return median_ms(run, repeats)
-
-
-def tune_allocator() -> bool:
-    """Raise glibc's trim and mmap thresholds to 256 MB (False: not glibc)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    big = 256 * 2**20
-    return bool(libc.mallopt(M_TRIM_THRESHOLD, big)) and bool(libc.mallopt(M_MMAP_THRESHOLD,
-                                                                             big))
 
 
 def headline(repeats: int, allocator: str) -> tuple[str, float]:

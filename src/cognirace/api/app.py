@@ -47,6 +47,7 @@ from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
 from cognirace.realtime.framelog import RedisFrameLog
 from cognirace.realtime.hub import RaceHub
+from cognirace.strategy.allocator import tune_allocator
 from cognirace.training.catalogue import all_tasks
 
 logger = logging.getLogger("cognirace.api")
@@ -97,6 +98,7 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
         yield
         await service.close()
 
+    tune_allocator()  # strategy answers keep their arrays' memory between requests
     app = FastAPI(title="CogniRace prediction service", version=__version__,
                   description=_DESCRIPTION, lifespan=lifespan)
     app.state.service = service
