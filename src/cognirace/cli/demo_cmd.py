@@ -198,8 +198,11 @@ def _evaluate_and_serve(console: Console, root: Path, *, seed: int, quiet: bool)
         picture = driver_map(root / "heldout-lake", registry, root / "driver_map.png",
                              rows=examples["driver"])
         console.print(f"driver-style map of the held-out season: {picture}")
-    serve_demo(console, root / "registry", tasks, examples,
-               then=lambda url: replay_heldout(console, root / "heldout-lake", url))
+    def live(url: str) -> None:
+        race_id = replay_heldout(console, root / "heldout-lake", url)
+        advise_heldout(console, root / "heldout-lake", root / "registry", race_id, url)
+
+    serve_demo(console, root / "registry", tasks, examples, then=live)
 
 
 REPLAY_FRAME_S = 5.0
@@ -208,9 +211,9 @@ TIMELINE_TYPES_SKIPPED = ("POSITION_CHANGE",)
 """Event types the demo counts rather than lists (there are many)."""
 
 
-def replay_heldout(console: Console, lake_dir: Path, url: str) -> None:
+def replay_heldout(console: Console, lake_dir: Path, url: str) -> str:
     """Replay the held-out race with telemetry at max speed through the live engine, then
-    print its event timeline and final tower."""
+    print its event timeline and final tower; returns the race's id."""
     from collections import Counter
 
     import httpx
@@ -241,6 +244,35 @@ def replay_heldout(console: Console, lake_dir: Path, url: str) -> None:
     console.print(tower_table(state, Table))
     console.print(f"replayed {state['frames_sent']} frames ({state['samples']:,} telemetry "
                   f"samples) at max speed in {state['replay_seconds']:.1f} s")
+    return race_id
+
+
+def advise_heldout(console: Console, lake_dir: Path, registry_dir: Path, race_id: str,
+                   url: str) -> None:
+    """Ask the service's pit strategy about the car in fifth place at half distance of
+    the replayed race (the race as it stood then, with the production models)."""
+    import httpx
+    import polars as pl
+
+    from cognirace.cli.strategy_cmd import MODELS, print_advice
+    from cognirace.lake import open_lake
+    from cognirace.registry.production import load_production
+    from cognirace.strategy.snapshot_at import snapshot_at
+    from cognirace.training import open_registry
+
+    lake = open_lake(lake_dir)
+    laps = lake.laps.filter((pl.col("race_id") == race_id) & pl.col("car_number").is_not_null())
+    lap = max(2, int(laps.select(pl.col("lap").max()).item() or 2) // 2)
+    models = load_production(open_registry(registry_dir), MODELS)
+    snap = snapshot_at(lake, race_id, lap, models)
+    car = next((c for c in snap.cars if c.position == min(5, len(snap.cars))), snap.cars[0])
+    started = time.perf_counter()
+    answer = httpx.post(f"{url}/v1/strategy", timeout=60, content=orjson.dumps(
+        {"snapshot": snap.to_json(), "car_number": car.car_number, "n_sims": 1000}))
+    answer.raise_for_status()
+    print_advice(console, answer.json())
+    console.print(f"pit strategy over HTTP in {(time.perf_counter() - started) * 1000:.0f} ms "
+                  f"(POST /v1/strategy; `cognirace strategy` asks the same from the shell)")
 
 
 def demo(

@@ -51,17 +51,24 @@ def strategy(
         console.print(f"[yellow]{name}: not loaded ({why.splitlines()[0][:100]})[/]")
     snap = snapshot_at(open_lake(lake), race, lap, models, fuel_start_l=fuel_start)
     answer = advise(snap, car, np.random.default_rng(seed), n_sims=sims)
-    table = Table(title=f"{race}, car {car}, P{answer.position} after {answer.lap} laps "
-                        f"({answer.n_sims:,} simulations"
-                        f"{', caution out' if answer.caution else ''})")
+    print_advice(console, answer.to_json())
+
+
+def print_advice(console: Console, answer: dict[str, Any]) -> None:
+    """A strategy answer (``StrategyAnswer.to_json``, as the API gives it) as a table,
+    the advice and why, and what the snapshot lacked."""
+    table = Table(title=f"{answer['race_id']}, car {answer['car_number']}, "
+                        f"P{answer['position']} after {answer['lap']} laps "
+                        f"({answer['n_sims']:,} simulations"
+                        f"{', caution out' if answer['caution'] else ''})")
     for column in ("candidate", "expected P", "P10-P90", "P(gain)", "P(lose)",
                    "vs stay out", "rejoin", "P(dry)"):
         table.add_column(column, justify="left" if column == "candidate" else "right")
-    for summary in answer.candidates:
-        table.add_row(*_cells(summary.to_json(), summary is answer.recommended))
+    for row in answer["candidates"]:
+        table.add_row(*_cells(row, row["label"] == answer["recommended"]))
     console.print(table)
-    console.print(f"[bold]{answer.why}[/]")
-    for note in answer.notes:
+    console.print(f"[bold]{answer['why']}[/]")
+    for note in answer["notes"]:
         console.print(f"[dim]note: {note}[/]")
 
 
