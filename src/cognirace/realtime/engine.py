@@ -47,14 +47,12 @@ settled so far.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from cognirace.errors import CogniraceError
@@ -68,29 +66,14 @@ from cognirace.realtime.frames import Frame
 from cognirace.realtime.lap_inputs import LeaderLaps, LineGraphs, TireStints
 from cognirace.realtime.telemetry_inputs import Windows, style_lap, style_row
 from cognirace.realtime.tower import TOWER_CHANNELS, CarState, RaceInfo, Tower
-from cognirace.strategy.advice import CautionCall, StrategyAnswer, advise, caution_call
+from cognirace.realtime.watch import StrategyWatch
 from cognirace.strategy.advisor import Advisor
-from cognirace.strategy.snapshot import RaceSnapshot
 
 _SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cognirace-side")
 """Where window rows and lap summaries are made: one thread for every race of the
 process, since Polars runs each query on all cores anyway."""
 
-LIVE_STRATEGY_SIMS = 500
-"""Simulations per watched car and leader lap: P(gain) to about ±0.02, a paired gain to a
-few hundredths of a place, in about 25 ms on the side thread."""
-
 Models = Callable[[str], Model | None]
-
-
-def _advice_and_caution_call(snap: RaceSnapshot, car_number: str, seed: list[int]
-                             ) -> tuple[StrategyAnswer, CautionCall]:
-    """A watched car's advice, and "pit if a caution starts now?" ready for when it does
-    (each on random numbers of its own, seeded by race, car and lap)."""
-    return (advise(snap, car_number, np.random.default_rng([*seed, 0]),
-                   n_sims=LIVE_STRATEGY_SIMS),
-            caution_call(snap, car_number, np.random.default_rng([*seed, 1]),
-                         n_sims=LIVE_STRATEGY_SIMS))
 """The production model of a task by name, or None when it is not loaded."""
 
 
@@ -134,13 +117,6 @@ class RaceEngine:
     _lines: LineGraphs = field(default_factory=LineGraphs)
     _windows: Windows = field(default_factory=Windows)
     _pitloss: tuple[Model, dict[str, float]] | None = None
-    advisor: Advisor = field(default_factory=Advisor)
-    """The pit advice in force for each watched car (``Entry.watch``)."""
-    _pending_strategy: list[tuple[str, Future[tuple[StrategyAnswer, CautionCall]],
-                                  dt.datetime, int]] = \
-        field(default_factory=list)
-    """Advice being made for watched cars: car, the answer, the leader's crossing it was
-    asked at, and the frame."""
     _pending_windows: tuple[Future[pl.DataFrame], dict[str, str], int] | None = None
     """The rows of the windows a frame completed, being made, the cars' loggers then, and
     the frame (``frames_applied`` before it)."""
@@ -152,6 +128,7 @@ class RaceEngine:
                                             race_duration_s=self.info.duration_s,
                                             side=_SIDE, also=self._style_ahead)
         self._alerts = Alerts(self.log)
+        self._watch = StrategyWatch(self.info.race_id)
 
     # --- frames -----------------------------------------------------------------
 
@@ -335,7 +312,7 @@ class RaceEngine:
     @property
     def unsettled(self) -> bool:
         """Whether a frame left answers running (see ``settle``)."""
-        return self._pending_windows is not None or bool(self._pending_strategy)
+        return self._pending_windows is not None or self._watch.pending
 
     def settle(self) -> None:
         """Finish what frames left running (the rows of the windows they completed, the
@@ -349,10 +326,14 @@ class RaceEngine:
         if self._pending_windows is not None:
             wait([self._pending_windows[0]])
 
+    @property
+    def advisor(self) -> Advisor:
+        """The pit advice in force for each watched car (``Entry.watch``)."""
+        return self._watch.advisor
+
     def _strategy(self, time: dt.datetime) -> None:
-        """On the leader's crossing: the advice for every watched car, made on the side
-        thread from the race as it stands (each car's simulations seeded by the race, the
-        car and the lap, so every replica gives the same advice)."""
+        """On the leader's crossing: every watched car's advice, from the race as it
+        stands (``realtime.watch``)."""
         from cognirace.realtime.strategy_inputs import snapshot_from_engine
 
         try:
@@ -360,35 +341,14 @@ class RaceEngine:
         except CogniraceError:
             self.model_skips["strategy"] += 1
             return
-        running = {c.car_number: c for c in snap.cars if c.running}
-        for entry in self.info.entries:
-            car = running.get(entry.car_number)
-            if not entry.watch or car is None:
-                continue
-            seed = [zlib.crc32(self.info.race_id.encode()),
-                    zlib.crc32(car.car_number.encode()), snap.lap]
-            self._pending_strategy.append((car.car_number, _SIDE.submit(
-                _advice_and_caution_call, snap, car.car_number, seed), time,
-                self.frames_applied))
+        self._watch.ask(snap, self.info.entries, _SIDE, time, self.frames_applied)
 
     def _settle_strategy(self, before_frame: int) -> None:
-        """The advice asked before ``before_frame``, in the order asked."""
-        while self._pending_strategy and self._pending_strategy[0][3] < before_frame:
-            number, pending, time, _ = self._pending_strategy.pop(0)
-            try:
-                answer, call = pending.result()
-            except CogniraceError:
-                self.model_skips["strategy"] += 1
-                continue
-            advice = self.advisor.update(answer)
-            car = self.tower.cars.get(number)
-            if car is None:
-                continue
-            car.predictions["strategy"] = {
-                **answer.to_json(), "advice": {"label": advice.label, "why": advice.why,
-                                               "changed": advice.changed},
-                "if_caution_now": {"pit": call.pit, "why": call.answer.why}}
-            self._alerts.strategy(car, advice, time)
+        """The watched cars' answers asked before ``before_frame``, in the order asked."""
+        failed = self._watch.failed
+        self._watch.settle(before_frame, self.tower.cars, self._alerts.strategy)
+        if self._watch.failed > failed:
+            self.model_skips["strategy"] += self._watch.failed - failed
 
     def _settle_windows(self) -> None:
         pending, self._pending_windows = self._pending_windows, None
