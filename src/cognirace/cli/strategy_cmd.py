@@ -55,15 +55,17 @@ def strategy(
 
 
 def print_advice(console: Console, answer: dict[str, Any]) -> None:
-    """A strategy answer (``StrategyAnswer.to_json``, as the API gives it) as a table,
-    the advice and why, and what the snapshot lacked."""
+    """A strategy answer (``StrategyAnswer.to_json``, as the API gives it) as a table:
+    each candidate's expected finish, its P10-P90, the chances to gain and to lose a
+    place, its paired gain over staying out (± its standard error), where it rejoins and
+    the chance of running dry; then the advice and why, and what the snapshot lacked."""
     table = Table(title=f"{answer['race_id']}, car {answer['car_number']}, "
                         f"P{answer['position']} after {answer['lap']} laps "
                         f"({answer['n_sims']:,} simulations"
                         f"{', caution out' if answer['caution'] else ''})")
-    for column in ("candidate", "expected P", "P10-P90", "P(gain)", "P(lose)",
-                   "vs stay out", "rejoin", "P(dry)"):
-        table.add_column(column, justify="left" if column == "candidate" else "right")
+    table.add_column("candidate", ratio=1)
+    for column in ("exp. P", "P10-90", "gain", "lose", "vs stay out", "rejoin", "dry"):
+        table.add_column(column, justify="right", no_wrap=column == "vs stay out")
     for row in answer["candidates"]:
         table.add_row(*_cells(row, row["label"] == answer["recommended"]))
     console.print(table)
