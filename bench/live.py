@@ -37,7 +37,7 @@ from cognirace.ingest import ingest
 from cognirace.lake import open_lake
 from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
 from cognirace.registry import Registry
-from cognirace.registry.production import load_production
+from cognirace.registry.production import production_models
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one
 from cognirace.training import all_tasks, open_registry
 
@@ -48,7 +48,7 @@ CARS, HZ = 25, 20.0
 def _models(registry: Registry | None) -> Any:
     if registry is None:
         return lambda _name: None
-    production = load_production(registry, all_tasks())
+    production = production_models(registry, all_tasks())
     for name, why in production.missing.items():  # a model the registry lacks runs without
         print(f"  {name}: not loaded ({why.splitlines()[0][:80]})")
     return production

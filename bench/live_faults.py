@@ -42,7 +42,7 @@ from cognirace.lake import Lake, open_lake
 from cognirace.realtime import RaceEngine, parse_frame, race_frames, race_info
 from cognirace.realtime.fault_share import CleanWindows, FaultShare, Recorded, fault_share
 from cognirace.registry import Registry
-from cognirace.registry.production import load_production
+from cognirace.registry.production import production_models
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one
 from cognirace.training import all_tasks, load_truth, open_registry
 
@@ -55,7 +55,7 @@ DEMO_SEEDS = "7, 1007, 2022-2031, 3012-3021"
 
 
 def _models(registry: Registry) -> dict[str, Any]:
-    production = load_production(registry, all_tasks())
+    production = production_models(registry, all_tasks())
     for name, why in production.missing.items():  # a model the registry lacks runs without
         print(f"  {name}: not loaded ({why.splitlines()[0][:80]})")
     loaded = production.models

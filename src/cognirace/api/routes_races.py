@@ -253,7 +253,7 @@ async def events(request: Request, race_id: str, car: str | None = None,
     async def stream() -> Any:
         nonlocal seen
         while True:
-            if race.behind:  # other replicas' frames, a frame's answers left running
+            if race.log is not None:  # other replicas' frames raise events too
                 try:
                     await run_in_threadpool(lambda: race.catch_up(wait=False))
                 except RaceStoreError:

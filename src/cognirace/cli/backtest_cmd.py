@@ -24,34 +24,22 @@ import orjson
 import typer
 from rich.console import Console
 
-from cognirace.cli.demo_cmd import HELDOUT_SEED_OFFSET, HISTORY_LAST_YEAR, HISTORY_SEASONS
+from cognirace.cli.demo_cmd import demo_seeds as trained_seeds
 
 if TYPE_CHECKING:
     from cognirace.registry.production import Production
 
-MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
-"""The models a snapshot reads."""
-DEMO_SEED = 7
-"""The demo's default seed: its training, held-out and history seasons derive from it."""
 FULL_RACES = 450
 """Races for a paired interval of about ±0.1 places (the issue's estimate)."""
 
 
-def trained_seeds(demo_seed: int = DEMO_SEED) -> set[int]:
-    """Every season seed ``cognirace demo --seed demo_seed`` simulates (trains or scores on)."""
-    heldout = demo_seed + HELDOUT_SEED_OFFSET
-    years = range(HISTORY_LAST_YEAR - HISTORY_SEASONS + 1, HISTORY_LAST_YEAR + 1)
-    earlier = range(years[0] - HISTORY_SEASONS, years[0])
-    return {demo_seed, heldout, *(demo_seed + y for y in years),
-            *(heldout + y for y in earlier)}
-
-
 def load_models(registry: str) -> Production:
     """The production models a snapshot reads (run in each worker process)."""
-    from cognirace.registry.production import load_production
+    from cognirace.registry.production import production_models
+    from cognirace.strategy.snapshot_at import SNAPSHOT_MODELS
     from cognirace.training import open_registry
 
-    return load_production(open_registry(registry), MODELS)
+    return production_models(open_registry(registry), SNAPSHOT_MODELS)
 
 
 def backtest(

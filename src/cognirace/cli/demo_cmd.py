@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from cognirace.lake import Lake
     from cognirace.training import EvaluationReport
 
+DEMO_SEED = 7
+"""The demo's default seed: its training, held-out and history seasons derive from it."""
+
 HELDOUT_RACES_PER_TRACK = 2
 """Races per track of the held-out season (one of each pair carries telemetry)."""
 
@@ -114,6 +117,19 @@ def _ingest(console: Console, races_dir: Path, lake_dir: Path, *, n_races: int,
                   f"{unmatched} cars unmatched; reports in {lake_dir / 'reports'})")
 
 
+def _history_years(last_year: int) -> range:
+    """The ``HISTORY_SEASONS`` years of a history ending with ``last_year``."""
+    return range(last_year - HISTORY_SEASONS + 1, last_year + 1)
+
+
+def demo_seeds(seed: int = DEMO_SEED) -> set[int]:
+    """Every season seed ``cognirace demo --seed SEED`` simulates, to train or to score
+    on: the season, the held-out one, and each history season (seed plus its year)."""
+    heldout = seed + HELDOUT_SEED_OFFSET
+    return {seed, heldout, *(seed + y for y in _history_years(HISTORY_LAST_YEAR)),
+            *(heldout + y for y in _history_years(HISTORY_LAST_YEAR - HISTORY_SEASONS))}
+
+
 def _history(console: Console, root: Path, name: str, *, seed: int, last_year: int,
              quiet: bool) -> Lake:
     """Timing-only past seasons up to ``last_year`` in OUT/NAME-races, ingested."""
@@ -122,7 +138,7 @@ def _history(console: Console, root: Path, name: str, *, seed: int, last_year: i
 
     started = time.perf_counter()
     races_dir, lake_dir = root / f"{name}-races", root / f"{name}-lake"
-    years = range(last_year - HISTORY_SEASONS + 1, last_year + 1)
+    years = _history_years(last_year)
     n_races = len(years) * len(plan_season("demo", races=HISTORY_RACES_PER_TRACK))
     with _bar(console, quiet) as bar:
         task = bar.add_task(f"simulating {len(years)} timing-only seasons "
@@ -254,16 +270,16 @@ def advise_heldout(console: Console, lake_dir: Path, registry_dir: Path, race_id
     import httpx
     import polars as pl
 
-    from cognirace.cli.strategy_cmd import MODELS, print_advice
+    from cognirace.cli.strategy_cmd import print_advice
     from cognirace.lake import open_lake
-    from cognirace.registry.production import load_production
-    from cognirace.strategy.snapshot_at import snapshot_at
+    from cognirace.registry.production import production_models
+    from cognirace.strategy.snapshot_at import SNAPSHOT_MODELS, snapshot_at
     from cognirace.training import open_registry
 
     lake = open_lake(lake_dir)
     laps = lake.laps.filter((pl.col("race_id") == race_id) & pl.col("car_number").is_not_null())
     lap = max(2, int(laps.select(pl.col("lap").max()).item() or 2) // 2)
-    models = load_production(open_registry(registry_dir), MODELS)
+    models = production_models(open_registry(registry_dir), SNAPSHOT_MODELS)
     snap = snapshot_at(lake, race_id, lap, models)
     car = next((c for c in snap.cars if c.position == min(5, len(snap.cars))), snap.cars[0])
     started = time.perf_counter()
@@ -279,7 +295,8 @@ def demo(
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the demo's race files, lakes and registry "
         "(default: COGNIRACE_DATA_DIR/demo, i.e. ./data/demo). Emptied first."),
-    seed: int = typer.Option(7, "--seed", help="Seed of the simulated season and training."),
+    seed: int = typer.Option(DEMO_SEED, "--seed",
+                             help="Seed of the simulated season and training."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bars."),
 ) -> None:
     """Run the main job: simulate, ingest, train, evaluate on a held-out season, serve.

@@ -14,9 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
-"""The models a snapshot reads."""
-
 
 def strategy(
     lake: Path = typer.Option(..., "--lake", help="The lake holding the race."),
@@ -38,14 +35,14 @@ def strategy(
 
     from cognirace.config import get_settings
     from cognirace.lake import open_lake
-    from cognirace.registry.production import load_production
+    from cognirace.registry.production import production_models
     from cognirace.strategy.advice import advise
-    from cognirace.strategy.snapshot_at import snapshot_at
+    from cognirace.strategy.snapshot_at import SNAPSHOT_MODELS, snapshot_at
     from cognirace.training import open_registry
 
     settings = get_settings()
     store = open_registry(registry if registry is not None else settings.registry_url)
-    models = load_production(store, MODELS)
+    models = production_models(store, SNAPSHOT_MODELS)
     console = Console()
     for name, why in models.missing.items():
         console.print(f"[yellow]{name}: not loaded ({why.splitlines()[0][:100]})[/]")

@@ -121,13 +121,12 @@ class LiveFeatureBuilder:
             defaultdict(list)
         """Each open lap's samples in arrival order: frames of a stream, runs of rows."""
         self._telemetry: dict[LapKey, pl.DataFrame] = {}
-        self._completed_samples: dict[str, tuple[int, pl.DataFrame]] = {}
-        """Each logger's last completed lap and its samples (for the driver's style)."""
+        self._last_lap: dict[str, tuple[int, pl.DataFrame, Any]] = {}
+        """Each logger's last completed lap: its number, samples and ``also`` of them."""
         self._side = side
         self._also = also
         self._summaries: dict[LapKey, tuple[int, Future[_Summary]]] = {}
         """Laps summarised ahead of their crossing, with the samples they hold."""
-        self._also_results: dict[str, tuple[int, Any]] = {}
         self._no_telemetry = aggregate_telemetry(pl.LazyFrame(schema=TELEMETRY)).collect()
         self._completed: set[LapKey] = set()
         self._logged_completed: set[LapKey] = set()
@@ -216,14 +215,14 @@ class LiveFeatureBuilder:
     def completed_samples(self, vehicle_id: str, lap: int) -> pl.DataFrame | None:
         """The samples of a logger's lap, once the lap completed and until its next one
         does (the lake's telemetry columns); None without any."""
-        kept = self._completed_samples.get(vehicle_id)
+        kept = self._last_lap.get(vehicle_id)
         return kept[1] if kept is not None and kept[0] == lap else None
 
     def completed_also(self, vehicle_id: str, lap: int) -> Any:
         """What ``also`` gave on the samples of a logger's completed lap (as
         ``completed_samples``), or None: without ``also``, or without samples."""
-        kept = self._also_results.get(vehicle_id)
-        return kept[1] if kept is not None and kept[0] == lap else None
+        kept = self._last_lap.get(vehicle_id)
+        return kept[2] if kept is not None and kept[0] == lap else None
 
     def held_laps(self) -> int:
         """Open laps held over every logger (at most ``OPEN_LAPS`` each)."""
@@ -303,14 +302,13 @@ class LiveFeatureBuilder:
                 try:
                     summary = ahead[1].result()
                 except Exception:
+                    # made again below, on this thread, where it raises as it did there
                     summary = None
             if summary is None:
                 summary = _summarise(chunks, self._also)
             frame, telemetry, also = summary
             self._telemetry[logged] = telemetry
-            self._completed_samples[logged[0]] = (logged[1], frame)
-            if self._also is not None:
-                self._also_results[logged[0]] = (logged[1], also)
+            self._last_lap[logged[0]] = (logged[1], frame, also)
         return self._telemetry.get(logged, self._no_telemetry)
 
     def _weather_rows(self) -> pl.DataFrame:

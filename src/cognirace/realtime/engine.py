@@ -111,6 +111,9 @@ class RaceEngine:
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The race's latest answers: ``fcy`` (the caution hazard after the leader's lap)."""
     _features: LiveFeatureBuilder = field(init=False)
+    _watch: StrategyWatch = field(init=False)
+    _watching: bool = field(init=False)
+    """Some car of the entry list is watched (``Entry.watch``)."""
     _alerts: Alerts = field(init=False)
     _stints: TireStints = field(default_factory=TireStints)
     _leader: LeaderLaps = field(default_factory=LeaderLaps)
@@ -129,6 +132,7 @@ class RaceEngine:
                                             side=_SIDE, also=self._style_ahead)
         self._alerts = Alerts(self.log)
         self._watch = StrategyWatch(self.info.race_id)
+        self._watching = any(e.watch for e in self.info.entries)
 
     # --- frames -----------------------------------------------------------------
 
@@ -202,7 +206,7 @@ class RaceEngine:
         if row is not None and row.height:
             self._predict(car, row, samples, style)
         self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
-        if car.position == 1 and any(e.watch for e in self.info.entries):
+        if car.position == 1 and self._watching:
             self._strategy(lap["lap_end"])
 
     # --- models -----------------------------------------------------------------
@@ -309,11 +313,6 @@ class RaceEngine:
             if car is not None:
                 car.predictions["traffic"] = answer
 
-    @property
-    def unsettled(self) -> bool:
-        """Whether a frame left answers running (see ``settle``)."""
-        return self._pending_windows is not None or self._watch.pending
-
     def settle(self) -> None:
         """Finish what frames left running (the rows of the windows they completed, the
         watched cars' advice) and raise their events: at the end of a stream, or of a
@@ -345,10 +344,9 @@ class RaceEngine:
 
     def _settle_strategy(self, before_frame: int) -> None:
         """The watched cars' answers asked before ``before_frame``, in the order asked."""
-        failed = self._watch.failed
-        self._watch.settle(before_frame, self.tower.cars, self._alerts.strategy)
-        if self._watch.failed > failed:
-            self.model_skips["strategy"] += self._watch.failed - failed
+        failed = self._watch.settle(before_frame, self.tower.cars, self._alerts.strategy)
+        if failed:
+            self.model_skips["strategy"] += failed
 
     def _settle_windows(self) -> None:
         pending, self._pending_windows = self._pending_windows, None

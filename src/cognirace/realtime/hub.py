@@ -132,12 +132,6 @@ class LiveRace:
                            self.engine.info.race_id, entry_id, exc)
             raise
 
-    @property
-    def behind(self) -> bool:
-        """Whether a reader of the event log should ``catch_up`` first: other replicas'
-        frames may wait in the shared log."""
-        return self.log is not None
-
     def catch_up(self, *, wait: bool = True) -> int:
         """Apply the log's entries this replica has not applied yet (none when alone);
         returns how many.
@@ -146,10 +140,10 @@ class LiveRace:
             wait: Wait for a frame being applied. An events listener passes False: the
                 frame under way catches up anyway, and listeners never pile up on the lock.
         """
-        if not self.lock.acquire(blocking=wait):
+        if self.log is None or not self.lock.acquire(blocking=wait):
             return 0
         try:
-            done = self._catch_up() if self.log is not None else 0
+            done = self._catch_up()
             if done:
                 self.changed.notify_all()
             return done

@@ -217,7 +217,7 @@ async def watch(race: LiveRace, outbox: Outbox, *, run: RunSync, poll_s: float,
     tick = poll_s if echo_every_s is None else min(poll_s, echo_every_s)
     echoed_frames, next_echo = -1, 0.0
     while True:
-        if race.behind:  # other replicas' frames, a frame's answers left running
+        if race.log is not None:  # other replicas' frames raise events too
             await run(lambda: race.catch_up(wait=False))
         if outbox.behind:
             outbox.wake()

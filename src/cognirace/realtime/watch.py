@@ -48,14 +48,8 @@ class StrategyWatch:
 
     race_id: str
     advisor: Advisor = field(default_factory=Advisor)
-    failed: int = 0
-    """Answers that could not be made (counted by the engine as ``strategy`` skips)."""
     _pending: list[tuple[str, Future[Answers], dt.datetime, int]] = field(
         default_factory=list)
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._pending)
 
     def ask(self, snap: RaceSnapshot, entries: Iterable[Entry], side: Executor,
             time: dt.datetime, frame: int) -> None:
@@ -71,14 +65,16 @@ class StrategyWatch:
                 advice_and_caution_call, snap, car.car_number, seed), time, frame))
 
     def settle(self, before_frame: int, cars: dict[str, CarState],
-               raise_event: Callable[[CarState, Advice, dt.datetime], None]) -> None:
-        """Take the answers asked before frame ``before_frame``, in the order asked."""
+               raise_event: Callable[[CarState, Advice, dt.datetime], None]) -> int:
+        """Take the answers asked before frame ``before_frame``, in the order asked;
+        returns how many could not be made."""
+        failed = 0
         while self._pending and self._pending[0][3] < before_frame:
             number, pending, time, _ = self._pending.pop(0)
             try:
                 answer, call = pending.result()
             except CogniraceError:
-                self.failed += 1
+                failed += 1
                 continue
             advice = self.advisor.update(answer)
             car = cars.get(number)
@@ -89,6 +85,7 @@ class StrategyWatch:
                                                "changed": advice.changed},
                 "if_caution_now": {"pit": call.pit, "why": call.answer.why}}
             raise_event(car, advice, time)
+        return failed
 
 
 __all__ = ["LIVE_STRATEGY_SIMS", "StrategyWatch", "advice_and_caution_call"]

@@ -1,9 +1,10 @@
-"""The production version of each model a tool needs, loaded once, with what is missing.
+"""The production version of the models a tool needs, loaded as published.
 
-A strategy answer, a backtest or a benchmark asks several models; each is loaded from
-the registry as published (checksums verified by ``Registry.load``), and a model the
-registry lacks, or has no production version of, is reported by name rather than
-skipped in silence: the caller decides whether it can answer without it.
+``load_production`` loads one task's production model (checksums verified by
+``Registry.load``); ``production_models`` loads several and reports by name each one the
+registry lacks, rather than skipping it in silence: the caller decides whether it can
+answer without it. A model whose files do not match its manifest is never "missing":
+it stops the caller.
 """
 
 from __future__ import annotations
@@ -14,6 +15,28 @@ from dataclasses import dataclass, field
 from cognirace.errors import ArtifactError, ChecksumMismatchError
 from cognirace.models.base import Model
 from cognirace.registry.store import Registry
+
+PRODUCTION = "production"
+"""The alias of the version a task serves."""
+
+
+def load_production(registry: Registry, name: str) -> tuple[Model, str]:
+    """The ``production`` version of ``name`` and its version string.
+
+    Raises:
+        ArtifactError: Not in the registry (or never promoted); says to train first.
+        ChecksumMismatchError: Its files do not match its manifest.
+    """
+    try:
+        version = registry.resolve(name, PRODUCTION)
+        return registry.load(name, version), version
+    except ChecksumMismatchError:
+        raise
+    except ArtifactError as exc:
+        raise ArtifactError(f"the registry has no production model {name!r}",
+                            path=registry.url,
+                            hint="train it first: `cognirace train --lake DIR "
+                            f"--registry {registry.url}`") from exc
 
 
 @dataclass(frozen=True)
@@ -28,8 +51,9 @@ class Production:
         return self.models.get(name)
 
 
-def load_production(registry: Registry, names: Iterable[str]) -> Production:
-    """Each named model's production version (``Registry.load(name, "production")``).
+def production_models(registry: Registry, names: Iterable[str]) -> Production:
+    """Each named task's production model (``load_production``), and the reason for
+    each one not there.
 
     Raises:
         ChecksumMismatchError: A model's files do not match its manifest.
@@ -38,12 +62,12 @@ def load_production(registry: Registry, names: Iterable[str]) -> Production:
     missing: dict[str, str] = {}
     for name in names:
         try:
-            loaded[name] = registry.load(name, "production")
+            loaded[name] = load_production(registry, name)[0]
         except ChecksumMismatchError:
-            raise  # an altered artifact is never "missing": it stops the caller
+            raise
         except ArtifactError as exc:
             missing[name] = str(exc.args[0]) if exc.args else type(exc).__name__
     return Production(loaded, missing)
 
 
-__all__ = ["Production", "load_production"]
+__all__ = ["PRODUCTION", "Production", "load_production", "production_models"]

@@ -355,6 +355,10 @@ def caution_lap_time(features: pl.DataFrame) -> float | None:
     return float(statistics.median(laps.to_list())) if len(laps) else None
 
 
+SNAPSHOT_MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
+"""The tasks whose answers a snapshot reads (see the module docstring)."""
+
+
 def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
                 fuel_start_l: FuelStart = None,
                 race_duration_s: float = RACE_DURATION_S) -> RaceSnapshot:
@@ -421,6 +425,6 @@ def finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-__all__ = ["STOPPED_BEST_LAPS", "TIRE_HORIZON_LAPS", "TIRE_MAX_SEEN_LAPS", "FuelStart",
-           "ModelLookup", "caution_hazard", "caution_lap_time", "finite_or_none",
+__all__ = ["SNAPSHOT_MODELS", "STOPPED_BEST_LAPS", "TIRE_HORIZON_LAPS", "TIRE_MAX_SEEN_LAPS",
+           "FuelStart", "ModelLookup", "caution_hazard", "caution_lap_time", "finite_or_none",
            "snapshot_at", "start_fill"]

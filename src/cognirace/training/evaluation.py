@@ -13,34 +13,17 @@ from pathlib import Path
 
 import polars as pl
 
-from cognirace.errors import ArtifactError
 from cognirace.lake import Lake, open_lake
-from cognirace.models.base import Model
 from cognirace.models.task import Task
 from cognirace.registry import Registry
+from cognirace.registry.production import load_production
 from cognirace.training.catalogue import baseline_name
 from cognirace.training.examples import examples_with_history
 from cognirace.training.report import Comparison, EvaluationReport
-from cognirace.training.trainer import PRODUCTION, comparisons_of, score_fitted
+from cognirace.training.trainer import comparisons_of, score_fitted
 
 HELDOUT = "heldout"
 """The ``evaluation`` of comparisons made on an unseen lake."""
-
-
-def load_production(registry: Registry, name: str) -> tuple[Model, str]:
-    """The ``production`` version of ``name`` and its version string.
-
-    Raises:
-        ArtifactError: Not in the registry (or never promoted); says to train first.
-    """
-    try:
-        version = registry.resolve(name, PRODUCTION)
-        return registry.load(name, version), version
-    except ArtifactError as exc:
-        raise ArtifactError(f"the registry has no production model {name!r}",
-                            path=registry.url,
-                            hint="train it first: `cognirace train --lake DIR "
-                            f"--registry {registry.url}`") from exc
 
 
 def evaluate(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,

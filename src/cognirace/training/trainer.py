@@ -23,6 +23,7 @@ from cognirace.models.base import Model
 from cognirace.models.fingerprint import data_fingerprint
 from cognirace.models.task import Task
 from cognirace.registry import Registry
+from cognirace.registry.production import PRODUCTION
 from cognirace.training.bootstrap import GainInterval, gain_interval, race_parts
 from cognirace.training.cards import TrainingData, card_json, card_markdown
 from cognirace.training.catalogue import baseline_name
@@ -38,8 +39,6 @@ from cognirace.training.report import (
 
 TEST_FRACTION = 0.25
 """Share of races held out by the race split."""
-
-PRODUCTION = "production"
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(label, steps_done, steps_total)``; a step is one fit-and-score."""
