@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import statistics
 import tempfile
 import time
@@ -204,6 +205,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="5001-5010")
     parser.add_argument("--races-per-track", type=int, default=2)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--rows", help="Also write every stop's row as JSON lines here "
+                        "(for looking into the misses).")
     args = parser.parse_args()
     models = _models(open_registry(args.registry))
     rows: list[dict[str, Any]] = []
@@ -220,6 +223,9 @@ def main() -> None:
     print(text)
     Path(args.out).write_text(text + "\n", encoding="utf-8")
     print(f"\nwritten to {args.out}")
+    if args.rows:
+        Path(args.rows).write_text("".join(json.dumps(r, default=str) + "\n" for r in rows),
+                                   encoding="utf-8")
 
 
 def _features_time(lake: Lake) -> float:

@@ -59,6 +59,15 @@ def test_points_of_one_car_on_one_lap_merge() -> None:
     assert kinds[8] == ("fault", "worn_tires")
 
 
+def test_no_point_once_the_flag_has_fallen() -> None:
+    # the clock runs out at 750 s: the leader's lap 8 (800 s) brings the flag, and the
+    # points on it (the leader's worn tires, car 3's damage) have nothing left to decide
+    trace = _trace()
+    short = RaceTrace(**{**trace.__dict__, "duration_s": 750.0})
+    assert [(p.leader_lap, p.car_number) for p in decision_points(short, [0, 1, 2, 3])] == [
+        (4, "1"), (4, "2"), (4, "3"), (6, "3"), (7, "2")]
+
+
 def test_a_trigger_reads_nothing_after_it() -> None:
     trace = _trace()
     later = trace.end_s.copy()

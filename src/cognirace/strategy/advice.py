@@ -32,11 +32,18 @@ from cognirace.strategy.snapshot import RaceSnapshot
 IntArray = npt.NDArray[np.int64]
 
 MIN_GAIN_POSITIONS = 0.1
-"""Least expected gain over staying out, in places, for another candidate to be advised."""
+"""Least expected gain over staying out, in places, for another candidate to be advised.
+
+Chosen on tuning seasons, never the backtest's held-out ones (``bench/strategy_tune.py``,
+``docs/results/strategy-tune.txt``): on 914 decision points of 210 tuning races no stop
+candidate's expected gain reached 0.1 places, so every floor from 0.1 to never-stop
+gave the same advice; the smallest is kept, so that a stop the simulation is sure of
+is still advised."""
 
 MARGIN_SE = 2.0
 """Paired standard errors the gain over staying out must exceed (about a 2.5% chance
-that noise alone recommends a stop that gains nothing)."""
+that noise alone recommends a stop that gains nothing); 2 to 4 tied on the tuning
+seasons as the floor did."""
 
 DEFAULT_SIMS = 1_000
 """Simulations per answer: P(gain) to about ±0.016, a paired gain to a few hundredths of
@@ -90,7 +97,26 @@ class StrategyAnswer:
                 "notes": list(self.notes)}
 
 
-def recommend(summaries: Sequence[CandidateSummary]) -> tuple[CandidateSummary, str]:
+@dataclass(frozen=True)
+class AdviceRule:
+    """When a candidate other than staying out is advised (see the module docstring).
+
+    Attributes:
+        min_gain: Least expected gain over staying out, places.
+        margin_se: Paired standard errors the gain must exceed.
+    """
+
+    min_gain: float = MIN_GAIN_POSITIONS
+    margin_se: float = MARGIN_SE
+
+    def sound(self, summary: CandidateSummary) -> bool:
+        """Whether the candidate's gain over staying out is clear enough to advise it."""
+        return (summary.gain_vs_stay_out >= self.min_gain
+                and summary.gain_vs_stay_out > self.margin_se * summary.gain_vs_stay_out_se)
+
+
+def recommend(summaries: Sequence[CandidateSummary], rule: AdviceRule | None = None
+              ) -> tuple[CandidateSummary, str]:
     """The advised candidate and one sentence why (see the module docstring).
 
     Raises:
@@ -101,8 +127,8 @@ def recommend(summaries: Sequence[CandidateSummary]) -> tuple[CandidateSummary, 
         raise StrategyError("the candidates need a stay-out to compare with",
                             hint="include Candidate(car_number) (candidates_for does)")
     others = [s for s in summaries if s is not stay]
-    sound = [s for s in others if s.gain_vs_stay_out >= MIN_GAIN_POSITIONS
-             and s.gain_vs_stay_out > MARGIN_SE * s.gain_vs_stay_out_se]
+    rule = rule or AdviceRule()
+    sound = [s for s in others if rule.sound(s)]
     if sound:
         best = min(sound, key=lambda s: s.expected_position)
         return best, (f"{_capital(best.label)}: {best.gain_vs_stay_out:.2f} places better "
@@ -220,5 +246,5 @@ def caution_call(snap: RaceSnapshot, car_number: str, rng: np.random.Generator, 
     return CautionCall(pit=result.recommended.candidate.kind != "stay_out", answer=result)
 
 
-__all__ = ["DEFAULT_SIMS", "MARGIN_SE", "MIN_GAIN_POSITIONS", "CautionCall",
+__all__ = ["DEFAULT_SIMS", "MARGIN_SE", "MIN_GAIN_POSITIONS", "AdviceRule", "CautionCall",
            "StrategyAnswer", "advise", "answer", "caution_call", "recommend"]

@@ -75,6 +75,14 @@ FIELD_CAUTION_STOP_P = 0.10
 """Chance that another car takes new tires when a caution starts: stops are optional in
 the series (REFERENCE.md: no mandatory stop, 0 to 10 laps in the pit lane per race)."""
 
+# --- attrition ------------------------------------------------------------------------
+
+ATTRITION_PER_LAP = 0.0046
+"""Chance per running car and lap of dropping out of contention (retiring, or finishing
+more than two laps down after a repair), from the 14 real races of 2025: 35 of 368
+starters over 7,614 car-laps (``bench/attrition.py``, ``docs/results/attrition.txt``).
+Applied by ``strategy.attrition``."""
+
 # --- traffic --------------------------------------------------------------------------
 
 FOLLOW_GAP_S = 0.4

@@ -25,7 +25,9 @@ that moment only*; nothing after the car's triggering crossing is read to find i
 A car's crossing maps to the leader's first crossing at or after it (the pit wall
 decides at the next leader crossing the snapshot is taken at). Points of one car at
 the same leader lap merge, keeping every reason. A leader lap below ``MIN_LEADER_LAP``
-is dropped: before every car has run a green lap there is no pace to simulate from.
+is dropped: before every car has run a green lap there is no pace to simulate from; so
+is a leader lap crossed after the clock ran out: the flag has fallen and every car
+finishes at its next crossing, with nothing left to decide.
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ def _car_triggers(trace: RaceTrace, car: int) -> list[tuple[str, int]]:
 def decision_points(trace: RaceTrace, cars: Sequence[int]) -> list[DecisionPoint]:
     """Every decision point of the chosen cars, by leader lap then car (see module)."""
     found: dict[tuple[int, int], set[str]] = {}
+    flagged = leader_ends(trace) >= trace.duration_s
+    last = int(np.argmax(flagged)) if flagged.any() else len(flagged)  # leader laps before
     for car in cars:
         done = trace.laps_done(car)
         for lap in trace.caution_starts:
@@ -197,7 +201,7 @@ def decision_points(trace: RaceTrace, cars: Sequence[int]) -> list[DecisionPoint
                 found.setdefault((leader, car), set()).add(kind)
     return [DecisionPoint(car, trace.car_numbers[car], lap,
                           tuple(k for k in KINDS if k in kinds))
-            for (lap, car), kinds in sorted(found.items())]
+            for (lap, car), kinds in sorted(found.items()) if lap <= last]
 
 
 def choose_cars(n_cars: int, k: int, rng: np.random.Generator) -> list[int]:

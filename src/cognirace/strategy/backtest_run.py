@@ -55,6 +55,7 @@ from cognirace.strategy.backtest_policies import (
     stop_lap,
 )
 from cognirace.strategy.candidates import laps_left
+from cognirace.strategy.scoring import CandidateSummary
 from cognirace.strategy.snapshot import RaceSnapshot
 from cognirace.strategy.snapshot_at import ModelLookup, snapshot_at
 
@@ -112,6 +113,9 @@ class PointResult:
         forced_after: The car, as the race ran, makes a forced stop (repair, penalty)
             after the point or retires: things the snapshot cannot know (a diagnostic
             split of the calibration, chosen in hindsight).
+        branches: Every candidate's summary with the car's finish in its branch, stay
+            out first: what an advice rule would have got, so rules can be compared
+            on the same points (``bench/strategy_tune.py``).
     """
 
     race: int
@@ -129,6 +133,7 @@ class PointResult:
     rejoin_estimate: int | None = None
     rejoin_actual: int | None = None
     forced_after: bool = False
+    branches: tuple[tuple[CandidateSummary, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,8 @@ def score_point(job: RaceJob, base: RaceResult, point: DecisionPoint, snap: Race
         rejoin_estimate=None if rejoin is None or lap is None else rejoin.position,
         rejoin_actual=None if rejoin is None else _rejoin_actual(
             run.races.get(advised), point.car, lap),
-        forced_after=_forced_after(base, point.car, car.laps))
+        forced_after=_forced_after(base, point.car, car.laps),
+        branches=tuple(zip(answer.candidates, every, strict=True)))
 
 
 def _forced_after(base: RaceResult, car: int, car_laps: int) -> bool:

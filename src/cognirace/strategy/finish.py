@@ -50,11 +50,16 @@ def lap_chart(ends_s: FloatArray, laps_down: IntArray, before: int) -> FloatArra
     for d in np.unique(laps_down):
         cars = np.flatnonzero(laps_down == d)
         d = int(d)
-        done = min(d, before)
-        out[:, 1 + before - done:1 + before, cars] = -np.inf
-        keep = n_laps - d
+        # the car's laps: up to lead - d done (-inf), then its crossings from column
+        # before - d + 1 on (its next crossing is lap lead - d + 1)
+        first = before - d + 1
+        out[:, 1:max(first, 1), cars] = -np.inf
+        skip = max(1 - first, 0)  # crossings of laps too far back for the chart
+        keep = min(n_laps - skip, before + n_laps + 1 - max(first, 1))
         if keep > 0:
-            out[:, 1 + before:1 + before + keep, cars] = np.swapaxes(ends_s[d:, :, cars], 0, 1)
+            start = max(first, 1)
+            out[:, start:start + keep, cars] = np.swapaxes(ends_s[skip:skip + keep, :, cars],
+                                                           0, 1)
     return out
 
 

@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from cognirace.errors import StrategyError
 from cognirace.strategy.assumptions import (
+    ATTRITION_PER_LAP,
     CAUTION_GAP_S,
     FUEL_CELL_L,
     REFUEL_L_PER_S,
     Z_CLIP,
 )
+from cognirace.strategy.attrition import with_attrition
 from cognirace.strategy.candidates import Candidate
 from cognirace.strategy.car_run import CarRun, CarSim, Plans, plans_for, rivals
 from cognirace.strategy.draws import RaceDraws, caution_schedule, draw_race
@@ -171,7 +173,8 @@ def _car_of(candidates: Sequence[Candidate], field: Field) -> int | None:
 
 def simulate_rest(snapshot: RaceSnapshot, candidates: Sequence[Candidate], n_sims: int,
                   rng: np.random.Generator, *, force_caution: bool = False,
-                  exact_after_stop: bool = False) -> RestOfRace:
+                  exact_after_stop: bool = False,
+                  attrition: float = ATTRITION_PER_LAP) -> RestOfRace:
     """Simulate the rest of the race ``n_sims`` times for the field and each candidate.
 
     Args:
@@ -184,6 +187,9 @@ def simulate_rest(snapshot: RaceSnapshot, candidates: Sequence[Candidate], n_sim
             now?"); ignored when one is out already.
         exact_after_stop: After its stop, race the car against the field simulated
             again without it, rather than the base run's (``car_run``): twice the work.
+        attrition: Chance per car and lap of dropping out, applied to the candidates'
+            finish positions (``strategy.attrition``; the field's own arrays race every
+            car to the flag); 0 leaves it out.
 
     Raises:
         StrategyError: Candidates for more than one car, a car out of the race, or
@@ -217,6 +223,8 @@ def simulate_rest(snapshot: RaceSnapshot, candidates: Sequence[Candidate], n_sim
         raise StrategyError(f"a car did not reach the flag in the {max_laps} laps simulated",
                             hint="a lap or a stop far longer than the snapshot's paces: "
                             "check the lap-time quantiles and the pit losses")
+    if outcomes and car is not None:
+        outcomes = _with_attrition(outcomes, field, car, attrition, rng)
     flag = flag_times(first_crossings(chart, lined.before), cond.end_s, 0)
     ends = np.moveaxis(base_run.ends_s, 0, 2)
     base = finishes(ends, field.laps, flag[:, None], field.race_time_s)
@@ -226,6 +234,14 @@ def simulate_rest(snapshot: RaceSnapshot, candidates: Sequence[Candidate], n_sim
         ends_s=ends, caution=under[:base_run.ends_s.shape[0]].T, flag_s=flag,
         finish_position=classify(base), laps=base.laps, dry=base_run.dry & ~base.took_flag,
         fuel_known=np.isfinite(field.fuel_l), outcomes=outcomes, notes=field.notes)
+
+
+def _with_attrition(outcomes: tuple[CandidateOutcome, ...], field: Field, car: int,
+                    hazard: float, rng: np.random.Generator) -> tuple[CandidateOutcome, ...]:
+    positions = np.stack([o.finish_position for o in outcomes])
+    laps_left = np.stack([o.laps for o in outcomes]) - int(field.laps[car])
+    dropped = with_attrition(positions, laps_left, int(field.running.sum()), hazard, rng)
+    return tuple(replace(o, finish_position=dropped[i]) for i, o in enumerate(outcomes))
 
 
 def _run(field: Field, draws: RaceDraws, cond: Conditions, car: int | None,
