@@ -38,15 +38,27 @@ def test_a_later_in_lap_and_the_leader_rejoining_ahead() -> None:
 
 
 def test_rejoin_under_caution_joins_the_queue_by_hand() -> None:
-    """The queue's head A laps at 140 s (1140), B closes up at 115 s but queues 1 s behind
-    (1141); C's slot is 1142, plus its 20 s loss: 1162; D, 1 s behind the hole C left,
-    would be at 1143 but crosses on its own at 1145; E at 1165. The out-lap at the
-    queue's 140 s: C 1302, behind A, B and D, 17 s behind D, 3 s ahead of E."""
+    """The caution starts at 1060 (F's crossing); each car runs the rest of its lap
+    (A 40%, B 50%, C 60%, D 70%, E 90%) from then. Lap 11: A, the queue's head, at the
+    caution's 140 s a lap: 1060 + 56 = 1116; B closes up at 115 s: 1117.5; C 1129 plus its
+    20 s stop: 1149, out of the queue; D 1140.5; E 1163.5. Lap 12: A 1256, B and D queue
+    1 s apart behind it (1257, 1258), C closes up on its own at 1149 + 115 = 1264, E at
+    1278.5. C rejoins 4th, 6 s behind D and 14.5 s ahead of E."""
     snap = race(_field(), time_left_s=900.0, caution=True)
     rejoin = estimate_rejoin(snap, "C", 20.0)
-    assert rejoin.position == 4 and rejoin.time_s == pytest.approx(1302.0)
-    assert rejoin.gap_ahead_s == pytest.approx(17.0)
-    assert rejoin.gap_behind_s == pytest.approx(3.0)
+    assert rejoin.position == 4 and rejoin.time_s == pytest.approx(1264.0)
+    assert rejoin.gap_ahead_s == pytest.approx(6.0)
+    assert rejoin.gap_behind_s == pytest.approx(14.5)
+
+
+def test_the_leader_stopping_under_caution_drops_behind_the_queue() -> None:
+    """The car right behind the line is a crossing short of the leader who has just
+    crossed it, and right behind it on the road: a leader that stops under the yellow
+    loses its place to every car that passes the pit lane during its stop."""
+    cars = [car("A", 1, 1000.0), car("B", 2, 901.0, laps=9), car("C", 3, 905.0, laps=9),
+            car("D", 4, 910.0, laps=9)]
+    rejoin = estimate_rejoin(race(cars, time_left_s=900.0, caution=True), "A", 30.0)
+    assert rejoin.position == 4 and rejoin.gap_behind_s is None
 
 
 def test_a_past_in_lap_or_a_retired_car_is_refused() -> None:
