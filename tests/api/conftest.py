@@ -10,6 +10,7 @@ loaded models, so an app starts in milliseconds; tests that change the registry
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
 from cognirace.lake import open_lake
 from cognirace.training import open_registry, select_tasks, task_examples, train
+
+from .live_server import serving
 
 with warnings.catch_warnings():  # Starlette's notice about its httpx-based client
     warnings.simplefilter("ignore")
@@ -144,6 +147,24 @@ def make_client(trained: Trained, shared_store: ModelStore, tmp_path: Path
         client.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="module")
+def live_service(trained: Trained, shared_store: ModelStore,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service with the session's models behind a real socket (open access, limits
+    out of the way); yields its ``host:port``. One per test module."""
+    folder = tmp_path_factory.mktemp("live")
+    with pytest.MonkeyPatch.context() as env:  # no COGNIRACE_* left by an earlier test
+        for key in [k for k in os.environ if k.startswith("COGNIRACE_")]:
+            env.delenv(key)
+        app = create_app(ServeSettings(registry_url=str(trained.registry),
+                                       keys_file=folder / "no-keys.json",
+                                       model_cache_dir=folder / "model-cache",
+                                       rate_limit_per_s=1e6, rate_limit_burst=1_000_000),
+                         store=shared_store)
+    with serving(app) as address:
+        yield address
+
+
 @dataclass(frozen=True)
 class Keys:
     """A keys file with one key of each scope."""
@@ -178,3 +199,22 @@ def check_problem(response: Any, status: int) -> dict[str, Any]:
 def problem() -> Callable[[Any, int], dict[str, Any]]:
     """``problem(response, status)``: checks a problem+json answer, returns its body."""
     return check_problem
+
+
+def check_oip_error(response: Any, status: int) -> str:
+    """Assert ``response`` is an Open Inference Protocol error of ``status`` (``{"error":
+    "<message>"}``, nothing else) and return its message."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["error"] and isinstance(body["error"], str), body
+    assert response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    message: str = body["error"]
+    return message
+
+
+@pytest.fixture
+def oip_error() -> Callable[[Any, int], str]:
+    """``oip_error(response, status)``: checks an OIP error answer, returns its message."""
+    return check_oip_error

@@ -71,13 +71,14 @@ def test_malformed_body_is_422(make_client: Any, problem: Any, data: bytes) -> N
     problem(client.post("/v1/predict/fuel", content=data, headers=JSON), 422)
 
 
-def test_unknown_model_is_404(make_client: Any, problem: Any) -> None:
+def test_unknown_model_is_404(make_client: Any, problem: Any, oip_error: Any) -> None:
     client = make_client()
     body = problem(client.post("/v1/predict/warp-drive", json={}), 404)
     assert "warp-drive" in body["detail"] and "laptime" in body["models"]
     problem(client.post("/v1/predict/warp-drive/batch", json={"instances": []}), 404)
     problem(client.get("/v1/models/warp-drive"), 404)
-    problem(client.get("/v2/models/warp-drive"), 404)
+    assert oip_error(client.get("/v2/models/warp-drive"), 404) == (
+        "no model named 'warp-drive'")
 
 
 def test_unknown_route_is_404_and_wrong_method_405(make_client: Any, problem: Any) -> None:

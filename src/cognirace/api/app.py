@@ -6,8 +6,9 @@ schemas of the eight predict routes and wires routes, error handlers and middlew
 the models load in the lifespan, once per worker. ``app_from_env`` is the factory
 uvicorn calls in each worker (``cognirace serve`` passes its options as ``COGNIRACE_*``).
 
-Middleware, outermost first: the request middleware (request id, body limit, 500s,
-metrics, log line), then CORS, then FastAPI's routing with the problem handlers.
+Middleware, outermost first: the Open Inference Protocol's error shape on ``/v2``, the
+request middleware (request id, body limit, 500s, metrics, log line), then CORS, then
+FastAPI's routing with the problem handlers.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cognirace import __version__
 from cognirace.api import (
     problems,
     routes_admin,
+    routes_dashboard,
     routes_meta,
     routes_oip,
     routes_races,
@@ -38,6 +40,7 @@ from cognirace.api.keywatch import WatchedKeys
 from cognirace.api.logs import configure_logging
 from cognirace.api.metrics import Metrics
 from cognirace.api.middleware import RequestMiddleware
+from cognirace.api.oip_errors import OipErrorMiddleware
 from cognirace.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from cognirace.api.redis_client import connect_redis, redact_url
 from cognirace.api.reload_signal import ReloadSignal, signal_path
@@ -45,6 +48,7 @@ from cognirace.api.schemas import RouteSchemas, route_schemas
 from cognirace.api.service import Service
 from cognirace.api.settings import ServeSettings
 from cognirace.api.store import ModelStore
+from cognirace.realtime.dashboard_feed import DashboardFeeds
 from cognirace.realtime.framelog import RedisFrameLog
 from cognirace.realtime.hub import RaceHub
 from cognirace.strategy.allocator import tune_allocator
@@ -87,6 +91,7 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
                                       settings.model_alias))
     service = Service(settings=settings, store=store, keys=keys, limiter=limiter,
                       cache=cache, metrics=metrics, schemas=schemas, reload_signal=signal)
+    metrics.readiness = lambda: service.store.readiness()[0]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -109,10 +114,13 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
     app.include_router(routes_admin.router)
     app.include_router(routes_races.router)
     app.include_router(routes_strategy.router)
+    dashboards = DashboardFeeds()
+    routes_dashboard.install(app, dashboards)
     app.state.races = RaceHub(models=lambda name: (
         served.model if (served := store.get(name)) is not None else None),
         log=RedisFrameLog.connect(settings.redis_url, where=redact_url(settings.redis_url))
-        if settings.redis_url else None)  # with Redis, every replica folds one log per race
+        if settings.redis_url else None,  # with Redis, every replica folds one log per race
+        on_race=dashboards.attach)
     problems.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
@@ -120,6 +128,7 @@ def create_app(settings: ServeSettings, *, store: ModelStore | None = None) -> F
                            expose_headers=["X-Request-ID", "X-Cache", "X-Model-Version"])
     app.add_middleware(RequestMiddleware, metrics=metrics,
                        max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(OipErrorMiddleware)  # outermost: sees every problem /v2 answers
     _install_openapi(app, schemas)
     return app
 
@@ -183,7 +192,9 @@ _DESCRIPTION = """Real-time predictions of CogniRace's eight models (lap time, t
 degradation, fuel burn, pit loss, caution hazard, driver style, traffic, telemetry
 anomalies), served from the model registry's production versions.
 
-Send the key in `X-API-Key`. Errors are RFC 9457 problem details; every response
-carries `X-Request-ID`. Predictions carry `X-Model-Version` and `X-Cache`."""
+Send the key in `X-API-Key`. Errors are RFC 9457 problem details, except on the Open
+Inference Protocol's `/v2` routes, which answer `{"error": "<message>"}` as its clients
+expect. Every response carries `X-Request-ID`; predictions carry `X-Model-Version` and
+`X-Cache`."""
 
 __all__ = ["app_from_env", "create_app"]

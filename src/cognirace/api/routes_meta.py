@@ -36,9 +36,10 @@ async def root(service: ServiceDep) -> Response:
     return json_response({
         "name": "cognirace", "service": "prediction", "version": __version__,
         "models": list(service.store.names),
-        "links": {"docs": "/docs", "openapi": "/openapi.json", "health": "/health",
-                  "ready": "/ready", "models": "/v1/models", "metrics": "/metrics",
-                  "predict": "/v1/predict/{model}", "oip": "/v2/models/{name}"}})
+        "links": {"dashboard": "/dashboard", "docs": "/docs", "openapi": "/openapi.json",
+                  "health": "/health", "ready": "/ready", "models": "/v1/models",
+                  "metrics": "/metrics", "predict": "/v1/predict/{model}",
+                  "oip": "/v2/models/{name}"}})
 
 
 @router.get("/health", tags=["service"], summary="Liveness: the process answers")
@@ -63,8 +64,9 @@ async def ready(request: Request, service: ServiceDep) -> Response:
 
 @router.get("/metrics", tags=["service"], summary="Prometheus metrics")
 async def metrics(service: ServiceDep) -> Response:
-    """Request latency per route and model, status counts, cache, limits, model versions."""
-    body, content_type = service.metrics.render()
+    """Request latency per route and model, status counts, cache, limits, model versions,
+    readiness, worker memory, live races."""
+    body, content_type = await run_in_threadpool(service.metrics.render)  # reads readiness
     return Response(body, media_type=content_type)
 
 

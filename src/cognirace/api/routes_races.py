@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
+import time
 from typing import Any
 
 import orjson
@@ -51,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from cognirace.api.metrics import Metrics
 from cognirace.api.problems import ProblemError
 from cognirace.api.schemas import car_number_field
 from cognirace.api.service import Service, get_service, validate
@@ -219,19 +221,30 @@ async def frames(request: Request, race_id: str) -> Response:
     except orjson.JSONDecodeError as exc:
         raise ProblemError(422, f"the frame is not JSON: {exc}", kind="invalid-input",
                            errors=[{"field": "body", "reason": "not JSON"}]) from None
-    ack = await run_in_threadpool(_apply, race, parsed)
+    ack = await run_in_threadpool(_apply, race, parsed, service.metrics)
     return _json(ack)
 
 
-def _apply(race: LiveRace, parsed: Any) -> dict[str, Any]:
+def _apply(race: LiveRace, parsed: Any, metrics: Metrics) -> dict[str, Any]:
+    """Apply one frame, counted in the race's metrics (frames, events, time, lag)."""
+    race_id = race.engine.info.race_id
+    started = time.perf_counter()
     try:
-        return race.apply(parsed).to_json()
+        ack = race.apply(parsed)
     except FrameError as exc:
+        metrics.race_frame(race_id, "refused", time.perf_counter() - started)
         field = exc.column or "frame"
         raise ProblemError(422, str(exc.args[0]), kind="invalid-frame",
                            errors=[{"field": field, "reason": str(exc.args[0])}]) from None
     except RaceStoreError as exc:
         raise _unavailable(exc) from None
+    except CogniraceError:
+        metrics.race_frame(race_id, "refused", time.perf_counter() - started)
+        raise
+    metrics.race_frame(race_id, "duplicate" if ack.duplicate else "applied",
+                       time.perf_counter() - started, clock=race.engine.tower.clock,
+                       events=tuple(event.type for event in ack.events))
+    return ack.to_json()
 
 
 def _sse(event: Event) -> bytes:
@@ -351,17 +364,19 @@ async def _receive(websocket: WebSocket, race: LiveRace, outbox: Outbox, *, may_
         if len(data) > limit:
             outbox.close(WS_TOO_BIG, f"message over {limit} bytes")
             return
-        await outbox.reply(_answer(race, data, may_send=may_send))
+        await outbox.reply(_answer(race, data, may_send=may_send,
+                                   metrics=websocket.app.state.service.metrics))
 
 
-async def _answer(race: LiveRace, data: str | bytes, *, may_send: bool) -> bytes:
+async def _answer(race: LiveRace, data: str | bytes, *, may_send: bool,
+                  metrics: Metrics) -> bytes:
     """The answer to one message: its ack, or a problem (the connection stays open)."""
     if not may_send:
         return orjson.dumps(_problem(403, "this key lacks the 'stream' scope: sending frames "
                                      "needs a key with the stream scope; this connection "
                                      "may only read the race", "frame", kind="forbidden"))
     try:
-        answer = await run_in_threadpool(_apply, race, orjson.loads(data))
+        answer = await run_in_threadpool(_apply, race, orjson.loads(data), metrics)
     except orjson.JSONDecodeError as exc:
         answer = _problem(422, f"the frame is not JSON: {exc}", "body")
     except ProblemError as exc:

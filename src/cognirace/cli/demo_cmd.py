@@ -235,12 +235,14 @@ def replay_heldout(console: Console, lake_dir: Path, url: str) -> str:
     import httpx
     import polars as pl
 
-    from cognirace.cli.replay_cmd import replay_race, tower_table
+    from cognirace.cli.replay_cmd import dashboard_url, replay_race, tower_table
     from cognirace.lake import open_lake
 
     lake = open_lake(lake_dir)
     summary = lake.summary().filter(pl.col("n_samples") > 0).sort("n_samples")
     race_id = str(summary["race_id"][0]) if summary.height else str(lake.race_ids[0])
+    console.print(f"live dashboard of the replay, while the service runs: "
+                  f"{dashboard_url(url, race_id)}")
     state = replay_race(lake, race_id, url, speed=None, console=console,
                         frame_s=REPLAY_FRAME_S)
     events = httpx.get(f"{url}/v1/races/{race_id}/events", params={"follow": "false"},

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import tempfile
 import time
+import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -114,6 +117,22 @@ def replay_race(lake: Lake, race_id: str, url: str, *, speed: float | None,
         return state
 
 
+def dashboard_url(url: str, race_id: str) -> str:
+    """The service's dashboard page opened on ``race_id``."""
+    return f"{url.rstrip('/')}/dashboard?race={quote(race_id, safe='')}"
+
+
+def open_dashboard(url: str, race_id: str, console: Console,
+                   opener: Callable[[str], bool] = webbrowser.open) -> str:
+    """Print the race's dashboard URL and open it in the user's browser (where there is
+    none, as on a server, the printed URL is the way in)."""
+    page = dashboard_url(url, race_id)
+    console.print(f"dashboard: {page}")
+    if not opener(page):
+        console.print("no browser to open here: open the URL above yourself")
+    return page
+
+
 def _frame_time(body: dict[str, Any]) -> float:
     """The race time a frame stands for: its last row's time, as epoch seconds."""
     import datetime as dt
@@ -140,6 +159,8 @@ def replay(
     as_id: str | None = typer.Option(None, "--as", help="Race id on the service (default: "
                                      "the lake's)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    open_page: bool = typer.Option(False, "--open", help="Open the race's live dashboard "
+                                   "in a browser as the replay starts."),
 ) -> None:
     """Stream a race as it happened (lap crossings, flags, weather and telemetry at their
     times) into a live CogniRace service, then print its final tower."""
@@ -148,6 +169,8 @@ def replay(
     factor = _speed(speed)
     console = Console()
     source, race_id, scratch = _lake_and_race(race, lake)
+    if open_page:
+        open_dashboard(to, as_id or race_id, console)
     try:
         state = replay_race(source, race_id, to, speed=factor, from_lap=from_lap,
                             api_key=api_key, as_id=as_id, console=console, quiet=quiet)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -34,6 +35,10 @@ from cognirace.realtime.tower import RaceInfo
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+FrameObserver = Callable[[RaceEngine, Frame, float], None]
+"""Told of each frame a race applied (not a duplicate), under the race's lock: the
+engine, the frame, and the seconds ``RaceEngine.apply`` took. A dashboard's feed is one."""
 
 
 def _copy(clocks: ClockOffsets) -> ClockOffsets:
@@ -52,6 +57,8 @@ class LiveRace:
     applied_id: str = START
     frames_failed: int = 0
     """Entries of the log the engine refused (a ``CogniraceError``), on every replica alike."""
+    observers: list[FrameObserver] = field(default_factory=list)
+    """Told of every frame applied here, in order (``FrameObserver``)."""
     changed: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +75,7 @@ class LiveRace:
             clocks = _copy(self.clocks)  # a frame refused must not move the clocks
             frame: Frame = parse_frame(body, clocks)
             if self.log is None:
-                ack = self.engine.apply(frame)
+                ack = self._engine_apply(frame)
                 if not ack.duplicate:
                     self.clocks = clocks
             else:
@@ -125,12 +132,27 @@ class LiveRace:
         try:
             if frame is None:
                 frame = parse_frame(orjson.loads(data), self.clocks)
-            return self.engine.apply(frame)
+            return self._engine_apply(frame)
         except CogniraceError as exc:
             self.frames_failed += 1
             logger.warning("race %s: entry %s of the log was refused: %s",
                            self.engine.info.race_id, entry_id, exc)
             raise
+
+    def _engine_apply(self, frame: Frame) -> Ack:
+        """The engine's ``apply``, then the observers of a frame it took; an observer
+        that fails is logged and never fails the frame (the race's state is the engine's)."""
+        started = time.perf_counter()
+        ack = self.engine.apply(frame)
+        if not ack.duplicate:
+            seconds = time.perf_counter() - started
+            for observer in self.observers:
+                try:
+                    observer(self.engine, frame, seconds)
+                except Exception:
+                    logger.exception("race %s: an observer failed on frame %s",
+                                     self.engine.info.race_id, frame.seq)
+        return ack
 
     def catch_up(self, *, wait: bool = True) -> int:
         """Apply the log's entries this replica has not applied yet (none when alone);
@@ -178,10 +200,13 @@ class RaceHub:
         models: The production model of a task by name.
         log: The log shared with other replicas (``RedisFrameLog``); None keeps races in
             this process alone.
+        on_race: Told of each race as this worker first follows it, so an observer
+            (``LiveRace.observers``) sees every frame from the first.
     """
 
     models: Models
     log: FrameLog | None = None
+    on_race: Callable[[LiveRace], None] | None = None
     races: dict[str, LiveRace] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,7 +227,7 @@ class RaceHub:
             if known is not None:
                 _same_race(known.engine.info, info)
                 return known, False
-            race = self.races[info.race_id] = LiveRace(RaceEngine(info, self.models))
+            race = self.races[info.race_id] = self._new(LiveRace(RaceEngine(info, self.models)))
             return race, True
 
     def _local(self, info: RaceInfo) -> LiveRace:
@@ -211,9 +236,14 @@ class RaceHub:
         with self._lock:
             race = self.races.get(info.race_id)
             if race is None:
-                race = self.races[info.race_id] = LiveRace(RaceEngine(info, self.models),
-                                                           log=self.log)
+                race = self.races[info.race_id] = self._new(
+                    LiveRace(RaceEngine(info, self.models), log=self.log))
             return race
+
+    def _new(self, race: LiveRace) -> LiveRace:
+        if self.on_race is not None:
+            self.on_race(race)
+        return race
 
     def get(self, race_id: str) -> LiveRace | None:
         """The race, or None when nobody declared it (with a log: on any replica).
@@ -250,4 +280,4 @@ def _same_race(was: RaceInfo, info: RaceInfo) -> None:
                         hint="use another race id for another race")
 
 
-__all__ = ["LiveRace", "RaceHub"]
+__all__ = ["FrameObserver", "LiveRace", "RaceHub"]

@@ -1,0 +1,223 @@
+"""The dashboard in a real browser, following a race replayed at 20x through the service.
+
+One service and one replay, each in its own process as a user runs them (``cognirace
+serve``, ``cognirace replay``), and one page for the module; the tests read the page as
+the race goes on, in order.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
+
+from cognirace.realtime import race_info
+from dashboard.conftest import RACE_S, SCREENSHOTS, BuiltRace, serving
+from dashboard.proxy import Relay
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+SPEED = 20.0
+WATCHED = 0
+"""Index in the entry list of the car the race watches (its advice is pushed)."""
+
+
+@dataclass
+class Run:
+    url: str
+    race_id: str
+    entries: list[str]
+    page: Page
+    context: BrowserContext
+    replay: subprocess.Popen[bytes] | None = None
+    relay: Relay | None = None
+    problems: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    """Console errors while the test cut the connections (each must be a network error)."""
+    offline: bool = False
+    foreign: list[str] = field(default_factory=list)
+
+
+def _declare(url: str, built: BuiltRace) -> list[str]:
+    """Declare the race with one watched car and start fills, before the replay (whose
+    own declaration then finds it declared the same way)."""
+    info = race_info(built.lake, built.race_id, duration_s=RACE_S)
+    entries = [{"car_number": e.car_number, "vehicle_id": e.vehicle_id, "team": e.team,
+                "fuel_start_l": 40.0, "watch": i == WATCHED}
+               for i, e in enumerate(info.entries)]
+    answer = httpx.put(f"{url}/v1/races/{built.race_id}", timeout=30, json={
+        "track": info.track, "session": info.session, "duration_s": info.duration_s,
+        "start": info.start.isoformat() if info.start else None, "entries": entries})
+    assert answer.status_code == 201, answer.text
+    return [e["car_number"] for e in entries]
+
+
+def _replay(url: str, built: BuiltRace, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "cognirace.cli.main", "replay",
+                                 built.race_id, "--lake", str(built.lake.root), "--to", url,
+                                 "--speed", str(SPEED), "--quiet"], stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def _watch(run: Run, page: Page) -> None:
+    def console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            (run.dropped if run.offline else run.problems).append(
+                f"console {message.type}: {message.text}")
+
+    def request(sent: Request) -> None:
+        host = urlparse(sent.url).hostname
+        if sent.url.startswith(("http:", "https:", "ws:", "wss:")) and host not in (
+                "127.0.0.1", "localhost"):
+            run.foreign.append(sent.url)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: (run.dropped if run.offline else run.problems).append(
+        f"page error: {error}"))
+    page.on("request", request)
+
+
+@pytest.fixture(scope="module")
+def run(browser: Browser, built_race: BuiltRace, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[Run]:
+    logs = tmp_path_factory.mktemp("logs")
+    with serving(built_race.registry, logs / "serve.log") as url:
+        entries = _declare(url, built_race)
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        relay = Relay(int(urlparse(url).port or 0))  # the page goes through it: cuttable
+        current = Run(url, built_race.race_id, entries, page, context, relay=relay)
+        _watch(current, page)
+        page.goto(f"http://127.0.0.1:{relay.port}/dashboard?race={built_race.race_id}")
+        current.replay = replay = _replay(url, built_race, logs / "replay.log")
+        try:
+            yield current
+        finally:
+            if replay.poll() is None:
+                replay.kill()
+            replay.wait()
+            context.close()
+            relay.close()
+
+
+def _wait(page: Page, script: str, timeout_s: float = 30.0, arg: Any = None) -> Any:
+    return page.wait_for_function(script, arg=arg, timeout=timeout_s * 1000).json_value()
+
+
+def test_the_tower_fills_with_one_row_per_car(run: Run) -> None:
+    run.page.wait_for_selector("body[data-stream='open']", timeout=15_000)
+    _wait(run.page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
+          arg=len(run.entries))
+    cars = run.page.eval_on_selector_all("#tower tbody tr[data-car]",
+                                         "rows => rows.map(r => r.dataset.car)")
+    assert sorted(cars) == sorted(run.entries)
+    _wait(run.page, "() => document.querySelector('#tower tbody tr').cells[0].textContent"
+          " === '1'", timeout_s=20)
+    positions = run.page.eval_on_selector_all(
+        "#tower tbody tr[data-car]", "rows => rows.map(r => r.cells[0].textContent)")
+    assert positions == [str(p) for p in range(1, len(run.entries) + 1)]
+
+
+def test_the_map_dots_move(run: Run) -> None:
+    read = "() => Object.fromEntries([...document.querySelectorAll('#map .dot')]" \
+           ".map(d => [d.dataset.car, d.getAttribute('transform')]))"
+    _wait(run.page, "n => [...window.cognirace.store.cars.values()]"
+          ".filter(c => c.lap_dist_m != null).length >= n", arg=len(run.entries) // 2)
+    before = run.page.evaluate(read)
+    time.sleep(1.0)
+    after = run.page.evaluate(read)
+    moved = [car for car, where in after.items() if where and before.get(car) != where]
+    assert len(moved) >= len(run.entries) // 2, (before, after)
+
+
+def test_the_track_outline_is_drawn_from_gps(run: Run) -> None:
+    path = _wait(run.page, "() => document.querySelector('#map .outline').getAttribute('d')"
+                 " || false", timeout_s=40)
+    assert path.startswith("M") and path.count("L") > 100
+
+
+def test_the_traces_draw_and_the_delta_at_the_line_is_the_lap_time_difference(
+        run: Run) -> None:
+    shown = _wait(run.page, "() => { const d = document.querySelector('#delta')?.dataset;"
+                  " return d && d.lastLap !== d.bestLap && {...d}; }", timeout_s=40)
+    assert run.page.locator("#traces canvas").count() >= 6
+    selected = run.page.evaluate("() => window.cognirace.selected")
+    traces = httpx.get(f"{run.url}/v1/races/{run.race_id}/cars/{selected}/traces").json()
+    assert float(shown["deltaAtLine"]) == pytest.approx(float(shown["lapDifference"]), abs=0.0015)
+    if (traces["last"]["lap"], traces["best"]["lap"]) == (int(shown["lastLap"]),
+                                                          int(shown["bestLap"])):
+        difference = traces["last"]["lap_time_s"] - traces["best"]["lap_time_s"]
+        assert float(shown["deltaAtLine"]) == pytest.approx(difference, abs=0.0015)
+
+
+def test_an_event_and_a_strategy_card_appear(run: Run) -> None:
+    _wait(run.page, "() => document.querySelectorAll('#feed li[data-type]').length > 0",
+          timeout_s=40)
+    run.page.wait_for_selector("#strategy[data-state='advice'] table.cands tbody tr",
+                               timeout=40_000)
+    card = run.page.locator("#strategy").inner_text()
+    assert "stay out" in card.lower()
+
+
+def test_the_lap_chart_draws_the_selected_car(run: Run) -> None:
+    _wait(run.page, "() => document.querySelectorAll('#lapchart canvas').length > 0")
+    laps = run.page.evaluate(
+        "() => window.cognirace.store.laps.get(window.cognirace.selected)?.size ?? 0")
+    assert laps >= 1
+
+
+def test_the_page_keeps_up(run: Run) -> None:
+    ages = []
+    for _ in range(15):
+        age = run.page.evaluate("() => document.querySelector('#stream-status').dataset.ageMs")
+        if age:
+            ages.append(int(age))
+        time.sleep(0.2)
+    assert ages and max(ages) < 2000, ages
+
+
+def test_a_dropped_stream_reconnects_and_seq_only_increases(run: Run) -> None:
+    connects = run.page.evaluate("() => window.cognirace.stream.connects")
+    assert run.relay is not None
+    run.offline = True
+    assert run.relay.drop() >= 2  # the stream's connection, both ways
+    run.page.wait_for_selector("body:not([data-stream='open'])", timeout=10_000)
+    _wait(run.page, "n => window.cognirace.stream.connects > n && "
+          "document.body.dataset.stream === 'open'", arg=connects, timeout_s=20)
+    time.sleep(1.0)
+    run.offline = False
+    assert all("net::ERR_" in line or "Failed to fetch" in line
+               for line in run.dropped), run.dropped
+    seqs = run.page.evaluate("() => window.cognirace.store.seqs")
+    numbers = [seq for _, seq in seqs]
+    assert numbers == sorted(numbers)
+    discrete = [seq for kind, seq in seqs if kind != "snapshot"]
+    assert len(discrete) == len(set(discrete))  # nothing twice, across the reconnect
+    assert sum(kind == "snapshot" for kind, _ in seqs) >= 2
+
+
+def test_the_replay_ends_with_no_console_error_page_error_or_foreign_request(
+        run: Run) -> None:
+    assert run.replay is not None and run.replay.wait(timeout=90) == 0
+    _wait(run.page, "() => document.querySelector('#track-status').dataset.flag === 'FF' "
+          "|| window.cognirace.store.race.time_left_s === 0", timeout_s=15)
+    assert run.problems == []
+    assert run.foreign == []
+
+
+def test_a_screenshot_of_the_run_is_saved(run: Run) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / "dashboard.png"
+    run.page.screenshot(path=str(path))
+    assert path.stat().st_size > 20_000
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

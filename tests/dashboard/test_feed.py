@@ -1,0 +1,156 @@
+"""The dashboard's feed and streams on a small hand-built race: traces, seq, resume, ticks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pytest
+
+from cognirace.realtime.dashboard_feed import TICK_EVERY_S, DashboardFeeds
+from cognirace.realtime.dashboard_stream import DashboardStream
+from cognirace.realtime.engine import RaceEngine
+from cognirace.realtime.hub import LiveRace, RaceHub
+from cognirace.realtime.lap_traces import build_trace, delta_s
+from cognirace.realtime.tower import Entry, RaceInfo
+
+START = dt.datetime(2025, 7, 20, 18, 0, tzinfo=dt.UTC)
+LENGTH_M = 3675.0  # Barber
+LAPS_S = {"7": [100.0, 98.0, 99.0], "21": [101.0, 99.5, 98.5]}
+HZ = 5
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _frames() -> list[dict[str, Any]]:
+    """One frame per second: each car's samples (speed varying along the lap) and its
+    crossings, as a feed sends them."""
+    rows: list[tuple[float, str, dict[str, Any]]] = []
+    for number, laps in LAPS_S.items():
+        t0 = 0.0
+        for lap, lap_s in enumerate(laps, start=1):
+            n = int(lap_s * HZ)
+            for k in range(1, n):
+                frac = k / n
+                rows.append((t0 + k / HZ, "samples", {
+                    "vehicle_id": f"GR86-001-{number}", "time": _iso(START + dt.timedelta(
+                        seconds=t0 + k / HZ)), "lap": lap, "lap_dist_m": frac * LENGTH_M,
+                    "speed_kph": 120 + 40 * np.sin(6 * frac), "aps": 80.0, "pbrake_f": 0.0,
+                    "rpm": 6000.0, "gear": 4}))
+            rows.append((t0 + lap_s, "laps", {
+                "car_number": number, "vehicle_id": f"GR86-001-{number}", "lap": lap,
+                "lap_start": _iso(START + dt.timedelta(seconds=t0)),
+                "lap_end": _iso(START + dt.timedelta(seconds=t0 + lap_s)),
+                "lap_time_s": lap_s, "flag": "GF"}))
+            t0 += lap_s
+    rows.sort(key=lambda r: r[0])
+    frames: list[dict[str, Any]] = []
+    for second in range(int(max(r[0] for r in rows)) + 2):
+        body: dict[str, Any] = {"seq": len(frames)}
+        for t, kind, row in rows:
+            if second <= t < second + 1:
+                body.setdefault(kind, []).append(row)
+        if len(body) > 1:
+            frames.append(body)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def raced() -> tuple[LiveRace, DashboardFeeds, int]:
+    feeds = DashboardFeeds()
+    hub = RaceHub(models=lambda _name: None, on_race=feeds.attach)
+    info = RaceInfo("r1", "barber", start=START, duration_s=290.0,
+                    entries=(Entry("7", vehicle_id="GR86-001-7"),
+                             Entry("21", vehicle_id="GR86-001-21")))
+    race, _ = hub.declare(info)
+    frames = _frames()
+    for body in frames:
+        race.apply(body)
+    return race, feeds, len(frames)
+
+
+def _messages(lines: list[bytes]) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in lines]
+
+
+def test_the_delta_at_the_line_is_the_lap_time_difference(
+        raced: tuple[LiveRace, DashboardFeeds, int]) -> None:
+    _, feeds, _ = raced
+    traces = feeds.feeds["r1"].traces
+    last, best = traces.last["21"], traces.best["21"]
+    assert (last.lap, best.lap) == (3, 3)  # its last lap is its best
+    assert (traces.last["7"].lap, traces.best["7"].lap) == (3, 2)
+    delta = delta_s(traces.last["7"], traces.best["7"])
+    assert delta[-1] == pytest.approx(99.0 - 98.0, abs=1e-9)
+    assert delta[0] == 0.0
+    assert traces.held_rows() < 2 * HZ * 100  # at most about a lap per logger
+
+
+def test_a_lap_with_too_few_samples_draws_no_trace() -> None:
+    samples = pl.DataFrame({"time": [START + dt.timedelta(seconds=s) for s in (1, 2)],
+                            "lap_dist_m": [10.0, 20.0], "speed_kph": [100.0, 110.0],
+                            "aps": [1.0, 1.0], "pbrake_f": [0.0, 0.0], "rpm": [1.0, 1.0],
+                            "gear": [2, 2], "lat": [None, None], "lon": [None, None]})
+    assert build_trace(samples, lap=1, lap_end=START + dt.timedelta(seconds=60),
+                       lap_time_s=60.0, length_m=LENGTH_M) is None
+
+
+def test_a_first_connect_gets_every_lap_then_a_snapshot_in_seq_order(
+        raced: tuple[LiveRace, DashboardFeeds, int]) -> None:
+    race, feeds, _ = raced
+    stream = DashboardStream(feeds.feeds["r1"])
+    messages = _messages(race.read(stream.open))
+    seqs = [m["seq"] for m in messages]
+    assert seqs == sorted(seqs) and messages[-1]["type"] == "snapshot"
+    laps = [(m["car_number"], m["lap"]) for m in messages if m["type"] == "lap"]
+    assert sorted(laps) == sorted((n, k) for n, times in LAPS_S.items()
+                                  for k in range(1, len(times) + 1))
+    snapshot = messages[-1]
+    assert {c["car_number"] for c in snapshot["cars"]} == set(LAPS_S)
+    assert snapshot["seq"] == feeds.feeds["r1"].seq and not snapshot["missed"]
+
+
+def test_a_reconnect_gets_exactly_what_it_missed(
+        raced: tuple[LiveRace, DashboardFeeds, int]) -> None:
+    race, feeds, _ = raced
+    feed = feeds.feeds["r1"]
+    everything = [m for m in _messages(race.read(DashboardStream(feed).open))
+                  if m["type"] != "snapshot"]
+    cut = everything[len(everything) // 2]["seq"]
+    resumed = _messages(race.read(DashboardStream(feed, after=cut).open))
+    assert [m["seq"] for m in resumed[:-1]] == [m["seq"] for m in everything
+                                                if m["seq"] > cut]
+    assert resumed[-1]["type"] == "snapshot" and resumed[-1]["after"] == cut
+
+
+def test_ticks_come_at_most_ten_a_second_and_carry_only_changed_cars() -> None:
+    now = [0.0]
+    feeds = DashboardFeeds()
+    hub = RaceHub(models=lambda _name: None, on_race=feeds.attach)
+    race, _ = hub.declare(RaceInfo("r2", "barber", start=START))
+    feed = feeds.feeds["r2"]
+    feed.clock = lambda: now[0]
+    stream = DashboardStream(feed)
+    race.read(stream.open)
+    ticks = []
+    for i, body in enumerate(_frames()[:40]):
+        race.apply(body)
+        now[0] = i * TICK_EVERY_S / 4  # four frames per tick interval
+        ticks += [m for m in _messages(stream.poll(race.read(_tick_of(feed))))
+                  if m["type"] == "tick"]
+    assert 8 <= len(ticks) <= 11  # 40 frames over 1 s of wall time
+    seqs = [m["seq"] for m in ticks]
+    assert seqs == sorted(set(seqs))
+    assert all(len(m["cars"]) <= len(LAPS_S) for m in ticks)
+    assert stream.poll(feed.latest_tick) == []  # nothing new: nothing sent
+
+
+def _tick_of(feed: Any) -> Any:
+    def read(engine: RaceEngine) -> Any:
+        return feed.tick(engine)
+    return read
