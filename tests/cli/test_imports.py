@@ -35,7 +35,7 @@ MODELS_AND_SERVICE = ("torch", "fastapi", "uvicorn", "lightgbm", "sklearn")
 KEPT_OUT_OF_HELP = (*MODELS_AND_SERVICE, "polars", "numpy", "pyarrow", "pandas",
                     "matplotlib", "cognirace.lake", "cognirace.ingest", "cognirace.sim",
                     "cognirace.features", "cognirace.models", "cognirace.training",
-                    "cognirace.registry")
+                    "cognirace.registry", "cognirace.scale", "ray")
 KEPT_OUT_OF_TOP_HELP = (*KEPT_OUT_OF_HELP, "pydantic", "pydantic_settings", "cognirace.config")
 
 SUB_COMMANDS = ("demo", "ingest", "simulate", "plot", "train", "evaluate", "serve", "keys",

@@ -25,9 +25,14 @@ import typer
 from rich.console import Console
 
 from cognirace.cli.demo_cmd import demo_seeds as trained_seeds
+from cognirace.cli.engine_options import ENGINE, RAY_ADDRESS, absolute_url
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from cognirace.registry.production import Production
+    from cognirace.scale import Engine
+    from cognirace.strategy.backtest_run import BacktestSettings, RaceJob, RaceOutcome
 
 FULL_RACES = 450
 """Races for a paired interval of about ±0.1 places (the issue's estimate)."""
@@ -40,6 +45,36 @@ def load_models(registry: str) -> Production:
     from cognirace.training import open_registry
 
     return production_models(open_registry(registry), SNAPSHOT_MODELS)
+
+
+def _race(settings: BacktestSettings, models: Production, job: RaceJob) -> RaceOutcome:
+    """One race of the backtest with a worker's models (module level, so it pickles)."""
+    from cognirace.strategy.backtest_run import backtest_race
+
+    return backtest_race(job, models, settings)
+
+
+def run_races(runner: Engine, jobs: Sequence[RaceJob], registry: str,
+              settings: BacktestSettings, *, workers: int,
+              on_race: Callable[[RaceOutcome], None]) -> list[RaceOutcome]:
+    """Every race's outcome, in the order of ``jobs``, whatever the engine.
+
+    Locally the races run in ``workers`` processes (``run_backtest``); on another engine
+    each worker loads the production models once and takes races one at a time, and
+    ``on_race`` hears of each race as it finishes.
+    """
+    from cognirace.scale import in_order
+    from cognirace.strategy.backtest_run import run_backtest
+
+    factory = functools.partial(load_models, registry)
+    if runner.name == "local":
+        outcomes = []
+        for outcome in run_backtest(jobs, factory, settings, workers=workers):
+            outcomes.append(outcome)
+            on_race(outcome)
+        return outcomes
+    return in_order(runner.map_with(factory, functools.partial(_race, settings), jobs),
+                    lambda _index, outcome: on_race(outcome))
 
 
 def backtest(
@@ -57,11 +92,18 @@ def backtest(
                                 help="Processes (one race each at a time)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     text_out: Path | None = typer.Option(None, "--text", help="Write the table as text."),
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
 ) -> None:
-    """Measure the advice against fixed pit rules on held-out simulated races."""
+    """Measure the advice against fixed pit rules on held-out simulated races.
+
+    With --engine ray each race is a Ray task on a worker that loaded the production
+    models once (--workers is then the cluster's CPUs); the table is the same.
+    """
     from cognirace.config import get_settings
+    from cognirace.scale import open_engine
     from cognirace.strategy.backtest_report import build_report, render
-    from cognirace.strategy.backtest_run import BacktestSettings, held_out_jobs, run_backtest
+    from cognirace.strategy.backtest_run import BacktestSettings, held_out_jobs
 
     console = Console()
     jobs = held_out_jobs(seed, races)
@@ -71,22 +113,28 @@ def backtest(
                                  "evaluated on); pick another --seed, e.g. 5001",
                                  param_hint="--seed")
     url = registry if registry is not None else get_settings().registry_url
+    url = url if engine == "local" else absolute_url(url)
     missing = load_models(url).missing
     for name, why in missing.items():
         console.print(f"[yellow]{name}: not loaded ({why.splitlines()[0][:100]})[/]")
     settings = BacktestSettings(n_sims=sims, cars_per_race=cars, seed=seed)
     started = time.perf_counter()
-    outcomes = []
-    with console.status("") as status:
-        for outcome in run_backtest(jobs, functools.partial(load_models, url), settings,
-                                    workers=workers):
-            outcomes.append(outcome)
-            status.update(f"race {len(outcomes)}/{len(jobs)}: "
-                          f"{sum(len(o.points) for o in outcomes)} decision points, "
-                          f"{time.perf_counter() - started:.0f} s")
-    report = build_report(outcomes, {
+    with open_engine(engine, address=ray_address) as runner, console.status("") as status:
+        finished = {"races": 0, "points": 0}
+
+        def on_race(outcome: RaceOutcome) -> None:
+            finished["races"] += 1
+            finished["points"] += len(outcome.points)
+            status.update(f"race {finished['races']}/{len(jobs)}: {finished['points']} "
+                          f"decision points, {time.perf_counter() - started:.0f} s")
+
+        outcomes = run_races(runner, jobs, url, settings, workers=workers, on_race=on_race)
+    meta: dict[str, object] = {
         "seed": seed, "n_sims": sims, "cars_per_race": cars, "workers": workers,
-        "registry": url, "elapsed_s": time.perf_counter() - started})
+        "registry": url, "elapsed_s": time.perf_counter() - started}
+    if engine != "local":
+        meta["engine"] = engine
+    report = build_report(outcomes, meta)
     lines = render(report)
     if races < FULL_RACES:
         lines += ["", f"full size (a paired interval of about ±0.1 places): "

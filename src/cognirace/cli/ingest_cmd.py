@@ -9,8 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cognirace.cli.engine_options import ENGINE, RAY_ADDRESS
+
 if TYPE_CHECKING:
     from cognirace.ingest import RaceReport
+    from cognirace.scale import Engine
 
 _STEPS = ("telemetry", "laps", "timing", "write")
 
@@ -94,32 +97,13 @@ def _summary_table(lake: Path) -> Table:
     return table
 
 
-def ingest(
-    src: Path = typer.Argument(
-        ..., exists=True, help="A race folder, a track folder or a tree of track folders "
-        "holding Hack-the-Track CSV files (telemetry, lap, results, sections, weather)."),
-    lake: Path | None = typer.Option(
-        None, "--lake", help="Lake folder to write (default: COGNIRACE_LAKE_DIR or ./data/lake)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
-) -> None:
-    """Read race files into the Parquet lake, repairing known quirks, and report per race.
-
-    Files are recognised by their header, and the files of one race are joined even
-    when they sit in several folders. The official timing decides the laps; the lap
-    files and telemetry are matched to it by line crossings. Each race is written
-    atomically and replaces an earlier ingest of the same race; a race that cannot be
-    ingested is reported and the others go on (with --debug, the first error stops
-    everything, with its traceback). The quality report of each race is printed and
-    saved as JSON in LAKE/reports/. Exits with status 1 when a race was not ingested.
-    """
+def _locally(console: Console, src: Path, target: Path, *, quiet: bool) -> list[RaceReport]:
+    """The ingest in this process, race after race, the bar following each race's steps."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cognirace.cli.main import debug_enabled
-    from cognirace.config import get_settings
     from cognirace.ingest import ingest as run_ingest
 
-    target = lake if lake is not None else get_settings().lake_dir
-    console = Console()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
         task = bar.add_task("finding race files", total=None)
@@ -132,7 +116,54 @@ def ingest(
             bar.update(task, description=f"{race_id}: {step}",
                        completed=_STEPS.index(step) if step in _STEPS else 0)
 
-        reports = run_ingest(src, target, progress=progress, strict=debug_enabled())
+        return run_ingest(src, target, progress=progress, strict=debug_enabled())
+
+
+def _on_engine(console: Console, runner: Engine, src: Path, target: Path, *, quiet: bool
+               ) -> list[RaceReport]:
+    """One piece of work per race on ``runner``; the bar advances per finished race."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cognirace.cli.main import debug_enabled
+    from cognirace.ingest.parallel import ingest_on
+
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  disable=quiet, transient=True) as bar:
+        task = bar.add_task("races", total=None)
+        return ingest_on(runner, src, target, strict=debug_enabled(),
+                         on_race=lambda _report: bar.advance(task))
+
+
+def ingest(
+    src: Path = typer.Argument(
+        ..., exists=True, help="A race folder, a track folder or a tree of track folders "
+        "holding Hack-the-Track CSV files (telemetry, lap, results, sections, weather)."),
+    lake: Path | None = typer.Option(
+        None, "--lake", help="Lake folder to write (default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
+) -> None:
+    """Read race files into the Parquet lake, repairing known quirks, and report per race.
+
+    Files are recognised by their header, and the files of one race are joined even
+    when they sit in several folders. The official timing decides the laps; the lap
+    files and telemetry are matched to it by line crossings. Each race is written
+    atomically and replaces an earlier ingest of the same race; a race that cannot be
+    ingested is reported and the others go on (with --debug, the first error stops
+    everything, with its traceback). The quality report of each race is printed and
+    saved as JSON in LAKE/reports/. Exits with status 1 when a race was not ingested.
+    With --engine ray each race is built as a Ray task and the lake's tables are merged
+    once at the end: the lake is the one a local ingest writes.
+    """
+    from cognirace.config import get_settings
+    from cognirace.scale import open_engine
+
+    target = lake if lake is not None else get_settings().lake_dir
+    console = Console()
+    with open_engine(engine, address=ray_address) as runner:
+        reports = (_locally(console, src, target, quiet=quiet) if runner.name == "local"
+                   else _on_engine(console, runner, src, target, quiet=quiet))
     console.print(_report_table(reports))
     _report_details(console, reports)
     if any(r.ok for r in reports) or (target / "races.parquet").exists():

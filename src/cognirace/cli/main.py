@@ -84,7 +84,10 @@ def main() -> None:
     except CogniraceError as exc:
         if debug_enabled():
             raise
-        _print_error(f"[bold red]error:[/] {exc}")
+        from rich.markup import escape
+
+        # escaped: a message may hold brackets (a path, "pip install -e '.[ray]'")
+        _print_error(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(2)
     except typer.Abort:
         _print_error("aborted")

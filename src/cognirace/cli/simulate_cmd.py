@@ -9,8 +9,48 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from cognirace.cli.engine_options import ENGINE, RAY_ADDRESS
+
 if TYPE_CHECKING:
-    from cognirace.sim import RaceSummary
+    from cognirace.scale import Engine
+    from cognirace.sim import RaceConfig, RaceSummary, SeasonSummary
+
+
+def _race_line(race: RaceSummary) -> str:
+    return (f"{race.race_id}: {race.config.n_cars} cars, {race.n_laps} laps, "
+            f"best {race.best_lap_s:.3f} s, {race.telemetry_rows:,} telemetry rows")
+
+
+def _wrote(console: Console, summary: SeasonSummary, started: float) -> None:
+    console.print(
+        f"[bold green]wrote[/] {len(summary.races)} races, {summary.telemetry_rows:,} "
+        f"telemetry rows to {summary.out} in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def _on_engine(console: Console, runner: Engine, out: Path, configs: list[RaceConfig],
+               seed: int) -> SeasonSummary:
+    """One piece of work per race on ``runner``; the bar advances per finished race."""
+    import functools
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cognirace.scale import in_order
+    from cognirace.sim import SeasonSummary, season_races, write_season_race
+
+    target = out.resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("races", total=len(configs))
+
+        def done(_index: int, race: RaceSummary) -> None:
+            bar.advance(task)
+            console.print(_race_line(race))
+
+        races = in_order(runner.map(functools.partial(write_season_race, target),
+                                    season_races(configs, seed)), done)
+    return SeasonSummary(target, races)
 
 
 def simulate(
@@ -39,14 +79,29 @@ def simulate(
     no_quirks: bool = typer.Option(
         False, "--no-quirks", help="Write clean files (no lap 32768, clock drift, car 0...)."
     ),
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
 ) -> None:
-    """Simulate races and write them as the real data set's files plus truth/ Parquet."""
+    """Simulate races and write them as the real data set's files plus truth/ Parquet.
+
+    Every race draws from its own seeds, so --engine ray writes the very files that
+    --engine local writes.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cognirace.sim import QuirkRates, simulate_season
+    from cognirace.scale import open_engine
+    from cognirace.sim import QuirkRates, plan_season, simulate_season
 
     console = Console()
     started = time.perf_counter()
+    quirks = QuirkRates.none() if no_quirks else None
+    with open_engine(engine, address=ray_address) as runner:
+        if runner.name != "local":
+            configs = plan_season(season, tracks=tracks, races=races, cars=cars,
+                                  telemetry_hz=telemetry_hz, seed=seed, quirks=quirks,
+                                  year=year)
+            _wrote(console, _on_engine(console, runner, out, configs, seed), started)
+            return
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(), console=console, transient=True,
@@ -59,17 +114,11 @@ def simulate(
 
         def on_race(race: RaceSummary) -> None:
             bar.update(task, visible=False)
-            console.print(
-                f"{race.race_id}: {race.config.n_cars} cars, {race.n_laps} laps, "
-                f"best {race.best_lap_s:.3f} s, {race.telemetry_rows:,} telemetry rows"
-            )
+            console.print(_race_line(race))
 
         summary = simulate_season(
             out, season=season, tracks=tracks, races=races, cars=cars,
-            telemetry_hz=telemetry_hz, seed=seed, year=year,
-            quirks=QuirkRates.none() if no_quirks else None, progress=on_car, on_race=on_race,
+            telemetry_hz=telemetry_hz, seed=seed, year=year, quirks=quirks,
+            progress=on_car, on_race=on_race,
         )
-    console.print(
-        f"[bold green]wrote[/] {len(summary.races)} races, {summary.telemetry_rows:,} "
-        f"telemetry rows to {summary.out} in {time.perf_counter() - started:.1f} s"
-    )
+    _wrote(console, summary, started)

@@ -10,13 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cognirace.cli.engine_options import ENGINE, RAY_ADDRESS, absolute_url
 from cognirace.cli.evaluate_cmd import comparison_table
 
 if TYPE_CHECKING:
     from cognirace.lake import Lake
     from cognirace.models.task import Task
     from cognirace.registry import Registry
-    from cognirace.training import TrainingReport
+    from cognirace.scale import Engine
+    from cognirace.training import TaskTraining, TrainingReport
 
 
 def train_with_progress(console: Console, lake: Lake, registry: Registry,
@@ -36,6 +38,26 @@ def train_with_progress(console: Console, lake: Lake, registry: Registry,
 
         return run_train(lake, registry, tasks, seed=seed, progress=progress,
                          history=history)
+
+
+def train_on_engine(console: Console, runner: Engine, lake: Lake, registry: Registry,
+                    tasks: Sequence[Task], *, seed: int, quiet: bool,
+                    history: Lake | None = None) -> TrainingReport:
+    """Run ``training.parallel.train_on`` under a bar that advances per finished model."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cognirace.training.parallel import train_on
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
+        step = bar.add_task("building rows, then one model per task", total=len(tasks))
+
+        def done(trained: TaskTraining) -> None:
+            bar.advance(step)
+            bar.update(step, description=f"{trained.task} published")
+
+        return train_on(runner, lake, registry, tasks, seed=seed, history=history,
+                        on_task=done)
 
 
 def versions_table(report: TrainingReport) -> Table:
@@ -72,25 +94,35 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the evaluation table as Markdown to this file."),
+    engine: str = ENGINE,
+    ray_address: str | None = RAY_ADDRESS,
 ) -> None:
     """Train each model and its baseline, evaluate both on races they did not see, publish.
 
     Evaluation holds out a quarter of the races, then each track in turn. Model and
     baseline are then refitted on every race and published with a model card; both
-    become the `production` version.
+    become the `production` version. With --engine ray each model is trained as a Ray
+    task (the registry must then be a folder or bucket every node reaches).
     """
     from cognirace.config import get_settings
     from cognirace.lake import open_lake
+    from cognirace.scale import open_engine
     from cognirace.training import markdown_table, open_registry, select_tasks
 
     settings = get_settings()
     tasks = select_tasks(models)
     source = open_lake(lake if lake is not None else settings.lake_dir)
-    store = open_registry(registry if registry is not None else settings.registry_url)
+    url = registry if registry is not None else settings.registry_url
+    store = open_registry(url if engine == "local" else absolute_url(url))
     console = Console()
     past = open_lake(history) if history is not None else None
-    report = train_with_progress(console, source, store, tasks, seed=seed, quiet=quiet,
-                                 history=past)
+    with open_engine(engine, address=ray_address) as runner:
+        if runner.name == "local":
+            report = train_with_progress(console, source, store, tasks, seed=seed,
+                                         quiet=quiet, history=past)
+        else:
+            report = train_on_engine(console, runner, source, store, tasks, seed=seed,
+                                     quiet=quiet, history=past)
     print_training(console, report)
     if markdown is not None:
         markdown.write_text(markdown_table(report.comparisons(), with_evaluation=True),

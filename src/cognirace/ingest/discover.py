@@ -158,9 +158,11 @@ def group_dir(path: Path) -> Path:
 def _candidates(src: Path) -> list[Path]:
     if src.is_file():
         return [src]
+    # names starting with "." are hidden or work in progress (a race being written)
     return sorted(
         p for p in src.rglob("*")
-        if p.is_file() and p.suffix.lower() in (".csv", ".txt") and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in (".csv", ".txt")
+        and not any(part.startswith(".") for part in p.relative_to(src).parts)
     )
 
 

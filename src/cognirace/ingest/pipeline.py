@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from cognirace.errors import DataError
-from cognirace.ingest.grouping import discover
+from cognirace.ingest.grouping import RaceFiles, discover
 from cognirace.ingest.race import build_race
 from cognirace.ingest.raceid import RaceKey, assign_race_ids
 from cognirace.ingest.report import RaceReport
@@ -47,15 +47,8 @@ def ingest(src: Path, lake: Path, *, progress: Progress | None = None,
         DataError: when ``src`` holds no race file, or (``strict``) for the first race
             that cannot be ingested (``SchemaError`` names the file, line and column).
     """
-    # absolute, so the lake's source_dir (and the truth beside simulated races) is found
-    # from any working folder
-    races = discover(Path(src).resolve())
-    keys = [RaceKey(r.track, r.session, r.date, str(r.source_dir)) for r in races]
-    races_path = LakeLayout(Path(lake)).table("races")
-    existing = pl.read_parquet(races_path) if races_path.exists() else empty("races")
-    ids = assign_race_ids(keys, existing)
     reports = []
-    for race, race_id in zip(races, ids, strict=True):
+    for race, race_id in plan_ingest(src, lake):
         def step(name: str, rid: str = race_id) -> None:
             if progress is not None:
                 progress(rid, name)
@@ -73,4 +66,19 @@ def ingest(src: Path, lake: Path, *, progress: Progress | None = None,
     return reports
 
 
-__all__ = ["Progress", "ingest"]
+def plan_ingest(src: Path, lake: Path) -> list[tuple[RaceFiles, str]]:
+    """The races under ``src`` with the id each gets in ``lake``, in ingest order.
+
+    Raises:
+        DataError: when ``src`` holds no race file.
+    """
+    # absolute, so the lake's source_dir (and the truth beside simulated races) is found
+    # from any working folder
+    races = discover(Path(src).resolve())
+    keys = [RaceKey(r.track, r.session, r.date, str(r.source_dir)) for r in races]
+    races_path = LakeLayout(Path(lake)).table("races")
+    existing = pl.read_parquet(races_path) if races_path.exists() else empty("races")
+    return list(zip(races, assign_race_ids(keys, existing), strict=True))
+
+
+__all__ = ["Progress", "ingest", "plan_ingest"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +41,34 @@ class RaceTables:
     report_json: str
 
 
-def _merged(layout: LakeLayout, name: str, race_id: str, rows: pl.DataFrame) -> pl.DataFrame:
-    """The table with this race's old rows replaced by ``rows``."""
+def merged_table(layout: LakeLayout, name: str, race_ids: Sequence[str],
+                 rows: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The table with the old rows of ``race_ids`` replaced by ``rows`` (theirs, in order).
+
+    Sorting by race (stable) makes the result the same whether the races come one
+    write at a time or all at once.
+    """
     path = layout.table(name)
     old = pl.read_parquet(path) if path.exists() else empty(name)
-    kept = old.filter(pl.col("race_id") != race_id)
-    return pl.concat([kept, rows], how="vertical").sort("race_id", maintain_order=True)
+    kept = old.filter(~pl.col("race_id").is_in(list(race_ids)))
+    return pl.concat([kept, *rows], how="vertical").sort("race_id", maintain_order=True)
+
+
+def write_telemetry_files(folder: Path, race: RaceTables) -> None:
+    """The race's telemetry as one zstd Parquet file per car in ``folder`` (none if empty)."""
+    layout = LakeLayout(folder)
+    if race.telemetry is not None and race.telemetry.height:
+        for (vehicle_id,), part in race.telemetry.group_by(["vehicle_id"], maintain_order=True):
+            target = layout.telemetry_file(race.race_id, str(vehicle_id)).name
+            part.write_parquet(folder / target, compression="zstd", statistics=True)
+
+
+def check_race(race: RaceTables) -> None:
+    """Refuse tables that do not match the lake's schemas (a bug upstream)."""
+    for name, frame in race.tables.items():
+        assert_schema(frame, name)
+    if race.telemetry is not None:
+        assert_schema(race.telemetry, "telemetry")
 
 
 def write_race(lake: Path, race: RaceTables) -> None:
@@ -55,10 +78,7 @@ def write_race(lake: Path, race: RaceTables) -> None:
         SchemaError: when a table does not match the lake's schema (a bug upstream).
     """
     layout = LakeLayout(lake)
-    for name, frame in race.tables.items():
-        assert_schema(frame, name)
-    if race.telemetry is not None:
-        assert_schema(race.telemetry, "telemetry")
+    check_race(race)
     lake.mkdir(parents=True, exist_ok=True)
     stage = lake / f".staging-{race.race_id}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
@@ -72,27 +92,36 @@ def write_race(lake: Path, race: RaceTables) -> None:
 def _stage(layout: LakeLayout, stage: Path, race: RaceTables) -> None:
     tel = stage / "telemetry"
     tel.mkdir()
-    if race.telemetry is not None and race.telemetry.height:
-        for (vehicle_id,), part in race.telemetry.group_by(["vehicle_id"], maintain_order=True):
-            target = layout.telemetry_file(race.race_id, str(vehicle_id)).name
-            part.write_parquet(tel / target, compression="zstd", statistics=True)
+    write_telemetry_files(tel, race)
     for name in TABLE_FILES:
         rows = race.tables.get(name, empty(name))
-        _merged(layout, name, race.race_id, rows).write_parquet(stage / f"{name}.parquet")
+        merged_table(layout, name, [race.race_id], [rows]).write_parquet(
+            stage / f"{name}.parquet")
     (stage / "report.json").write_text(race.report_json, encoding="utf-8")
 
 
 def _commit(layout: LakeLayout, stage: Path, race_id: str) -> None:
+    move_race_files(layout, stage, race_id, stage / "telemetry.old")
+    move_tables(layout, stage)
+
+
+def move_race_files(layout: LakeLayout, staged: Path, race_id: str, old_telemetry: Path) -> None:
+    """Move a staged race's telemetry and report into place (an old partition aside)."""
     final = layout.telemetry_dir(race_id)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
-        final.rename(stage / "telemetry.old")
-    if any((stage / "telemetry").iterdir()):
-        (stage / "telemetry").rename(final)
+        final.rename(old_telemetry)
+    if any((staged / "telemetry").iterdir()):
+        (staged / "telemetry").rename(final)
     layout.reports_dir.mkdir(exist_ok=True)
-    (stage / "report.json").replace(layout.report(race_id))
+    (staged / "report.json").replace(layout.report(race_id))
+
+
+def move_tables(layout: LakeLayout, stage: Path) -> None:
+    """Replace every table file by its staged version, the races table last."""
     for name in (*(n for n in TABLE_FILES if n != "races"), "races"):
         (stage / f"{name}.parquet").replace(layout.table(name))
 
 
-__all__ = ["RaceTables", "write_race"]
+__all__ = ["RaceTables", "check_race", "merged_table", "move_race_files", "move_tables",
+           "write_race", "write_telemetry_files"]

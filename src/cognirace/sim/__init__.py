@@ -64,15 +64,18 @@ from cognirace.sim.lapsim import SpeedProfile, Style, driver_profile, simulate_l
 from cognirace.sim.layout import TrackLayout, build_layout
 from cognirace.sim.season import (
     RaceSummary,
+    SeasonRace,
     SeasonSummary,
     branch,
     plan_season,
     race_field,
     race_folder,
+    season_races,
     season_roster,
     simulate_one,
     simulate_season,
 )
+from cognirace.sim.staged import write_season_race
 
 __all__ = [
     "TERMS",
@@ -82,6 +85,7 @@ __all__ = [
     "RaceConfig",
     "RaceResult",
     "RaceSummary",
+    "SeasonRace",
     "SeasonSummary",
     "SpeedProfile",
     "Style",
@@ -94,9 +98,11 @@ __all__ = [
     "plan_season",
     "race_field",
     "race_folder",
+    "season_races",
     "season_roster",
     "simulate_lap",
     "simulate_one",
     "simulate_race",
     "simulate_season",
+    "write_season_race",
 ]

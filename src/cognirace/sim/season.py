@@ -258,15 +258,43 @@ def simulate_season(
     out_path.mkdir(parents=True, exist_ok=True)
     roster = season_roster(seed)
     summary = SeasonSummary(out_path)
-    seen_sebring_r1 = False
-    for config in configs:
-        first = config.track == "sebring" and config.session == "R1" and not seen_sebring_r1
-        seen_sebring_r1 = seen_sebring_r1 or first
-        result = simulate_one(out_path, config, roster, seed, progress, first_sebring_r1=first)
+    for race in season_races(configs, seed):
+        result = simulate_one(out_path, race.config, roster, seed, progress,
+                              first_sebring_r1=race.first_sebring_r1)
         summary.races.append(result)
         if on_race is not None:
             on_race(result)
     return summary
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonRace:
+    """One race of a planned season, with what it needs to be simulated on its own.
+
+    Attributes:
+        config: The race.
+        seed: The season's seed.
+        first_sebring_r1: The season's first Race 1 at Sebring (whose telemetry the
+            real data set lacks, see ``QuirkRates.drop_telemetry_first_sebring_r1``).
+    """
+
+    config: RaceConfig
+    seed: int
+    first_sebring_r1: bool
+
+
+def season_races(configs: Sequence[RaceConfig], seed: int) -> list[SeasonRace]:
+    """The races of ``plan_season``'s configs as independent pieces of work.
+
+    Each race draws from its own seed sequence (``race_seed``), so the pieces can run
+    in any order, on any machine, and write what ``simulate_season`` writes.
+    """
+    races, seen_sebring_r1 = [], False
+    for config in configs:
+        first = config.track == "sebring" and config.session == "R1" and not seen_sebring_r1
+        seen_sebring_r1 = seen_sebring_r1 or first
+        races.append(SeasonRace(config, seed, first))
+    return races
 
 
 __all__ = [
@@ -275,11 +303,13 @@ __all__ = [
     "SEASONS",
     "VALUE_VARIANT_TRACKS",
     "RaceSummary",
+    "SeasonRace",
     "SeasonSummary",
     "branch",
     "plan_season",
     "race_field",
     "race_folder",
+    "season_races",
     "season_roster",
     "simulate_one",
     "simulate_season",

@@ -165,8 +165,10 @@ def _publish(task: Task, rows: pl.DataFrame, registry: Registry, data: TrainingD
     return version, base_version
 
 
-def _train_task(task: Task, rows: pl.DataFrame, registry: Registry, lake: Lake, seed: int,
-                tick: Callable[[str], None]) -> TaskTraining:
+def train_task(task: Task, rows: pl.DataFrame, registry: Registry, lake: Lake, seed: int,
+               tick: Callable[[str], None]) -> TaskTraining:
+    """Evaluate, refit and publish one task from its rows: one task's share of ``train``,
+    on its own so that tasks can run as separate pieces of work (``parallel.train_on``)."""
     started = time.perf_counter()
     comparisons = _evaluate_splits(task, rows, seed, tick)
     data = TrainingData(
@@ -217,11 +219,11 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
     results = []
     for index, task in enumerate(tasks):
         done = 1 + per_task * index
-        results.append(_train_task(task, examples[task.name], registry, lake, seed, tick))
+        results.append(train_task(task, examples[task.name], registry, lake, seed, tick))
     report("done", total, total)
     return TrainingReport(lake=str(lake.root), registry=registry.url, seed=seed,
                           tasks=tuple(results), seconds=time.perf_counter() - started)
 
 
 __all__ = ["PRODUCTION", "TEST_FRACTION", "Progress", "Scored", "build", "comparisons_of",
-           "fit_and_score", "score_fitted", "train"]
+           "fit_and_score", "score_fitted", "train", "train_task"]

@@ -1,0 +1,146 @@
+"""Benchmark: simulate, ingest and backtest with ``--engine local`` against ``--engine ray``.
+
+A demo season (7 tracks, 6 races each: 42 races, telemetry at 2 Hz for one race per
+track) is simulated and ingested by the ``cognirace`` command itself, once per
+contender: the local engine (this process, as ever), then a local Ray with 1 CPU and
+with 2 CPUs. The backtest runs held-out races against models trained once on the
+season of its own (not timed), locally with ``--workers 1`` and on Ray with 1 and 2 CPUs.
+
+Each run is a fresh process. For Ray, that process starts Ray with the CPU count asked
+(``ray.init(num_cpus=K)``) and then runs the command line, so the command joins that
+Ray instead of starting one with every core; the Ray start-up is part of the time.
+The driver's peak memory is its own resident set (sampled every 20 ms with psutil,
+workers and Ray's daemons not counted): it should stay flat as races grow, which
+``--sizes`` shows by running several season sizes (races per track).
+
+Goal (the issue's): at least 1.7x the local wall time on 2 CPUs for simulate and
+backtest. Only a quiet machine gives figures worth keeping.
+
+    python bench/scale.py [--sizes 6] [--backtest-races 14] [--out FILE]
+    python bench/scale.py --sizes 1 --backtest-races 2     (a quick check)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+CONTENDERS: tuple[tuple[str, int | None], ...] = (("local", None), ("ray", 1), ("ray", 2))
+"""(engine, CPUs of the local Ray); the local engine uses one process."""
+SEED = 0
+BACKTEST_SEED = 5001
+SNAPSHOT_MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
+_RAY_THEN_CLI = (
+    "import sys, ray\n"
+    "ray.init(num_cpus=int(sys.argv[1]), include_dashboard=False, log_to_driver=False)\n"
+    "from cognirace.cli.main import main\n"
+    "sys.argv = ['cognirace', *sys.argv[2:]]\n"
+    "main()\n"
+)
+
+
+def _measure(args: list[str], cpus: int | None) -> tuple[float, float]:
+    """Wall time (s) and the driver's peak resident memory (MB) of one command line."""
+    command = [str(Path(sys.executable).with_name("cognirace")), *args] if cpus is None \
+        else [sys.executable, "-c", _RAY_THEN_CLI, str(cpus), *args]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    _, err = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{err.decode(errors='replace')}")
+    return elapsed, peak / 2**20
+
+
+def _engine_args(engine: str) -> list[str]:
+    return [] if engine == "local" else ["--engine", engine]
+
+
+def _season(work: Path, per_track: int) -> list[tuple[str, str, int | None, float, float]]:
+    """Simulate and ingest per contender; rows of (step, engine, cpus, seconds, MB)."""
+    rows = []
+    for engine, cpus in CONTENDERS:
+        out, lake = work / f"season-{engine}-{cpus}", work / f"lake-{engine}-{cpus}"
+        seconds, mb = _measure(["simulate", "--out", str(out), "--races", str(per_track),
+                                "--seed", str(SEED), *_engine_args(engine)], cpus)
+        rows.append(("simulate", engine, cpus, seconds, mb))
+        seconds, mb = _measure(["ingest", str(out), "--lake", str(lake), "-q",
+                                *_engine_args(engine)], cpus)
+        rows.append(("ingest", engine, cpus, seconds, mb))
+    return rows
+
+
+def _backtest(work: Path, races: int) -> list[tuple[str, str, int | None, float, float]]:
+    """Train the snapshot models once on a season of their own (untimed: two races per
+    track, so each track has a race with telemetry), then the backtest per contender."""
+    season, lake, registry = work / "train-season", work / "train-lake", work / "registry"
+    _measure(["simulate", "--out", str(season), "--races", "2", "--seed", str(SEED)], None)
+    _measure(["ingest", str(season), "--lake", str(lake), "-q"], None)
+    models = [arg for name in SNAPSHOT_MODELS for arg in ("-m", name)]
+    _measure(["train", "--lake", str(lake), "--registry", str(registry), "-q", *models], None)
+    rows = []
+    for engine, cpus in CONTENDERS:
+        seconds, mb = _measure(["backtest", "--registry", str(registry), "--races", str(races),
+                                "--seed", str(BACKTEST_SEED), "--workers", "1",
+                                *_engine_args(engine)], cpus)
+        rows.append(("backtest", engine, cpus, seconds, mb))
+    return rows
+
+
+def _table(rows: list[tuple[int, str, str, int | None, float, float]]) -> list[str]:
+    local = {(size, step): s for size, step, engine, _, s, _ in rows if engine == "local"}
+    lines = [f"{'races':>5}  {'step':<9} {'engine':<7} {'CPUs':>4} {'wall s':>8} "
+             f"{'speed-up':>8} {'driver MB':>10}"]
+    for size, step, engine, cpus, seconds, mb in rows:
+        lines.append(f"{size:>5}  {step:<9} {engine:<7} {cpus or 1:>4} {seconds:>8.1f} "
+                     f"{local[size, step] / seconds:>7.2f}x {mb:>10.0f}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="6", help="races per track, comma-separated "
+                        "(6: the 42-race demo season)")
+    parser.add_argument("--backtest-races", type=int, default=14)
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    args = parser.parse_args()
+    rows: list[tuple[int, str, str, int | None, float, float]] = []
+    work = Path(tempfile.mkdtemp(prefix="cognirace-scale-"))
+    try:
+        for per_track in (int(s) for s in args.sizes.split(",")):
+            size_dir = work / f"size-{per_track}"
+            size_dir.mkdir()
+            n_races = 7 * per_track
+            rows += [(n_races, *row) for row in _season(size_dir, per_track)]
+            if per_track == int(args.sizes.split(",")[-1]):
+                rows += [(args.backtest_races, *row)
+                         for row in _backtest(size_dir, args.backtest_races)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    cpus = psutil.cpu_count(logical=True)
+    load = ", ".join(f"{x:.1f}" for x in psutil.getloadavg())
+    lines = [f"bench/scale.py --sizes {args.sizes} --backtest-races {args.backtest_races} "
+             f"on {cpus} logical CPUs, load average {load}", "", *_table(rows)]
+    text = "\n".join(lines)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

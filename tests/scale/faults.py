@@ -1,0 +1,36 @@
+"""Faults for the engine tests: a piece of work that kills its own worker once.
+
+Imported by Ray's worker processes (the tests put ``tests/`` on their PYTHONPATH), so it
+lives in a module of its own rather than in a test file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from cognirace.ingest.parallel import RacePiece, stage_piece
+from cognirace.ingest.report import RaceReport
+
+KILL_AFTER = "laps.parquet"
+"""The staged file after which the first attempt dies: half of the race's tables."""
+
+
+def stage_killed_once(marks: Path, batch: Path, strict: bool, piece: RacePiece) -> RaceReport:
+    """``stage_piece``; the first race to get half-way kills its process there.
+
+    ``marks/killed`` (created exclusively, holding the race's id) records the kill, so
+    every later attempt, the killed race's retry included, goes through.
+    """
+    def on_file(path: Path) -> None:
+        if path.name != KILL_AFTER:
+            return
+        try:
+            with (marks / "killed").open("x", encoding="utf-8") as mark:
+                mark.write(piece.race_id)
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return stage_piece(batch, strict, piece, on_file=on_file)
