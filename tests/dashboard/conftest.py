@@ -126,6 +126,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def keys_file_of(registry: Path) -> Path:
+    """The keys file ``serving`` points the service at: absent at the start, so the
+    service starts open and switches keys on when a key is written there."""
+    return registry.parent / "api-keys.json"
+
+
 @contextmanager
 def serving(registry: Path, log: Path) -> Iterator[str]:
     """``cognirace serve`` on ``registry`` in its own process, as a user runs it; yields
@@ -134,7 +140,7 @@ def serving(registry: Path, log: Path) -> Iterator[str]:
     env = {**os.environ, "COGNIRACE_CACHE_TTL_S": "0", "COGNIRACE_RATE_LIMIT_PER_S": "10000",
            "COGNIRACE_RATE_LIMIT_BURST": "10000", "COGNIRACE_MODEL_CACHE_DIR":
            str(registry.parent / "model-cache"), "COGNIRACE_KEYS_FILE":
-           str(registry.parent / "no-keys.json")}
+           str(keys_file_of(registry))}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "cognirace.cli.main", "serve",
                                  "--host", "127.0.0.1", "--port", str(port), "--registry",

@@ -2,11 +2,15 @@
 
 One service and one replay, each in its own process as a user runs them (``cognirace
 serve``, ``cognirace replay``), and one page for the module; the tests read the page as
-the race goes on, in order.
+the race goes on, in order. Then, on the same service: the page on a fixed race, frozen
+and compared pixel by pixel with a stored baseline, and last, with API keys switched on
+(a key written to the keys file the running service watches).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import time
@@ -14,14 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route
 
 from cognirace.realtime import race_info
-from dashboard.conftest import RACE_S, SCREENSHOTS, BuiltRace, serving
+from dashboard.conftest import RACE_S, SCREENSHOTS, BuiltRace, keys_file_of, serving
+from dashboard.frozen import CARS, FROZEN_RACE, frozen_routes
+from dashboard.pixels import SHARE, compare
 from dashboard.proxy import Relay
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -221,3 +227,145 @@ def test_a_screenshot_of_the_run_is_saved(run: Run) -> None:
     run.page.screenshot(path=str(path))
     assert path.stat().st_size > 20_000
     assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the frozen frame ------------------------------------------------------------------
+
+BASELINE = Path(__file__).parent / "baseline" / "frozen.png"
+"""The frozen frame, shrunk (``dashboard.pixels``); rewrite it with
+``DASHBOARD_UPDATE_BASELINE=1`` after a deliberate change of the page's look."""
+BROKEN_RULES = (
+    "#grid { grid-template-columns: 1fr 1fr minmax(700px, 1.5fr); }",
+    ".panel { padding: 12px 14px; }",
+    "#tower td { font-size: 14px; }",
+)
+"""Layout breakages the comparison must catch: panels swapped, a few pixels of padding,
+a larger font in the tower."""
+
+
+def _serve_frozen(route: Route) -> None:
+    """The fixed race's answers; a reconnecting stream gets its snapshot again, as the
+    service answers ``after`` (the discrete messages were had)."""
+    url = urlparse(route.request.url)
+    path = url.path.removeprefix(f"/v1/races/{FROZEN_RACE}")
+    found = frozen_routes().get(path)
+    if found is None:
+        route.fulfill(status=404, content_type="application/json", body='{"detail": "none"}')
+        return
+    content_type, body = found
+    if path.endswith("/stream") and int(parse_qs(url.query).get("after", ["0"])[0]) > 0:
+        body = body.splitlines(keepends=True)[0]
+    route.fulfill(status=200, content_type=content_type, body=body)
+
+
+@pytest.fixture(scope="module")
+def frozen(run: Run, browser: Browser) -> Iterator[Page]:
+    """The page on the fixed race with every panel drawn, then frozen."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000},
+                                  device_scale_factor=1)
+    page = context.new_page()
+    page.route(f"**/v1/races/{FROZEN_RACE}/**", _serve_frozen)
+    page.goto(f"{run.url}/dashboard?race={FROZEN_RACE}")
+    _wait(page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
+          arg=len(CARS))
+    for ready in ("document.querySelector('#delta')?.dataset.lastLap",
+                  "document.querySelectorAll('#lapchart canvas').length",
+                  "document.querySelector('#strategy').dataset.state === 'advice'",
+                  "document.querySelector('#map .outline').getAttribute('d')",
+                  "document.querySelectorAll('#feed li').length === 3",
+                  "document.querySelector('#car-card').textContent.includes('0.041')"):
+        _wait(page, f"() => {ready}")
+    page.evaluate("() => window.cognirace.freeze()")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _masked(page: Page) -> bytes:
+    return page.screenshot(mask=[page.locator("[data-mask]")], animations="disabled",
+                           caret="hide")
+
+
+def test_the_frozen_frame_matches_its_baseline(frozen: Page) -> None:
+    png = _masked(frozen)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "frozen.png").write_bytes(png)
+    share = compare(png, BASELINE, update=os.environ.get("DASHBOARD_UPDATE_BASELINE") == "1")
+    assert share <= SHARE, (f"{share:.1%} of the pixels differ from {BASELINE} (this run's "
+                            f"frame: {SCREENSHOTS / 'frozen.png'}); if the look changed on "
+                            "purpose, rewrite the baseline with DASHBOARD_UPDATE_BASELINE=1")
+
+
+@pytest.mark.parametrize("rule", BROKEN_RULES)
+def test_a_broken_style_rule_fails_the_comparison(frozen: Page, rule: str) -> None:
+    add = """rule => { const sheet = [...document.styleSheets]
+        .find(s => (s.href || '').endsWith('/dashboard.css'));
+        return sheet.insertRule(rule, sheet.cssRules.length); }"""
+    at = frozen.evaluate(add, rule)
+    try:
+        broken = compare(_masked(frozen), BASELINE)
+    finally:
+        frozen.evaluate("""at => [...document.styleSheets]
+            .find(s => (s.href || '').endsWith('/dashboard.css')).deleteRule(at)""", at)
+    assert broken > SHARE, f"{rule!r} changed only {broken:.2%} of the pixels"
+    assert compare(_masked(frozen), BASELINE) <= SHARE  # the rule removed, it matches again
+
+
+# --- API keys on (last: the service stays keyed) ----------------------------------------
+
+def _create_key(keys_file: Path, scope: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "cognirace.cli.main", "keys", "create",
+                           "--name", f"dashboard {scope}", "--scope", scope, "--keys-file",
+                           str(keys_file)], check=True, capture_output=True, text=True,
+                          timeout=60)
+    found = re.search(r"^key:\s+(\S+)$", done.stdout, re.MULTILINE)
+    assert found, done.stdout
+    return found.group(1)
+
+
+def _gate(page: Page, reason: str) -> None:
+    page.wait_for_selector("#keygate:not([hidden])", timeout=15_000)
+    assert page.evaluate("() => document.body.dataset.stream") == "auth"
+    assert reason in page.locator("#keygate").inner_text()
+    assert reason in page.locator("#stream-status").inner_text()
+    assert page.locator("#tower tbody tr").count() == 0
+
+
+def test_with_keys_on_the_page_asks_for_a_key_and_streams_with_one(
+        run: Run, browser: Browser, built_race: BuiltRace) -> None:
+    keys_file = keys_file_of(built_race.registry)
+    stream_only = _create_key(keys_file, "stream")
+    key = _create_key(keys_file, "predict")
+    deadline = time.monotonic() + 10  # the service re-reads its keys file once a second
+    while httpx.get(f"{run.url}/v1/races", timeout=5).status_code != 401:
+        assert time.monotonic() < deadline, "the service did not switch keys on"
+        time.sleep(0.2)
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and not re.search(
+        r"status of 40[13]", m.text) else None)
+    try:
+        page.goto(f"{run.url}/dashboard?race={run.race_id}")
+        _gate(page, "an API key is needed")
+        for given, reason in ((stream_only, "this key lacks the predict scope"),
+                              ("cr_not-a-key", "this key is not accepted")):
+            page.fill("#key-input", given)
+            page.click("#key-save")
+            _gate(page, reason)
+        page.fill("#key-input", key)
+        page.click("#key-save")
+        page.wait_for_selector("body[data-stream='open']", timeout=15_000)
+        _wait(page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
+              arg=len(run.entries))
+        assert page.locator("#keygate").is_hidden()
+        _wait(page, "() => document.querySelector('#strategy').dataset.state !== 'none' || "
+              "document.querySelector('#strategy').textContent.includes('No advice')")
+        assert page.locator("#strategy").get_attribute("data-state") != "error"
+        assert problems == []
+    finally:
+        context.close()
+        keys_file.unlink(missing_ok=True)

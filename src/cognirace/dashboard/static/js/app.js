@@ -2,7 +2,8 @@
 //
 // Hooks for tests and tools: every tower row carries data-car="<car number>",
 // <body data-stream="open"> while the stream is up, /dashboard?race=<race_id> opens a
-// race directly, and window.cognirace exposes the store and the stream.
+// race directly, window.cognirace exposes the store and the stream, and
+// window.cognirace.freeze() stops the page taking messages (for a still picture).
 
 import { clock, el } from "./format.js";
 import { Feed } from "./feed.js";
@@ -36,9 +37,12 @@ class Dashboard {
     this.feed = new Feed($("feed"), $("feed-filter"));
     this.gauges = new Gauges($("caution-gauge"), $("car-card"), $("health-card"));
     this.ageShownAt = 0;
+    this.frozen = false;
     this.stream = new RaceStream(raceId, {
       key,
-      onMessage: (m) => this.store.apply(m),
+      onMessage: (m) => {
+        if (!this.frozen) this.store.apply(m);
+      },
       onStatus: (status, code) => this.status(status, code),
     });
     window.addEventListener("resize", () => {
@@ -56,11 +60,25 @@ class Dashboard {
     requestAnimationFrame(frame);
   }
 
+  // Stop taking the stream's messages, for a still picture of the page (tests compare it
+  // pixel by pixel); what was fetched before still draws.
+  freeze() {
+    this.frozen = true;
+    this.stream.stop();
+    document.body.dataset.frozen = "";
+    document.body.dataset.stream = "closed";
+    $("stream-status").dataset.ageMs = "";
+    $("stream-status").textContent = "stream frozen";
+  }
+
   status(status, code) {
+    if (this.frozen) return;
     document.body.dataset.stream = status;
     if (status === "auth") {
-      $("stream-status").textContent = `key refused (${code})`;
-      showKeyGate();
+      const why = !this.key ? "an API key is needed"
+        : code === 403 ? "this key lacks the predict scope" : "this key is not accepted";
+      $("stream-status").textContent = `stream stopped: ${why} (${code})`;
+      showKeyGate(why);
     }
   }
 
@@ -83,7 +101,7 @@ class Dashboard {
       this.selected = watched ?? leader?.car_number ?? null;
       store.mark("all");
     }
-    if (now - this.ageShownAt > AGE_EVERY_MS) {
+    if (!this.frozen && now - this.ageShownAt > AGE_EVERY_MS) {
       this.ageShownAt = now;
       this.renderAge();
     }
@@ -119,6 +137,7 @@ class Dashboard {
   }
 
   renderAge() {
+    if (document.body.dataset.stream === "auth") return;  // the refusal stays readable
     const status = $("stream-status");
     const at = this.store.lastAtMs;
     const age = at == null ? null : Math.max(0, Date.now() - at);
@@ -198,8 +217,9 @@ class Dashboard {
   }
 }
 
-function showKeyGate() {
+function showKeyGate(why) {
   $("keygate").hidden = false;
+  $("key-reason").textContent = why ? `The service answered: ${why}.` : "";
   $("key-save").onclick = () => {
     sessionStorage.setItem(KEY_ITEM, $("key-input").value.trim());
     window.location.reload();
@@ -210,7 +230,8 @@ async function showPicker(key) {
   $("picker").hidden = false;
   const answer = await getJson("/v1/races", key);
   if (answer.status === 401 || answer.status === 403) {
-    showKeyGate();
+    showKeyGate(!key ? "an API key is needed"
+      : answer.status === 403 ? "this key lacks the predict scope" : "this key is not accepted");
     return;
   }
   const races = answer.body?.races ?? [];
