@@ -5,7 +5,7 @@ get there, or get there laps down after a long repair. That changes where everyo
 else finishes, and a forecast that ignores it is overconfident. No model predicts it,
 so the strategy assumes a rate (``strategy.assumptions.ATTRITION_PER_LAP``) and this
 script is where it comes from: the 14 real races' official results, ingested from
-``../shared/real/`` in place with ``cognirace ingest``.
+``../shared/real/`` in place by the ingest.
 
 A car drops out when it started (at least one lap) and finished more than
 ``LAPS_DOWN`` laps behind the winner or was not classified: a spec field runs within a
@@ -21,13 +21,12 @@ the strategy does not read.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from cognirace.ingest import ingest
 from cognirace.lake import open_lake
 
 LAPS_DOWN = 2
@@ -46,13 +45,8 @@ def attrition(results: pl.DataFrame) -> pl.DataFrame:
             .sort("race_id"))
 
 
-def _ingest(src: Path, lake: Path) -> pl.DataFrame:
-    exe = Path(sys.executable).with_name("cognirace")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "cognirace.cli.main"]
-    done = subprocess.run([*cmd, "ingest", str(src), "--lake", str(lake), "-q"],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"cognirace ingest {src} failed:\n{done.stdout}\n{done.stderr}")
+def _real_results(src: Path, lake: Path) -> pl.DataFrame:
+    ingest(src, lake)
     return open_lake(lake).results
 
 
@@ -72,7 +66,7 @@ def main() -> None:
     if not args.real.is_dir():
         raise SystemExit(f"no real data at {args.real}: pass --real DIR")
     with tempfile.TemporaryDirectory(prefix="cognirace-attrition-") as tmp:
-        real = attrition(_ingest(args.real, Path(tmp) / "lake"))
+        real = attrition(_real_results(args.real, Path(tmp) / "lake"))
     lines = [f"attrition: a starter more than {LAPS_DOWN} laps behind the winner or not "
              "classified", "", "real races:"]
     lines += [f"  {r['race_id']:24} starters {r['starters']:3d}  out {r['out']:2d}  "
