@@ -173,6 +173,12 @@ def test_an_event_and_a_strategy_card_appear(run: Run) -> None:
                                timeout=40_000)
     card = run.page.locator("#strategy").inner_text()
     assert "stay out" in card.lower()
+    # the advised candidate's finishing places: one bar per car of the race, shares of 1
+    shares = run.page.eval_on_selector_all(
+        "#strategy .dist .bars i", "bars => bars.map(b => Number(b.dataset.share))")
+    cars = run.page.evaluate("() => window.cognirace.store.cars.size")
+    assert len(shares) == cars
+    assert abs(sum(shares) - 1.0) < 0.01
 
 
 def test_the_lap_chart_draws_the_selected_car(run: Run) -> None:

@@ -124,3 +124,17 @@ def test_the_advisor_starts_over_after_a_stop_or_when_its_call_expires() -> None
     after = advisor.update(_answer(["stay out", "pit now (tires)"], "stay out",
                                    [[5, 6], [5, 6]], stops=1))
     assert after.label == "stay out" and after.stops == 1 and after.changed
+
+
+def test_each_candidate_carries_its_whole_finish_distribution(rng) -> None:
+    snap = gr_cup()
+    answer = advise(snap, "19", rng, n_sims=400)
+    body = json.loads(json.dumps(answer.to_json()))
+    for index, candidate in enumerate(body["candidates"]):
+        share = candidate["position_share"]
+        assert len(share) == len(snap.cars)
+        assert sum(share) == pytest.approx(1.0, abs=1e-3)
+        counts = np.bincount(answer.finish_positions[index], minlength=len(snap.cars) + 1)
+        assert share == pytest.approx(list(counts[1:] / 400), abs=1e-4)
+        mean = sum((k + 1) * p for k, p in enumerate(share))
+        assert mean == pytest.approx(candidate["expected_position"], abs=1e-2)

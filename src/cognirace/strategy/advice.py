@@ -26,7 +26,7 @@ from cognirace.errors import StrategyError
 from cognirace.strategy.candidates import Candidate, candidates_for
 from cognirace.strategy.montecarlo import CandidateOutcome, simulate_rest
 from cognirace.strategy.rejoin import Rejoin, estimate_rejoin
-from cognirace.strategy.scoring import CandidateSummary, summarise
+from cognirace.strategy.scoring import CandidateSummary, position_share, summarise
 from cognirace.strategy.snapshot import RaceSnapshot
 
 IntArray = npt.NDArray[np.int64]
@@ -180,7 +180,8 @@ def answer(snap: RaceSnapshot, candidates: Sequence[Candidate],
     car = snap.car(candidates[0].car_number)
     stay = next(o for o in outcomes if o.candidate.kind == "stay_out")
     seen = replace(snap, caution=True) if caution and not snap.caution else snap
-    summaries = tuple(summarise(o, stay, car.position, _rejoin(seen, o.candidate))
+    summaries = tuple(replace(summarise(o, stay, car.position, _rejoin(seen, o.candidate)),
+                              position_share=position_share(o.finish_position, len(snap.cars)))
                       for o in outcomes)
     best, why = recommend(summaries)
     return StrategyAnswer(

@@ -51,6 +51,8 @@ class CandidateSummary:
         p_stop: Share of runs in which the stop is made before the finish.
         rejoin: Where the car comes out of the pit lane (deterministic estimate; None
             for a stop whose lap depends on a caution, and for staying out).
+        position_share: Share of runs finishing in each place, P1 first (the whole
+            distribution, for a chart; empty when not worked out).
     """
 
     candidate: Candidate
@@ -69,6 +71,7 @@ class CandidateSummary:
     p_dry_se: float | None
     p_stop: float
     rejoin: Rejoin | None
+    position_share: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """As the API gives it (no arrays)."""
@@ -81,6 +84,7 @@ class CandidateSummary:
                      "p_stop"):
             out[name] = getattr(self, name)
         out["rejoin"] = None if self.rejoin is None else self.rejoin.to_json()
+        out["position_share"] = [round(p, 4) for p in self.position_share]
         return out
 
 
@@ -129,4 +133,12 @@ def summarise(outcome: CandidateOutcome, stay_out: CandidateOutcome, position_no
         p_stop=float(np.mean(outcome.stopped)), rejoin=rejoin)
 
 
-__all__ = ["CandidateSummary", "mean_se", "share_se", "summarise"]
+
+
+def position_share(finish: IntArray, n_places: int) -> tuple[float, ...]:
+    """Share of runs finishing in each place 1..``n_places``."""
+    counts = np.bincount(np.clip(finish, 1, n_places), minlength=n_places + 1)[1:]
+    return tuple(float(c) / max(len(finish), 1) for c in counts)
+
+
+__all__ = ["CandidateSummary", "mean_se", "position_share", "share_se", "summarise"]

@@ -1,5 +1,6 @@
 // The strategy card: the selected car's candidates with expected finish, P(gain),
-// P(lose) and the spread of finishing positions (P10, mean, P90). Staying out is the
+// P(lose) and the spread of finishing positions (P10, mean, P90), and the advised
+// candidate's whole distribution of finishing places. Staying out is the
 // normal answer and reads calmly; a call to pit stands out. "No advice yet" (the
 // models cannot answer yet) looks different from an error (the service failed).
 
@@ -52,13 +53,14 @@ export class StrategyCard {
     this.root.dataset.state = "advice";
     this.root.dataset.call = stay ? "stay" : "pit";
     this.root.replaceChildren(...[
-      el("p", { class: "call", text: stay ? `Stay out (P${answer.position})` : answer.recommended }),
+      el("p", { class: "call", text: stay ? `Stay out (now P${answer.position})` : answer.recommended }),
       el("p", { class: "why", text: answer.why }),
       held ? el("p", { class: "muted", text: `in force: ${held.label}` }) : null,
       el("table", { class: "cands" },
         el("thead", {}, el("tr", {}, ...["candidate", "E[pos]", "P10–P90", "P(gain)", "P(lose)", "rejoin"]
           .map((h, i) => el("th", { class: i ? null : "l", text: h })))),
         el("tbody", {}, ...rows)),
+      distribution(recommended),
       el("p", { class: "muted", text: `lap ${answer.lap}, ${answer.n_sims} simulations` })]
       .filter(Boolean));
   }
@@ -73,6 +75,23 @@ function shortlist(answer) {
   const laps = answer.candidates.filter((c) => c.kind === "pit_on_lap" && c.label !== answer.recommended)
     .sort((a, b) => a.expected_position - b.expected_position);
   return [...keep, ...laps].slice(0, Math.max(SHORTLIST, keep.length));
+}
+
+// The advised candidate's finishing places as bars, P1 on the left, each as tall as its
+// share of the runs (the tallest full height); the car's place now marked.
+function distribution(c) {
+  const share = c?.position_share || [];
+  if (!share.length) return null;
+  const top = Math.max(...share, 1e-9);
+  const bars = share.map((p, i) => {
+    const bar = el("i", { title: `P${i + 1}: ${pct(p)}`, "data-share": String(p) });
+    bar.style.height = `${(100 * p) / top}%`;
+    return bar;
+  });
+  return el("div", { class: "dist" },
+    el("span", { class: "muted", text: `finish of “${c.label}”: P1` }),
+    el("span", { class: "bars" }, ...bars),
+    el("span", { class: "muted", text: `P${share.length}` }));
 }
 
 // The finishing positions' spread as a bar: P10 to P90, the mean marked.
