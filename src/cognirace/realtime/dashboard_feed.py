@@ -150,7 +150,7 @@ class DashboardFeed:
             self._add("flag", {"flag": engine.tower.flag, "source": engine.tower.flag_source,
                                "lap": engine.tower.leader_laps,
                                "clock": _iso(engine)})
-        for row in frame.laps.sort("lap_end", "car_number").iter_rows(named=True):
+        for row in frame.crossings:
             self._lap(engine, row)
         for event in engine.log.events[self._events_seen:]:
             self._add("event", {"event": event.to_json()})

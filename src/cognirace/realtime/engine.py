@@ -155,7 +155,7 @@ class RaceEngine:
             self._samples(frame.samples)  # raises no event: the windows' answers wait
         if frame.laps.height:
             self._settle_strategy(self.frames_applied)
-        for row in frame.laps.sort("lap_end", "car_number").iter_rows(named=True):
+        for row in frame.crossings:
             self._crossing(row)
         self.last_seq[frame.source] = frame.seq
         self.frames_applied += 1

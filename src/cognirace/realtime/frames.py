@@ -22,6 +22,7 @@ Errors name the field at fault (``samples[3].lap``), so a client can fix its sen
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,12 @@ class Frame:
     def n_rows(self) -> int:
         """Samples, laps, flags and weather rows in all."""
         return self.samples.height + self.laps.height + len(self.flags) + self.weather.height
+
+    @functools.cached_property
+    def crossings(self) -> list[dict[str, Any]]:
+        """The lap crossings as rows in the order they happened (by ``lap_end``, then car):
+        sorted once, for the engine and every observer of the frame."""
+        return list(self.laps.sort("lap_end", "car_number").iter_rows(named=True))
 
 
 _EMPTY: dict[tuple[tuple[str, str], ...], pl.DataFrame] = {}

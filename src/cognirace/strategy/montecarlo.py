@@ -6,9 +6,10 @@ step is array arithmetic): the field with the car asked about staying out (the b
 run, ``field_run``, ``[sims, cars]``), and beside it the car under every candidate at
 once (``car_run``, ``[candidates, sims]``): the base run's laps until its stop, racing
 the base run's field after it. Then it classifies the car at the timed finish
-(``finish``). Sharing the field is what makes all candidates cost little more than
-one, and the common random numbers make the difference between two candidates their
-decision alone.
+(``finish``) and lets every car drop out of contention at the real races' rate
+(``attrition``), on draws shared by the candidates. Sharing the field is what makes
+all candidates cost little more than one, and the common random numbers make the
+difference between two candidates their decision alone.
 
 Time origin: race time since the green flag. The snapshot's moment is its latest
 crossing (the leader's, for a snapshot taken at the leader's crossing), and the clock
