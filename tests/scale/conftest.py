@@ -1,4 +1,5 @@
-"""One local Ray with 2 CPUs for every engine test, shut down at the end.
+"""One local Ray with 2 CPUs for every engine test, and one local S3 API (moto's server)
+for the tests of seasons and lakes at a URL, both shut down at the end.
 
 Ray's workers import ``scale.faults`` (a piece that kills its worker), so ``tests/`` goes
 on their PYTHONPATH. The engine tests form one xdist group: a single worker runs them,
@@ -29,3 +30,42 @@ def ray_cluster() -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on 127.0.0.1 (moto's server, on a free port), stopped at the end."""
+    import logging
+
+    pytest.importorskip("s3fs")
+    server_module = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+S3_KEYS = {"key": "testing", "secret": "testing"}
+"""Credentials moto accepts (any)."""
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket's URL, with the environment set as a user's would be for it."""
+    import uuid
+
+    import fsspec
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEYS["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_KEYS["secret"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    name = f"cognirace-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("s3")
+    fs.mkdir(name)
+    yield f"s3://{name}"
+    fs.rm(name, recursive=True)

@@ -36,17 +36,19 @@ def comparison_table(comparisons: Iterable[Comparison], title: str, *,
 
 
 def evaluate(
-    lake: Path | None = typer.Option(
-        None, "--lake", help="Lake to evaluate on, ideally races the models never saw "
-        "(default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    lake: str | None = typer.Option(
+        None, "--lake", help="Lake folder or URL to evaluate on, ideally races the models "
+        "never saw (default: COGNIRACE_LAKE_DIR or ./data/lake); a lake at a URL is read "
+        "through a copy in ~/.cache/cognirace."),
     registry: str | None = typer.Option(
         None, "--registry", help="Model registry: folder or fsspec URL "
         "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
     models: list[str] | None = typer.Option(
         None, "--models", "-m", help="A model to evaluate; repeat for more (default: all)."),
-    history: Path | None = typer.Option(
-        None, "--history-lake", help="A lake of other seasons' races (timing files are "
-        "enough) that the caution hazard also is scored on; rare events need many races."),
+    history: str | None = typer.Option(
+        None, "--history-lake", help="A lake (folder or URL) of other seasons' races (timing "
+        "files are enough) that the caution hazard also is scored on; rare events need "
+        "many races."),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the table as Markdown to this file."),
 ) -> None:
@@ -55,6 +57,7 @@ def evaluate(
     Nothing is refitted: model and baseline come from the registry as trained. The
     table shows each metric for both and the gain (positive: the model is better).
     """
+    from cognirace.cli.engine_options import local_lake
     from cognirace.config import get_settings
     from cognirace.lake import open_lake
     from cognirace.training import evaluate as run_evaluate
@@ -62,11 +65,13 @@ def evaluate(
 
     settings = get_settings()
     tasks = select_tasks(models)
-    target = open_lake(lake if lake is not None else settings.lake_dir)
-    store = open_registry(registry if registry is not None else settings.registry_url)
-    report = run_evaluate(target, store, tasks, history=history)
     console = Console()
-    console.print(comparison_table(report.comparisons, f"Evaluation on {target.root}"))
+    lake_url = lake if lake is not None else str(settings.lake_dir)
+    target = open_lake(local_lake(lake_url, console))
+    past = None if history is None else local_lake(history, console)
+    store = open_registry(registry if registry is not None else settings.registry_url)
+    report = run_evaluate(target, store, tasks, history=past)
+    console.print(comparison_table(report.comparisons, f"Evaluation on {lake_url}"))
     console.print(wins_line(report.primary_wins()))
     if markdown is not None:
         markdown.write_text(markdown_table(report.comparisons), encoding="utf-8")

@@ -82,18 +82,38 @@ def _report_details(console: Console, reports: list[RaceReport]) -> None:
                 console.print(f"  {line}", highlight=False)
 
 
-def _summary_table(lake: Path) -> Table:
-    from cognirace.lake import open_lake
+def _has_lake(lake: str) -> bool:
+    """Whether a lake (folder or URL) has a races table."""
+    from cognirace.cli.engine_options import is_url, where
 
-    summary = open_lake(lake).summary()
-    table = Table(title=f"Lake {lake.resolve()}")
-    for name, title in (("race_id", "race"), ("n_cars", "cars"), ("n_laps", "laps"),
-                        ("n_samples", "telemetry samples")):
+    if not is_url(lake):
+        return (Path(lake) / "races.parquet").exists()
+    from cognirace.lake.remote import races_table
+
+    return races_table(where(lake, "lake")) is not None
+
+
+def _summary_table(lake: str) -> Table:
+    """The lake's races; for a lake at a URL, from its tables alone (no telemetry read)."""
+    from cognirace.cli.engine_options import is_url, where
+    from cognirace.lake import Lake, open_lake
+    from cognirace.lake.remote import fetch_tables
+    from cognirace.scale.remote import node_scratch
+
+    remote = is_url(lake)
+    with node_scratch() as scratch:
+        if remote:
+            summary = Lake(fetch_tables(where(lake, "lake"), scratch).root).summary()
+        else:
+            summary = open_lake(lake).summary()
+    table = Table(title=f"Lake {lake if remote else Path(lake).resolve()}")
+    columns = (("race_id", "race"), ("n_cars", "cars"), ("n_laps", "laps"),
+               *(() if remote else (("n_samples", "telemetry samples"),)))
+    for name, title in columns:
         table.add_column(title, justify="left" if name == "race_id" else "right",
                          no_wrap=True)
-    for race, cars, laps, samples in summary.select(
-            "race_id", "n_cars", "n_laps", "n_samples").iter_rows():
-        table.add_row(race, f"{cars:,}", f"{laps:,}", f"{samples:,}")
+    for race, *counts in summary.select([name for name, _ in columns]).iter_rows():
+        table.add_row(race, *(f"{n:,}" for n in counts))
     return table
 
 
@@ -134,12 +154,37 @@ def _on_engine(console: Console, runner: Engine, src: Path, target: Path, *, qui
                          on_race=lambda _report: bar.advance(task))
 
 
+def _at_urls(console: Console, runner: Engine, src: str, target: str, *, quiet: bool
+             ) -> list[RaceReport]:
+    """The ingest with the source or the lake at a URL: one piece per race on ``runner``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cognirace.cli.engine_options import where
+    from cognirace.cli.main import debug_enabled
+    from cognirace.ingest.remote import ingest_at
+
+    source, lake = where(src, "season", runner.name), where(target, "lake", runner.name)
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  disable=quiet, transient=True) as bar:
+        task = bar.add_task("races", total=None)
+        run = ingest_at(runner, source, lake, strict=debug_enabled(),
+                        on_race=lambda _report: bar.advance(task))
+    for marker, files in run.pending.items():
+        console.print(f"[yellow]left out {len(files)} files that {src.rstrip('/')}/{marker} "
+                      "lists: a race still being written, or whose writing stopped "
+                      "half-way; write it again (cognirace simulate removes the marker "
+                      "once the race is complete)[/]", highlight=False)
+    return run.reports
+
+
 def ingest(
-    src: Path = typer.Argument(
-        ..., exists=True, help="A race folder, a track folder or a tree of track folders "
-        "holding Hack-the-Track CSV files (telemetry, lap, results, sections, weather)."),
-    lake: Path | None = typer.Option(
-        None, "--lake", help="Lake folder to write (default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    src: str = typer.Argument(
+        ..., help="A race folder, a track folder or a tree of track folders holding "
+        "Hack-the-Track CSV files (telemetry, lap, results, sections, weather); or such a "
+        "folder at a URL (s3://bucket/season, gs://...)."),
+    lake: str | None = typer.Option(
+        None, "--lake", help="Lake folder or URL to write (default: COGNIRACE_LAKE_DIR or "
+        "./data/lake)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
     engine: str = ENGINE,
     ray_address: str | None = RAY_ADDRESS,
@@ -154,21 +199,36 @@ def ingest(
     everything, with its traceback). The quality report of each race is printed and
     saved as JSON in LAKE/reports/. Exits with status 1 when a race was not ingested.
     With --engine ray each race is built as a Ray task and the lake's tables are merged
-    once at the end: the lake is the one a local ingest writes.
+    once at the end: the lake is the one a local ingest writes. The source and the lake
+    may be at a URL: each race's files are then downloaded by the piece that builds it,
+    and the lake's races table is written last, so readers never see half a race.
     """
+    from cognirace.cli.engine_options import is_url, where
     from cognirace.config import get_settings
     from cognirace.scale import open_engine
 
-    target = lake if lake is not None else get_settings().lake_dir
+    if not is_url(src) and not Path(src).exists():
+        raise typer.BadParameter(f"Path '{src}' does not exist.", param_hint="'SRC'")
+    target = lake if lake is not None else str(get_settings().lake_dir)
+    urls = is_url(src) or is_url(target)
+    if urls:  # a missing backend or a bad URL is reported before any work
+        where(src, "season", engine)
+        where(target, "lake", engine)
     console = Console()
     with open_engine(engine, address=ray_address) as runner:
-        reports = (_locally(console, src, target, quiet=quiet) if runner.name == "local"
-                   else _on_engine(console, runner, src, target, quiet=quiet))
+        if urls:
+            reports = _at_urls(console, runner, src, target, quiet=quiet)
+        elif runner.name == "local":
+            reports = _locally(console, Path(src), Path(target), quiet=quiet)
+        else:
+            reports = _on_engine(console, runner, Path(src), Path(target), quiet=quiet)
     console.print(_report_table(reports))
     _report_details(console, reports)
-    if any(r.ok for r in reports) or (target / "races.parquet").exists():
+    if any(r.ok for r in reports) or _has_lake(target):
         console.print(_summary_table(target))
-        console.print(f"quality reports: {(target / 'reports').resolve()}")
+        reports_at = f"{target.rstrip('/')}/reports" if is_url(target) else \
+            (Path(target) / "reports").resolve()
+        console.print(f"quality reports: {reports_at}")
     failed = [r.race_id for r in reports if not r.ok]
     if failed:
         console.print(f"[red]{len(failed)} of {len(reports)} races not ingested "

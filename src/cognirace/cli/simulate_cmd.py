@@ -12,8 +12,11 @@ from rich.console import Console
 from cognirace.cli.engine_options import ENGINE, RAY_ADDRESS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cognirace.scale import Engine
-    from cognirace.sim import RaceConfig, RaceSummary, SeasonSummary
+    from cognirace.scale.storage import Location
+    from cognirace.sim import RaceConfig, RaceSummary, SeasonRace, SeasonSummary
 
 
 def _race_line(race: RaceSummary) -> str:
@@ -21,25 +24,56 @@ def _race_line(race: RaceSummary) -> str:
             f"best {race.best_lap_s:.3f} s, {race.telemetry_rows:,} telemetry rows")
 
 
-def _wrote(console: Console, summary: SeasonSummary, started: float) -> None:
+def _wrote(console: Console, summary: SeasonSummary, started: float, to: str = "") -> None:
     console.print(
         f"[bold green]wrote[/] {len(summary.races)} races, {summary.telemetry_rows:,} "
-        f"telemetry rows to {summary.out} in {time.perf_counter() - started:.1f} s"
+        f"telemetry rows to {to or summary.out} in {time.perf_counter() - started:.1f} s"
     )
 
 
-def _on_engine(console: Console, runner: Engine, out: Path, configs: list[RaceConfig],
+def write_race_at(target: Location, race: SeasonRace) -> RaceSummary:
+    """Simulate one race on this node and publish its files under ``target`` (a URL).
+
+    The race is written in a scratch folder as it would be in a local season, then
+    published so that no reader takes part of it (``scale.remote.publish_files``).
+
+    Returns:
+        The race's summary, its folder and files relative to ``target``.
+    """
+    from dataclasses import replace
+
+    from cognirace.scale.remote import node_scratch, publish_files
+    from cognirace.sim import write_season_race
+
+    with node_scratch() as scratch:
+        written = write_season_race(scratch, race)
+        rels = publish_files(scratch, written.files, target, name=written.race_id)
+        folder = written.folder.relative_to(scratch)
+    return replace(written, folder=folder, files=tuple(Path(rel) for rel in rels))
+
+
+def _on_engine(console: Console, runner: Engine, out: str, configs: list[RaceConfig],
                seed: int) -> SeasonSummary:
-    """One piece of work per race on ``runner``; the bar advances per finished race."""
+    """One piece of work per race on ``runner``; the bar advances per finished race.
+
+    A folder is written through ``write_season_race``; a URL through ``write_race_at``.
+    """
     import functools
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from cognirace.cli.engine_options import is_url, where
     from cognirace.scale import in_order
     from cognirace.sim import SeasonSummary, season_races, write_season_race
 
-    target = out.resolve()
-    target.mkdir(parents=True, exist_ok=True)
+    piece: Callable[[SeasonRace], RaceSummary]
+    if is_url(out):
+        piece = functools.partial(write_race_at, where(out, "season", runner.name))
+        target = Path(out)
+    else:
+        target = Path(out).resolve()
+        target.mkdir(parents=True, exist_ok=True)
+        piece = functools.partial(write_season_race, target)
     with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
         task = bar.add_task("races", total=len(configs))
@@ -48,13 +82,14 @@ def _on_engine(console: Console, runner: Engine, out: Path, configs: list[RaceCo
             bar.advance(task)
             console.print(_race_line(race))
 
-        races = in_order(runner.map(functools.partial(write_season_race, target),
-                                    season_races(configs, seed)), done)
+        races = in_order(runner.map(piece, season_races(configs, seed)), done)
     return SeasonSummary(target, races)
 
 
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Folder to write the season into."),
+    out: str = typer.Option(
+        ..., "--out", help="Folder or URL (s3://bucket/season, gs://...) to write the "
+        "season into."),
     season: str = typer.Option(
         "demo", "--season",
         help="demo: all 7 tracks, 6 races each, telemetry at 2 Hz for one race per track. "
@@ -85,22 +120,27 @@ def simulate(
     """Simulate races and write them as the real data set's files plus truth/ Parquet.
 
     Every race draws from its own seeds, so --engine ray writes the very files that
-    --engine local writes.
+    --engine local writes. At a URL each race is written on its node and then uploaded
+    whole: the ingest never takes a race whose upload has not completed.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cognirace.cli.engine_options import is_url, where
     from cognirace.scale import open_engine
     from cognirace.sim import QuirkRates, plan_season, simulate_season
 
     console = Console()
     started = time.perf_counter()
     quirks = QuirkRates.none() if no_quirks else None
+    if is_url(out):
+        where(out, "season", engine)  # a missing backend is reported before any work
     with open_engine(engine, address=ray_address) as runner:
-        if runner.name != "local":
+        if runner.name != "local" or is_url(out):
             configs = plan_season(season, tracks=tracks, races=races, cars=cars,
                                   telemetry_hz=telemetry_hz, seed=seed, quirks=quirks,
                                   year=year)
-            _wrote(console, _on_engine(console, runner, out, configs, seed), started)
+            _wrote(console, _on_engine(console, runner, out, configs, seed), started,
+                   out if is_url(out) else "")
             return
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -117,7 +157,7 @@ def simulate(
             console.print(_race_line(race))
 
         summary = simulate_season(
-            out, season=season, tracks=tracks, races=races, cars=cars,
+            Path(out), season=season, tracks=tracks, races=races, cars=cars,
             telemetry_hz=telemetry_hz, seed=seed, year=year, quirks=quirks,
             progress=on_car, on_race=on_race,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from cognirace.models.task import Task
     from cognirace.registry import Registry
     from cognirace.scale import Engine
+    from cognirace.scale.storage import Location
     from cognirace.training import TaskTraining, TrainingReport
 
 
@@ -40,12 +43,14 @@ def train_with_progress(console: Console, lake: Lake, registry: Registry,
                          history=history)
 
 
-def train_on_engine(console: Console, runner: Engine, lake: Lake, registry: Registry,
-                    tasks: Sequence[Task], *, seed: int, quiet: bool,
-                    history: Lake | None = None) -> TrainingReport:
-    """Run ``training.parallel.train_on`` under a bar that advances per finished model."""
+def train_on_engine(console: Console, runner: Engine, lake: Lake | Location,
+                    registry: Registry, tasks: Sequence[Task], *, seed: int, quiet: bool,
+                    history: Lake | Location | None = None) -> TrainingReport:
+    """Run ``training.parallel.train_on`` under a bar that advances per finished model;
+    ``train_at`` when the lakes are given as locations (at URLs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cognirace.scale.storage import Location
     from cognirace.training.parallel import train_on
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -56,8 +61,92 @@ def train_on_engine(console: Console, runner: Engine, lake: Lake, registry: Regi
             bar.advance(step)
             bar.update(step, description=f"{trained.task} published")
 
+        if isinstance(lake, Location):
+            if not (history is None or isinstance(history, Location)):
+                raise TypeError("give both lakes as locations, or neither")
+            return train_at(runner, lake, registry, tasks, seed=seed, history=history,
+                            on_task=done)
+        if isinstance(history, Location):
+            raise TypeError("give both lakes as locations, or neither")
         return train_on(runner, lake, registry, tasks, seed=seed, history=history,
                         on_task=done)
+
+
+def lake_here(lake: Location | None) -> Path | None:
+    """A lake as a folder on this node: a local one as it is, one at a URL cached."""
+    from cognirace.lake.remote import cached_lake
+    from cognirace.scale.remote import node_cache
+
+    if lake is None or lake.local is not None:
+        return None if lake is None else lake.local
+    return cached_lake(lake, node_cache())
+
+
+@dataclass(frozen=True)
+class RowsAt:
+    """Build every task's rows on a node from the lake's copy, and store them."""
+
+    lake: Location
+    history: Location | None
+    tasks: tuple[Task, ...]
+    scratch: Location
+
+
+def rows_at(piece: RowsAt) -> dict[str, str]:
+    """Each task's rows, uploaded to the scratch folder: their paths in it, by task."""
+    from cognirace.scale.remote import node_scratch, upload
+    from cognirace.training.parallel import RowsPiece, write_rows
+
+    lake = lake_here(piece.lake)
+    assert lake is not None
+    with node_scratch() as folder:
+        paths = write_rows(RowsPiece(lake, lake_here(piece.history), piece.tasks, folder))
+        upload(folder, piece.scratch)
+    return {name: path.name for name, path in paths.items()}
+
+
+def task_at(lake: Location, registry: Registry, seed: int, scratch: Location,
+            piece: tuple[Task, str]) -> TaskTraining:
+    """``train_piece`` for one task, its rows fetched from the scratch folder."""
+    from cognirace.scale.remote import download, node_scratch
+    from cognirace.training.parallel import TaskPiece, train_piece
+
+    task, rows = piece
+    folder = lake_here(lake)
+    assert folder is not None
+    with node_scratch() as local:
+        (path,) = download(scratch, [rows], local)
+        return train_piece(folder, registry, seed, TaskPiece(task, path))
+
+
+def train_at(runner: Engine, lake: Location, registry: Registry, tasks: Sequence[Task], *,
+             seed: int, history: Location | None = None,
+             on_task: Callable[[TaskTraining], None] | None = None) -> TrainingReport:
+    """``training.parallel.train_on`` for a lake at a URL, on nodes that share no folder.
+
+    The same pieces (every task's rows built once, then one piece per task) run on a
+    copy of the lake in each node's cache (``lake.remote.cached_lake``); the rows go
+    through a hidden scratch folder in the lake at its URL, removed at the end.
+    """
+    import functools
+    import uuid
+
+    from cognirace.scale import in_order
+    from cognirace.scale.remote import remove
+    from cognirace.training import TrainingReport
+
+    started = time.perf_counter()
+    scratch = lake.child(f".train-{uuid.uuid4().hex[:12]}")
+    try:
+        ((_, rows),) = runner.map(rows_at, [RowsAt(lake, history, tuple(tasks), scratch)])
+        results = in_order(
+            runner.map(functools.partial(task_at, lake, registry, seed, scratch),
+                       [(task, rows[task.name]) for task in tasks]),
+            None if on_task is None else lambda _i, done: on_task(done))
+    finally:
+        remove(scratch)
+    return TrainingReport(lake=lake.url, registry=registry.url, seed=seed,
+                          tasks=tuple(results), seconds=time.perf_counter() - started)
 
 
 def versions_table(report: TrainingReport) -> Table:
@@ -80,17 +169,19 @@ def print_training(console: Console, report: TrainingReport) -> None:
 
 
 def train(
-    lake: Path | None = typer.Option(
-        None, "--lake", help="Lake to train on (default: COGNIRACE_LAKE_DIR or ./data/lake)."),
+    lake: str | None = typer.Option(
+        None, "--lake", help="Lake folder or URL to train on (default: COGNIRACE_LAKE_DIR "
+        "or ./data/lake); a lake at a URL is read through a copy in ~/.cache/cognirace."),
     registry: str | None = typer.Option(
         None, "--registry", help="Model registry: folder or fsspec URL "
         "(default: COGNIRACE_REGISTRY_URL or ./data/registry)."),
     models: list[str] | None = typer.Option(
         None, "--models", "-m", help="A model to train; repeat for more (default: all)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the race split and the models."),
-    history: Path | None = typer.Option(
-        None, "--history-lake", help="A lake of other seasons' races (timing files are "
-        "enough) that the caution hazard also learns from; rare events need many races."),
+    history: str | None = typer.Option(
+        None, "--history-lake", help="A lake (folder or URL) of other seasons' races (timing "
+        "files are enough) that the caution hazard also learns from; rare events need many "
+        "races."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress bar."),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the evaluation table as Markdown to this file."),
@@ -102,8 +193,10 @@ def train(
     Evaluation holds out a quarter of the races, then each track in turn. Model and
     baseline are then refitted on every race and published with a model card; both
     become the `production` version. With --engine ray each model is trained as a Ray
-    task (the registry must then be a folder or bucket every node reaches).
+    task (the registry must then be a folder or bucket every node reaches; a lake at a
+    URL is copied into each node's cache).
     """
+    from cognirace.cli.engine_options import is_url, local_lake, where
     from cognirace.config import get_settings
     from cognirace.lake import open_lake
     from cognirace.scale import open_engine
@@ -111,13 +204,23 @@ def train(
 
     settings = get_settings()
     tasks = select_tasks(models)
-    source = open_lake(lake if lake is not None else settings.lake_dir)
+    lake_url = lake if lake is not None else str(settings.lake_dir)
     url = registry if registry is not None else settings.registry_url
     store = open_registry(url if engine == "local" else absolute_url(url))
     console = Console()
-    past = open_lake(history) if history is not None else None
+    at_urls = engine != "local" and (is_url(lake_url) or (history is not None
+                                                          and is_url(history)))
+    if at_urls:  # each node reads the lakes through its own copy
+        lake_at = where(lake_url, "lake", engine)
+        history_at = None if history is None else where(history, "lake", engine)
+    else:
+        source = open_lake(local_lake(lake_url, console))
+        past = None if history is None else open_lake(local_lake(history, console))
     with open_engine(engine, address=ray_address) as runner:
-        if runner.name == "local":
+        if at_urls:
+            report = train_on_engine(console, runner, lake_at, store, tasks, seed=seed,
+                                     quiet=quiet, history=history_at)
+        elif runner.name == "local":
             report = train_with_progress(console, source, store, tasks, seed=seed,
                                          quiet=quiet, history=past)
         else:

@@ -9,8 +9,8 @@ races into the lake in one commit (``lake.batch.commit_races``). The lake is the
 one ``ingest`` writes from the same folder: the same race ids (given before any piece
 runs), the same rows in the same order, the same telemetry files.
 
-The source folder and the lake must be on storage every worker sees (a shared volume
-mounted at the same path on each node).
+Here the source folder and the lake are on storage every worker sees (a shared volume
+mounted at the same path on each node); ``ingest.remote`` takes either at a URL.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from cognirace.ingest.pipeline import plan_ingest
 from cognirace.ingest.race import build_race
 from cognirace.ingest.report import RaceReport
 from cognirace.lake.batch import OnFile, commit_races, new_batch, stage_race
+from cognirace.lake.writer import RaceTables
 from cognirace.scale import Engine, in_order
 
 
@@ -43,6 +44,22 @@ Stage = Callable[[Path, bool, RacePiece], RaceReport]
 """Builds and stages one race: ``stage(batch, strict, piece)``; ``stage_piece`` by default."""
 
 
+def build_piece(piece: RacePiece, strict: bool) -> RaceTables | RaceReport:
+    """One race's tables; or, when its data could not be used, the report saying why.
+
+    Raises:
+        DataError: with ``strict``, instead of returning a report.
+    """
+    race = piece.race
+    try:
+        return build_race(race, piece.race_id, lambda _step: None)
+    except DataError as exc:
+        if strict:
+            raise
+        return RaceReport(race_id=piece.race_id, source_dir=str(race.source_dir),
+                          notes=list(race.notes), error=str(exc))
+
+
 def stage_piece(batch: Path, strict: bool, piece: RacePiece, *,
                 on_file: OnFile | None = None) -> RaceReport:
     """Build one race's tables and stage them under ``batch`` (runs on a worker).
@@ -51,16 +68,11 @@ def stage_piece(batch: Path, strict: bool, piece: RacePiece, *,
         The race's quality report; with ``error`` set when its data could not be used
         (nothing is staged then), unless ``strict`` raised the error instead.
     """
-    race = piece.race
-    try:
-        tables = build_race(race, piece.race_id, lambda _step: None)
-    except DataError as exc:
-        if strict:
-            raise
-        return RaceReport(race_id=piece.race_id, source_dir=str(race.source_dir),
-                          notes=list(race.notes), error=str(exc))
-    stage_race(batch, tables, on_file)
-    return RaceReport.from_dict(json.loads(tables.report_json))
+    built = build_piece(piece, strict)
+    if isinstance(built, RaceReport):
+        return built
+    stage_race(batch, built, on_file)
+    return RaceReport.from_dict(json.loads(built.report_json))
 
 
 def ingest_on(engine: Engine, src: Path, lake: Path, *, strict: bool = False,
@@ -91,4 +103,4 @@ def ingest_on(engine: Engine, src: Path, lake: Path, *, strict: bool = False,
     return reports
 
 
-__all__ = ["RacePiece", "Stage", "ingest_on", "stage_piece"]
+__all__ = ["RacePiece", "Stage", "build_piece", "ingest_on", "stage_piece"]

@@ -9,8 +9,10 @@ after the other, exactly as the commands did before there was a choice;
 load, such as models) on a local Ray or on any cluster by address.
 
 What goes through an engine is small: paths, seeds, configs and reports. Data moves
-as files on storage every worker sees (the lake, the season's folder, the registry),
-so the driver's memory does not grow with the number of races.
+as files, on storage every worker sees (the lake, the season's folder, the registry)
+or at an fsspec URL (``storage``: one interface for folders and buckets; ``remote``:
+whole files moved between a node's disk and a bucket, published so that no reader
+takes part of a set), so the driver's memory does not grow with the number of races.
 
 Ray is an optional dependency (``pip install -e '.[ray]'``) imported only when a Ray
 engine is opened.
