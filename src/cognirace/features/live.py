@@ -172,7 +172,8 @@ class LiveFeatureBuilder:
             if name not in samples.columns or samples[name].null_count():
                 raise DataError("a telemetry sample needs vehicle_id and lap", column=name,
                                 hint="pass rows of the lake's telemetry schema")
-        typed = samples.select(
+        as_lake = samples.schema == TELEMETRY and not samples["race_id"].null_count()
+        typed = samples if as_lake else samples.select(
             pl.lit(self.race_id, dtype=TELEMETRY["race_id"]).alias(name) if name == "race_id"
             else pl.col(name).cast(dtype) if name in samples.columns
             else pl.lit(None, dtype=dtype).alias(name) for name, dtype in TELEMETRY.items())

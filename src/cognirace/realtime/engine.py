@@ -163,13 +163,20 @@ class RaceEngine:
                    events=tuple(self.log.events[first_event:]))
 
     def _samples(self, samples: pl.DataFrame) -> None:
-        samples = samples.with_columns(race_id=pl.lit(self.info.race_id))
+        # race_id first: a parsed frame is then in the lake's column order, which the
+        # feature builder takes as it is (a frame costs a few queries, each counts)
+        samples = samples.select(pl.lit(self.info.race_id).alias("race_id"),
+                                 pl.exclude("race_id"))
         read = [c for c in ("vehicle_id", "time", *TOWER_CHANNELS) if c in samples.columns]
-        latest = samples.select(read).sort("time").group_by("vehicle_id").last()
+        latest = samples.group_by("vehicle_id").agg(
+            pl.col(c).sort_by("time", maintain_order=True).last()
+            for c in read if c != "vehicle_id")
         for row in latest.iter_rows(named=True):
             self.tower.sample(row)
         if "lap" in samples.columns:
-            self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
+            unlapped = samples["lap"].null_count()
+            self._features.add_samples(samples if not unlapped
+                                       else samples.filter(pl.col("lap").is_not_null()))
         completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
         if completed is not None:
             self._settle_windows()  # the windows before first: records and events in order
