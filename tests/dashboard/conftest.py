@@ -33,6 +33,10 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 """Where each run's screenshots go (``*.png`` is git-ignored)."""
 RACE_S = 900.0
 """The replayed race's timed length, s: nine laps of Barber, 50 s at 20x."""
+REPLAY_HZ = 10.0
+"""The replayed race's telemetry rate, Hz: above about 5 Hz the logger sends lap distance
+and rpm on one sample and speed on the next, as the real ECU does (at 2 Hz every sample
+carries every channel), so the traces must place each channel by its own samples' times."""
 TRAINING_RACE_S = 1800.0
 """The race the models learn from, s: long enough for the tire model's stints."""
 MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy")
@@ -95,15 +99,15 @@ class BuiltRace:
 
 def build_race(root: Path, *, seed: int = 11, n_cars: int = 12,
                duration_s: float = RACE_S) -> BuiltRace:
-    """Barber races with 2 Hz telemetry and GPS, ingested, and the strategy's models
-    trained on them: four 30-minute ones to learn from (the training splits hold whole
-    races out), and the one replayed, short."""
+    """Barber races with telemetry and GPS, ingested, and the strategy's models trained on
+    them: four 30-minute ones at 2 Hz to learn from (the training splits hold whole races
+    out), and the one replayed, short, at ``REPLAY_HZ``."""
     from cognirace.ingest import ingest
     from cognirace.sim import RaceConfig, season_roster, simulate_one
 
     roster = season_roster(seed)
     races = [(event, session, TRAINING_RACE_S, 2.0) for event in (1, 2)
-             for session in ("R1", "R2")] + [(3, "R2", duration_s, 2.0)]
+             for session in ("R1", "R2")] + [(3, "R2", duration_s, REPLAY_HZ)]
     for event, session, length_s, hz in races:
         simulate_one(root / "races", RaceConfig(
             "barber", session=session, event_number=event,

@@ -22,9 +22,18 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Route,
+    ViewportSize,
+)
 
 from cognirace.realtime import race_info
+from cognirace.realtime.lap_traces import CHANNELS
 from dashboard.conftest import RACE_S, SCREENSHOTS, BuiltRace, keys_file_of, serving
 from dashboard.frozen import CARS, FROZEN_RACE, frozen_routes
 from dashboard.pixels import SHARE, compare
@@ -35,6 +44,12 @@ pytestmark = pytest.mark.xdist_group("browser")
 SPEED = 20.0
 WATCHED = 0
 """Index in the entry list of the car the race watches (its advice is pushed)."""
+TEAMS = ("Rossi Racing", "JTR Motorsports", "BSI Racing")
+"""Teams the test's entry list gives every second car: the simulated Barber files, like
+the real anonymized ones, name no team, so the tower shows both kinds of row."""
+VIEWPORTS: tuple[ViewportSize, ...] = ({"width": 1600, "height": 1000},
+                                       {"width": 1280, "height": 800})
+"""The page's size in these tests and the smallest screen it is made for."""
 
 
 @dataclass
@@ -42,6 +57,8 @@ class Run:
     url: str
     race_id: str
     entries: list[str]
+    declared: dict[str, dict[str, Any]]
+    """Each car's entry as declared (team, chassis), by car number."""
     page: Page
     context: BrowserContext
     replay: subprocess.Popen[bytes] | None = None
@@ -53,18 +70,20 @@ class Run:
     foreign: list[str] = field(default_factory=list)
 
 
-def _declare(url: str, built: BuiltRace) -> list[str]:
-    """Declare the race with one watched car and start fills, before the replay (whose
-    own declaration then finds it declared the same way)."""
+def _declare(url: str, built: BuiltRace) -> list[dict[str, Any]]:
+    """Declare the race with one watched car, start fills and a team for every second
+    car, before the replay (whose own declaration then finds it declared the same way)."""
     info = race_info(built.lake, built.race_id, duration_s=RACE_S)
-    entries = [{"car_number": e.car_number, "vehicle_id": e.vehicle_id, "team": e.team,
+    entries = [{"car_number": e.car_number, "vehicle_id": e.vehicle_id,
+                "chassis": e.chassis, "team": e.team or (TEAMS[i // 2 % len(TEAMS)]
+                                                         if i % 2 == 0 else None),
                 "fuel_start_l": 40.0, "watch": i == WATCHED}
                for i, e in enumerate(info.entries)]
     answer = httpx.put(f"{url}/v1/races/{built.race_id}", timeout=30, json={
         "track": info.track, "session": info.session, "duration_s": info.duration_s,
         "start": info.start.isoformat() if info.start else None, "entries": entries})
     assert answer.status_code == 201, answer.text
-    return [e["car_number"] for e in entries]
+    return entries
 
 
 def _replay(url: str, built: BuiltRace, log: Path) -> subprocess.Popen[bytes]:
@@ -99,10 +118,11 @@ def run(browser: Browser, built_race: BuiltRace, tmp_path_factory: pytest.TempPa
     logs = tmp_path_factory.mktemp("logs")
     with serving(built_race.registry, logs / "serve.log") as url:
         entries = _declare(url, built_race)
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        context = browser.new_context(viewport=VIEWPORTS[0])
         page = context.new_page()
         relay = Relay(int(urlparse(url).port or 0))  # the page goes through it: cuttable
-        current = Run(url, built_race.race_id, entries, page, context, relay=relay)
+        current = Run(url, built_race.race_id, [e["car_number"] for e in entries],
+                      {e["car_number"]: e for e in entries}, page, context, relay=relay)
         _watch(current, page)
         page.goto(f"http://127.0.0.1:{relay.port}/dashboard?race={built_race.race_id}")
         current.replay = replay = _replay(url, built_race, logs / "replay.log")
@@ -134,6 +154,33 @@ def test_the_tower_fills_with_one_row_per_car(run: Run) -> None:
     assert positions == [str(p) for p in range(1, len(run.entries) + 1)]
 
 
+def _column(page: Page, header: str) -> list[tuple[str, str, str, str]]:
+    """Each tower row's car number and, in the column headed ``header``: text, classes
+    and title."""
+    return [tuple(row) for row in page.evaluate("""header => {
+        const at = [...document.querySelectorAll('#tower thead th')]
+            .findIndex(th => th.textContent === header);
+        return [...document.querySelectorAll('#tower tbody tr[data-car]')].map(r =>
+            [r.dataset.car, r.cells[at].textContent, r.cells[at].className, r.cells[at].title]);
+    }""", header)]
+
+
+def test_the_tower_names_each_car_s_team_or_says_none_is_known(run: Run) -> None:
+    _wait(run.page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
+          arg=len(run.entries))
+    cells = _column(run.page, "team")
+    assert len(cells) == len(run.entries)
+    for car, text, classes, title in cells:
+        entry = run.declared[car]
+        if entry["team"]:
+            assert (text, title) == (entry["team"], entry["team"])
+            assert "none" not in classes.split()
+        else:  # the chassis, greyed, and why
+            assert entry["chassis"] and text == f"chassis {entry['chassis']}"
+            assert "none" in classes.split() and "no team" in title
+    assert {bool(run.declared[car]["team"]) for car, *_ in cells} == {True, False}
+
+
 def test_the_map_dots_move(run: Run) -> None:
     read = "() => Object.fromEntries([...document.querySelectorAll('#map .dot')]" \
            ".map(d => [d.dataset.car, d.getAttribute('transform')]))"
@@ -159,11 +206,85 @@ def test_the_traces_draw_and_the_delta_at_the_line_is_the_lap_time_difference(
     assert run.page.locator("#traces canvas").count() >= 6
     selected = run.page.evaluate("() => window.cognirace.selected")
     traces = httpx.get(f"{run.url}/v1/races/{run.race_id}/cars/{selected}/traces").json()
+    # every channel drawn along the whole lap, last and best: at 10 Hz speed comes on
+    # other samples than the lap distance, and must be placed by its own times
+    drawn = run.page.evaluate("""() => Object.fromEntries(window.cognirace.traces.plots
+        .map(p => [p.root.parentElement.dataset.channel || p.root.parentElement.id,
+                   p.data.slice(1).map(ys => ys.filter(y => y != null && Number.isFinite(y))
+                                                .length / ys.length)]))""")
+    assert set(drawn) == {*CHANNELS, "delta"}
+    assert all(share >= 0.99 for shares in drawn.values() for share in shares), drawn
+    for lap in ("last", "best"):
+        assert all(traces[lap][name] is not None and None not in traces[lap][name]
+                   for name in CHANNELS), lap
     assert float(shown["deltaAtLine"]) == pytest.approx(float(shown["lapDifference"]), abs=0.0015)
     if (traces["last"]["lap"], traces["best"]["lap"]) == (int(shown["lastLap"]),
                                                           int(shown["bestLap"])):
         difference = traces["last"]["lap_time_s"] - traces["best"]["lap_time_s"]
         assert float(shown["deltaAtLine"]) == pytest.approx(difference, abs=0.0015)
+
+
+def _labels_readable(page: Page) -> list[str]:
+    """What is wrong with the traces' axis labels as the page stands: each plot must
+    carry its channel's name written across, whole (not cut by its box or the panel),
+    clear of the plot's tick values and of the other labels."""
+    return list(page.evaluate("""() => {
+        const problems = [];
+        const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5
+            && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+        const panel = document.querySelector('#traces-panel').getBoundingClientRect();
+        const ctx = document.createElement('canvas').getContext('2d');
+        const boxes = [];
+        for (const plot of window.cognirace.traces.plots) {
+            const holder = plot.root.parentElement;
+            const channel = holder.dataset.channel;
+            const labels = [...holder.querySelectorAll('.trace-label')];
+            const y = labels.find(l => l.dataset.axis === 'y');
+            if (!y) { problems.push(`${channel}: no label`); continue; }
+            if (!y.textContent.startsWith(channel.split('_')[0])) {
+                problems.push(`${channel}: labelled ${y.textContent}`);
+            }
+            const gutter = plot.axes[1];
+            ctx.font = gutter.font[0];
+            const widest = Math.max(0, ...gutter._values.map(v => ctx.measureText(v).width));
+            const tickLeft = holder.getBoundingClientRect().left + gutter._size
+                - gutter.ticks.size - gutter.gap - widest;
+            for (const label of labels) {
+                const box = label.getBoundingClientRect();
+                const text = `${channel} ${label.textContent}`;
+                const wrong = (why) => problems.push(`${text}: ${why}`);
+                if (parseFloat(getComputedStyle(label).fontSize) < 10) wrong('small');
+                if (!inside(box, holder.getBoundingClientRect())) wrong('outside its plot');
+                if (!inside(box, panel)) wrong('outside the panel');
+                if (label.scrollWidth > label.clientWidth + 1) wrong('cut');
+                if (label === y && box.right > tickLeft) wrong('over the tick values');
+                for (const other of boxes) {
+                    if (box.left < other.right && other.left < box.right
+                        && box.top < other.bottom && other.top < box.bottom) {
+                        wrong('over another label');
+                    }
+                }
+                boxes.push(box);
+            }
+        }
+        return problems;
+    }"""))
+
+
+def test_every_trace_axis_label_is_readable_at_both_sizes(run: Run) -> None:
+    _wait(run.page, "() => document.querySelector('#delta')?.dataset.lastLap", timeout_s=40)
+    try:
+        for viewport in VIEWPORTS:
+            run.page.set_viewport_size(viewport)
+            run.page.evaluate("() => new Promise(r => requestAnimationFrame("
+                              "() => requestAnimationFrame(r)))")
+            assert _labels_readable(run.page) == [], viewport
+    finally:
+        run.page.set_viewport_size(VIEWPORTS[0])
+
+
+def _lap_ticks(page: Page) -> list[str]:
+    return list(page.evaluate("() => window.cognirace.laps.plot.axes[0]._values"))
 
 
 def test_an_event_and_a_strategy_card_appear(run: Run) -> None:
@@ -186,6 +307,8 @@ def test_the_lap_chart_draws_the_selected_car(run: Run) -> None:
     laps = run.page.evaluate(
         "() => window.cognirace.store.laps.get(window.cognirace.selected)?.size ?? 0")
     assert laps >= 1
+    ticks = _lap_ticks(run.page)
+    assert ticks and all(re.fullmatch(r"\d+", tick) for tick in ticks), ticks
 
 
 def test_the_page_keeps_up(run: Run) -> None:
@@ -267,8 +390,7 @@ def _serve_frozen(route: Route) -> None:
 @pytest.fixture(scope="module")
 def frozen(run: Run, browser: Browser) -> Iterator[Page]:
     """The page on the fixed race with every panel drawn, then frozen."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000},
-                                  device_scale_factor=1)
+    context = browser.new_context(viewport=VIEWPORTS[0], device_scale_factor=1)
     page = context.new_page()
     page.route(f"**/v1/races/{FROZEN_RACE}/**", _serve_frozen)
     page.goto(f"{run.url}/dashboard?race={FROZEN_RACE}")
@@ -302,6 +424,13 @@ def test_the_frozen_frame_matches_its_baseline(frozen: Page) -> None:
     assert share <= SHARE, (f"{share:.1%} of the pixels differ from {BASELINE} (this run's "
                             f"frame: {SCREENSHOTS / 'frozen.png'}); if the look changed on "
                             "purpose, rewrite the baseline with DASHBOARD_UPDATE_BASELINE=1")
+
+
+def test_the_frozen_frame_names_teams_and_labels_every_axis(frozen: Page) -> None:
+    assert [text for _, text, _, _ in _column(frozen, "team")] == [f"Team {n}" for n in CARS]
+    assert _labels_readable(frozen) == []
+    ticks = _lap_ticks(frozen)  # five laps: uPlot alone would step by half a lap
+    assert ticks == [str(lap) for lap in range(1, len(ticks) + 1)], ticks
 
 
 @pytest.mark.parametrize("rule", BROKEN_RULES)

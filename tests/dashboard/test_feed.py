@@ -154,3 +154,59 @@ def _tick_of(feed: Any) -> Any:
     def read(engine: RaceEngine) -> Any:
         return feed.tick(engine)
     return read
+
+
+def _split_channel_lap(lap_time_s: float, hz: float) -> tuple[pl.DataFrame, np.ndarray,
+                                                                  np.ndarray]:
+    """One lap logged as the ECU does above about 5 Hz: lap distance and rpm on one
+    sample, speed on the next; throttle, brake and gear on every sample. The car's
+    distance is ``x(t) = L t / T + a sin(2 pi t / T)``, so its true speed varies along
+    the lap. Returns the samples and the true speed (km/h) against distance (m)."""
+    amplitude_m = 150.0
+
+    def dist(t: np.ndarray) -> np.ndarray:
+        return LENGTH_M * t / lap_time_s + amplitude_m * np.sin(2 * np.pi * t / lap_time_s)
+
+    def speed(t: np.ndarray) -> np.ndarray:
+        return 3.6 * (LENGTH_M / lap_time_s + amplitude_m * 2 * np.pi / lap_time_s
+                      * np.cos(2 * np.pi * t / lap_time_s))
+
+    t = np.arange(1, int(lap_time_s * hz)) / hz
+    even = np.arange(len(t)) % 2 == 0
+    samples = pl.DataFrame({
+        "time": [START + dt.timedelta(seconds=float(s)) for s in t],
+        "lap_dist_m": np.where(even, dist(t), np.nan),
+        "speed_kph": np.where(even, np.nan, speed(t)),
+        "rpm": np.where(even, 6000.0, np.nan), "aps": np.full(len(t), 80.0),
+        "pbrake_f": np.zeros(len(t)), "gear": np.full(len(t), 4.0),
+        "lat": [None] * len(t), "lon": [None] * len(t),
+    }).with_columns(pl.col("lap_dist_m", "speed_kph", "rpm").fill_nan(None))
+    fine_t = np.linspace(0.0, lap_time_s, 20_001)
+    return samples, dist(fine_t), speed(fine_t)
+
+
+def test_speed_logged_apart_from_the_lap_distance_is_placed_on_the_lap() -> None:
+    lap_time_s = 100.0
+    samples, true_x, true_kph = _split_channel_lap(lap_time_s, hz=10.0)
+    assert samples.filter(pl.col("speed_kph").is_not_null()
+                          & pl.col("lap_dist_m").is_not_null()).is_empty()
+    trace = build_trace(samples, lap=2, lap_end=START + dt.timedelta(seconds=lap_time_s),
+                        lap_time_s=lap_time_s, length_m=LENGTH_M)
+    assert trace is not None
+    for name, values in trace.channels.items():
+        assert np.isfinite(values).all(), name
+    expected = np.interp(trace.x_m, true_x, true_kph)
+    # read where the car was at each speed sample's time: within a sample's change of speed
+    assert np.max(np.abs(trace.channels["speed_kph"] - expected)) < 1.0
+    assert trace.t_s[-1] == lap_time_s
+
+
+def test_a_car_row_names_its_team_and_chassis_from_the_entry_list() -> None:
+    feeds = DashboardFeeds()
+    hub = RaceHub(models=lambda _name: None, on_race=feeds.attach)
+    race, _ = hub.declare(RaceInfo("r3", "barber", start=START, entries=(
+        Entry("7", chassis="015", team="Rossi Racing", vehicle_id="GR86-015-7"),
+        Entry("21", chassis="049", vehicle_id="GR86-049-21"), Entry("33"))))
+    snapshot = race.read(lambda engine: feeds.feeds["r3"].snapshot(engine, {}))
+    rows = {row["car_number"]: (row["team"], row["chassis"]) for row in snapshot["cars"]}
+    assert rows == {"7": ("Rossi Racing", "015"), "21": (None, "049"), "33": (None, None)}

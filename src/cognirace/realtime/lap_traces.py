@@ -7,6 +7,12 @@ line to the line, with the time into the lap at each: the trace starts at (0 m, 
 and ends at (lap length, the timing's lap time), so the delta between two traces at the
 line is exactly the difference of their lap times, whatever the logger's rate.
 
+A logger does not send every channel on every sample: above about 5 Hz the lap distance
+and rpm come on one sample and speed on the next (the real ECU's slow channels, which
+the simulator copies), so no sample carries both speed and distance. The samples that
+carry a distance make the lap's distance-against-time curve; every channel is then
+placed on the lap at its own samples' times, read off that curve.
+
 The samples of the lap under way are held per logger until the car's crossing closes
 it (at most one lap's worth: rows after the crossing stay for the next lap), so memory
 does not grow with the race. A car's best trace is its fastest lap with telemetry.
@@ -73,11 +79,13 @@ def delta_s(last: Trace, best: Trace) -> Floats:
 
 def build_trace(samples: pl.DataFrame, *, lap: int, lap_end: dt.datetime, lap_time_s: float,
                 length_m: float) -> Trace | None:
-    """A lap's trace from its samples (see the module docstring); None with too few."""
+    """A lap's trace from its samples (see the module docstring); None with too few
+    samples carrying a lap distance."""
     start = lap_end - dt.timedelta(seconds=lap_time_s)
     t = (samples["time"] - start).dt.total_microseconds().to_numpy().astype(float) / 1e6
     x = samples["lap_dist_m"].to_numpy().astype(float)
-    keep = np.isfinite(x) & (t > 0) & (t < lap_time_s)
+    inside = (t > 0) & (t < lap_time_s)
+    keep = inside & np.isfinite(x)
     # a sample of the line's other side (the logger's lap changes a moment off the line)
     keep &= ~((t < 0.25 * lap_time_s) & (x > 0.75 * length_m))
     keep &= ~((t > 0.75 * lap_time_s) & (x < 0.25 * length_m))
@@ -93,14 +101,19 @@ def build_trace(samples: pl.DataFrame, *, lap: int, lap_end: dt.datetime, lap_ti
     grid = np.linspace(0.0, length_m, TRACE_POINTS)
     t_grid = np.interp(grid, xs, ts)
     t_grid[0], t_grid[-1] = 0.0, lap_time_s
-    channels = {}
-    for name, column in CHANNELS.items():
-        values = samples[column].to_numpy().astype(float)[keep][order]
-        channels[name] = _on_grid(grid, x_in, values, step=name == "gear")
+
+    def on_lap(column: str, *, step: bool = False) -> Floats:
+        """``column`` on the grid, each value placed where the car was at its time."""
+        values = samples[column].to_numpy().astype(float)
+        own = inside & np.isfinite(values)
+        by_time = np.argsort(t[own], kind="stable")
+        at_m = np.interp(t[own][by_time], ts, xs)
+        return _on_grid(grid, at_m, values[own][by_time], step=step)
+
+    channels = {name: on_lap(column, step=name == "gear") for name, column in CHANNELS.items()}
     lat = lon = None
     if samples["lat"].null_count() == 0 and samples["lon"].null_count() == 0:
-        lat = _on_grid(grid, x_in, samples["lat"].to_numpy().astype(float)[keep][order])
-        lon = _on_grid(grid, x_in, samples["lon"].to_numpy().astype(float)[keep][order])
+        lat, lon = on_lap("lat"), on_lap("lon")
     return Trace(lap, lap_time_s, grid, t_grid, channels, lat, lon)
 
 

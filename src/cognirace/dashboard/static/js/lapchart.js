@@ -4,6 +4,8 @@
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 
 const COLOURS = ["#f2994a", "#56ccf2", "#bb6bd9", "#2fbf71"];
+// Laps are whole: the x axis steps by these only (uPlot would pick 0.5 on a short race).
+const LAP_STEPS = [1, 2, 5, 10, 20, 50, 100];
 
 export class LapChart {
   constructor(root, note) {
@@ -41,7 +43,8 @@ export class LapChart {
       width: Math.max(240, this.root.clientWidth - 4), height: 220,
       scales: { x: { time: false }, y: { range: (u, lo, hi) => yRange(u, lo, hi, this.bands.next) } },
       legend: { show: true },
-      axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a313b" }, label: "lap", labelSize: 12 },
+      axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a313b" }, label: "lap", labelSize: 12,
+        incrs: LAP_STEPS, values: (u, splits) => splits.map((lap) => String(lap)) },
         { stroke: "#8a96a3", grid: { stroke: "#2a313b" }, size: 50 }],
       series: [{ label: "lap" }, ...cars.map((number, i) => ({
         label: `#${number}`, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false,

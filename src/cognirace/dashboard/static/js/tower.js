@@ -2,10 +2,20 @@
 
 import { dash, el, gap, lapTime, secs } from "./format.js";
 
+const NO_TEAM = "no team named in the race's entry list";
+
+// The team as the entry list names it; where none is named (the anonymized timing files
+// most tracks publish name none), the car's chassis, greyed, so the cell still tells
+// the car apart and never reads as a team.
+function team(car) {
+  if (car.team) return car.team;
+  return car.chassis ? `chassis ${car.chassis}` : dash;
+}
+
 const COLUMNS = [
   ["position", (c) => (c.position == null ? dash : String(c.position))],
   ["car", (c) => c.car_number],
-  ["team", (c) => c.team || ""],
+  ["team", team],
   ["laps", (c) => String(c.laps)],
   ["gap", gap],
   ["interval", (c) => (c.interval_s == null ? dash : `+${c.interval_s.toFixed(3)}`)],
@@ -53,6 +63,11 @@ export class Tower {
         const text = format(car);
         const cell = row.cells[i];
         if (cell.textContent !== text) cell.textContent = text;
+        if (name === "team") {
+          cell.classList.toggle("none", !car.team);
+          const title = car.team || NO_TEAM;
+          if (cell.title !== title) cell.title = title;
+        }
         if (name === "interval") cell.classList.toggle("closing", Boolean(car.closing));
         if (name === "best") cell.classList.toggle("best", car.best_lap_s === fastest);
         if (name === "gained") {

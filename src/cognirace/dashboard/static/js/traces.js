@@ -6,14 +6,44 @@
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { el, signed } from "./format.js";
 
+// [field, name, unit, height px, y axis: a fixed range and its ticks, or null (auto)]
 const CHANNELS = [
-  ["speed_kph", "speed km/h", 70],
-  ["throttle_pct", "throttle %", 46],
-  ["brake_bar", "brake bar", 46],
-  ["rpm", "rpm", 46],
-  ["gear", "gear", 40],
+  ["speed_kph", "speed", "km/h", 70, null],
+  ["throttle_pct", "throttle", "%", 46, { range: [0, 100], splits: [0, 50, 100] }],
+  ["brake_bar", "brake", "bar", 46, null],
+  ["rpm", "rpm", "", 46, null],
+  ["gear", "gear", "", 40, { range: [0.5, 6.5], splits: [1, 6] }],
 ];
 const DELTA_H = 60;
+const X_AXIS_H = 24;
+// The y gutter, px: the channel's name and unit written across, left, and the tick
+// values right-aligned against the plot. A label written along a 46 px tall axis
+// (uPlot's own) is cut to its middle letters ("rake"), so none is drawn that way.
+const GUTTER = 72;
+const TICK_FONT = "10px 'Liberation Sans', Arial, sans-serif";
+// The same inner padding for every plot, so one lap distance is at one x in all of them
+// (uPlot pads a plot with an x axis on the right by itself otherwise); 6 px above and
+// below holds half a tick value at the plot's top and bottom.
+const PADDING = [6, 14, 6, 0];
+
+// Short tick values, so they stay clear of the name in the gutter: 7500 rpm reads 7.5k.
+function tickValues(u, splits) {
+  return splits.map((v) => (v == null ? "" : Math.abs(v) >= 1000
+    ? `${+(v / 1000).toFixed(1)}k` : String(+v.toFixed(2))));
+}
+
+// The delta strip's y range, s: zero always in view, and at least 0.2 s tall (uPlot
+// would stretch a lap against itself, all zeros, to 0-100).
+function deltaRange(lo, hi) {
+  let bottom = Math.min(lo ?? 0, 0);
+  let top = Math.max(hi ?? 0, 0);
+  if (top - bottom < 0.2) {
+    const mid = (top + bottom) / 2;
+    [bottom, top] = [mid - 0.1, mid + 0.1];
+  }
+  const pad = 0.1 * (top - bottom);
+  return [bottom - pad, top + pad];
+}
 
 // Time lost by `last` against `best` at each of last's distances, s.
 export function delta(last, best) {
@@ -51,30 +81,35 @@ export class Traces {
     this.plots = [];
     const sync = uPlot.sync("traces");
     const cursor = { sync: { key: sync.key }, drag: { x: false, y: false } };
-    const common = (height, label) => ({
-      width: this.width(), height, cursor, legend: { show: false },
-      scales: { x: { time: false } },
-      axes: [{ show: false }, { stroke: "#8a96a3", size: 44, grid: { stroke: "#2a313b" }, label, labelSize: 10 }],
+    const yAxis = { stroke: "#8a96a3", size: GUTTER, gap: 3, space: 16, font: TICK_FONT,
+      ticks: { stroke: "#2a313b", size: 4 }, grid: { stroke: "#2a313b" }, values: tickValues };
+    const common = (height) => ({
+      width: this.width(), height, cursor, legend: { show: false }, padding: PADDING,
     });
-    for (const [name, label, height] of CHANNELS) {
+    for (const [name, label, unit, height, fixed] of CHANNELS) {
       const opts = {
-        ...common(height, label),
+        ...common(height),
+        scales: { x: { time: false }, y: fixed ? { range: () => fixed.range } : {} },
+        axes: [{ show: false }, fixed ? { ...yAxis, splits: () => fixed.splits } : yAxis],
         series: [{}, { label: "best", stroke: "#8a96a3", width: 1 },
           { label: "last", stroke: "#56ccf2", width: 1.5 }],
       };
-      const holder = el("div", { "data-channel": name });
+      const holder = el("div", { class: "trace", "data-channel": name });
       this.root.append(holder);
       this.plots.push(new uPlot(opts, series2[name], holder));
+      holder.append(axisLabel(label, unit, "y"));
     }
     const deltaOpts = {
-      ...common(DELTA_H, "delta s"),
-      axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a313b" }, size: 24 },
-        { stroke: "#8a96a3", size: 44, grid: { stroke: "#2a313b" }, label: "delta s", labelSize: 10 }],
+      ...common(DELTA_H),
+      scales: { x: { time: false }, y: { range: (u, lo, hi) => deltaRange(lo, hi) } },
+      axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a313b" }, size: X_AXIS_H, font: TICK_FONT,
+        ticks: { stroke: "#2a313b", size: 4 }, gap: 2 }, yAxis],
       series: [{}, { label: "delta", stroke: "#f2994a", width: 1.5, fill: "rgba(242,153,74,.15)" }],
     };
-    const holder = el("div", { id: "delta" });
+    const holder = el("div", { id: "delta", class: "trace", "data-channel": "delta" });
     this.root.append(holder, this.readout);
     this.plots.push(new uPlot(deltaOpts, series2.delta, holder));
+    holder.append(axisLabel("delta", "s", "y"), axisLabel("lap dist", "m", "x"));
     this.deltaHolder = holder;
   }
 
@@ -115,6 +150,15 @@ export class Traces {
   resize() {
     for (const plot of this.plots) plot.setSize({ width: this.width(), height: plot.height });
   }
+}
+
+// A channel's name and unit, written across in the plot's gutter (`axis` "y": beside the
+// plot; "x": under it, left of the distance ticks).
+function axisLabel(name, unit, axis) {
+  const label = el("span", { class: `trace-label ${axis}`, "data-axis": axis },
+    el("b", { text: name }));
+  if (unit) label.append(el("i", { text: unit }));
+  return label;
 }
 
 function interpOrNull(x, xs, ys) {
