@@ -235,6 +235,26 @@ def test_a_lap_before_any_green_pace_is_an_error(lake: Lake,
         _snap(lake, CAUTION_RACE, 3, models)
 
 
+def test_the_pace_fallback_gives_the_fields_pace_marked_and_noted(
+        lake: Lake, models: dict[str, Model]) -> None:
+    """At the leader's lap 2 of the green race only the leader has a green lap: refused
+    by default; with ``pace_fallback`` every other car runs at the answered pace, marked,
+    and the notes say so. A lap where every car has an answer is left as it was."""
+    with pytest.raises(DataError, match=r"'laptime'.*green"):
+        _snap(lake, GREEN_RACE, 2, models)
+    snap = _snap(lake, GREEN_RACE, 2, models, pace_fallback=True)
+    answered = [c for c in snap.cars if not c.pace_fallback]
+    given = [c for c in snap.cars if c.pace_fallback]
+    assert len(answered) == 1 and len(given) == len(snap.cars) - 1 > 5
+    pace = (answered[0].lap_time_p10_s, answered[0].lap_time_p50_s,
+            answered[0].lap_time_p90_s)
+    assert all((c.lap_time_p10_s, c.lap_time_p50_s, c.lap_time_p90_s) == pace for c in given)
+    assert any(note.startswith("laptime: no lap-time quantiles for car(s) ")
+               and given[0].car_number in note and "fallback" in note for note in snap.notes)
+    assert _snap(lake, GREEN_RACE, 12, models, pace_fallback=True) == \
+        _snap(lake, GREEN_RACE, 12, models)
+
+
 def test_fuel_left_is_the_start_fill_less_every_laps_burn(
         lake: Lake, models: dict[str, Model]) -> None:
     snap = _snap(lake, GREEN_RACE, 12, models, fuel_start_l={"118": 40.0})

@@ -41,6 +41,10 @@ class CarSnapshot:
         in_pit: In the pit lane now.
         running: Still in the race (False once retired).
         stops: Stops made so far.
+        pace_fallback: The lap-time quantiles are not the ``laptime`` model's but the
+            field's pace, given because the model has none for the car yet (before its
+            first green lap; ``snapshot_at``'s ``pace_fallback``). What reads them says
+            so (``Rejoin.pace_fallback``, the notes).
     """
 
     car_number: str
@@ -59,6 +63,7 @@ class CarSnapshot:
     in_pit: bool = False
     running: bool = True
     stops: int = 0
+    pace_fallback: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ the same rows):
 
 - ``laptime``: each car's latest lap row: P10/P50/P90 of its next green lap. A row the
   model refuses (no green lap yet, so no pace) gives way to the car's latest row it
-  accepts, as the live engine keeps a car's last answer.
+  accepts, as the live engine keeps a car's last answer. A running car with no such row
+  is an error, unless ``pace_fallback`` gives it the field's pace, marked
+  (``snapshot_pace``).
 - ``tire``: the car's stint so far (``tire_forecast.stint_so_far``) at its latest lap,
   once the stint has ``MIN_SEEN_LAPS`` green laps: ``deg_s_per_lap``.
 - ``fuel``: every lap's burn (``fuel_used_pred_l``): the burn of a green lap is the
@@ -47,6 +49,7 @@ from cognirace.models.fcy_rows import fcy_rows
 from cognirace.models.tire_forecast import MIN_SEEN_LAPS, stint_so_far
 from cognirace.models.traffic import line_graph
 from cognirace.strategy.snapshot import CarSnapshot, RaceSnapshot
+from cognirace.strategy.snapshot_pace import with_field_pace
 
 ModelLookup = Callable[[str], Model | None]
 """The production model of a task by name, or None when it is not loaded (as the live
@@ -361,7 +364,8 @@ SNAPSHOT_MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
 
 def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
                 fuel_start_l: FuelStart = None,
-                race_duration_s: float = RACE_DURATION_S) -> RaceSnapshot:
+                race_duration_s: float = RACE_DURATION_S,
+                pace_fallback: bool = False) -> RaceSnapshot:
     """The race as it stood when its leader completed ``lap`` (see the module docstring).
 
     Args:
@@ -372,6 +376,9 @@ def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
         fuel_start_l: Fuel at the start, l (one fill, or per car number); without it
             fuel left is None.
         race_duration_s: The race's timed length, s.
+        pace_fallback: Give a running car the ``laptime`` model has no answer for the
+            field's pace (``snapshot_pace``: marked and noted) rather than refuse the
+            snapshot. For the rejoin estimate; off by default, as the live path.
 
     Raises:
         DataError: No such race or lap; or a required answer (lap-time quantiles, pit
@@ -386,6 +393,10 @@ def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
     time_left_s = max(0.0, race_duration_s - (leader_end - start).total_seconds())
     leader = features.filter((pl.col("lap") == lap) & (pl.col("lap_end") == leader_end))
     quantiles = _laptime(asking, features)
+    answered = frozenset(quantiles)
+    if pace_fallback:
+        quantiles = with_field_pace(features, quantiles, cars.filter(pl.col("running"))
+                                    ["car_number"].to_list(), asking.notes)
     cars = _with_quantiles(cars, quantiles, asking.notes)
     wear = _tire(asking, features, cars)
     fuel = _fuel(asking, features, fuel_start_l)
@@ -393,7 +404,7 @@ def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
     green_s, caution_s = _pit_losses(asking, str(race["track"]))
     hazard = _hazard(asking, features, lap, time_left_s)
     snaps = tuple(_car(car, (car["lap_end"] - start).total_seconds(), quantiles, wear, fuel,
-                       passes) for car in cars.iter_rows(named=True))
+                       passes, answered) for car in cars.iter_rows(named=True))
     return RaceSnapshot(
         race_id=race_id, track=str(race["track"]), lap=lap, time_left_s=time_left_s,
         caution=leader["flag"][0] == FLAG_CAUTION, caution_hazard=hazard,
@@ -404,8 +415,9 @@ def snapshot_at(lake: Lake, race_id: str, lap: int, models: ModelLookup, *,
 def _car(car: dict[str, Any], race_time_s: float,
          quantiles: Mapping[str, tuple[float, float, float]], wear: Mapping[str, float],
          fuel: Mapping[str, tuple[float | None, float | None]],
-         passes: Mapping[str, Mapping[str, Any]]) -> CarSnapshot:
-    """One car's snapshot from its row of ``_cars`` and the models' answers."""
+         passes: Mapping[str, Mapping[str, Any]], answered: frozenset[str]) -> CarSnapshot:
+    """One car's snapshot from its row of ``_cars`` and the models' answers
+    (``answered``: the cars whose quantiles are the ``laptime`` model's)."""
     number = car["car_number"]
     burn, left = fuel.get(number, (None, None))
     ahead = passes.get(number, {})
@@ -417,7 +429,7 @@ def _car(car: dict[str, Any], race_time_s: float,
         fuel_left_l=left, fuel_burn_l_per_lap=finite_or_none(burn),
         p_pass_ahead=None if car["position"] == 1 else finite_or_none(ahead.get("p_pass_ahead")),
         p_passed=finite_or_none(ahead.get("p_passed")), in_pit=bool(car["in_pit"]),
-        running=bool(car["running"]), stops=car["stops"])
+        running=bool(car["running"]), stops=car["stops"], pace_fallback=number not in answered)
 
 
 def finite_or_none(value: float | None) -> float | None:
