@@ -20,8 +20,9 @@ import pytest
 from cognirace.errors import DataError, SchemaError
 from cognirace.lake import Lake
 from cognirace.models.base import Model
+from cognirace.strategy.answers import caution_hazard
 from cognirace.strategy.snapshot import RaceSnapshot
-from cognirace.strategy.snapshot_at import caution_hazard, snapshot_at
+from cognirace.strategy.snapshot_at import snapshot_at
 from training.conftest import tiny_lake
 
 RACE_S = 1800.0

@@ -14,7 +14,7 @@ same moment agree (``tests/realtime/test_strategy_inputs.py`` says on which fiel
 - a fuel burn is kept only when the car's last lap was raced under green (a caution or
   pit lap burns less); fuel left only when every lap of the race so far was answered
   (the engine's sum would otherwise be short);
-- the hazard of the laps ahead is ``snapshot_at.caution_hazard`` of the engine's latest
+- the hazard of the laps ahead is ``answers.caution_hazard`` of the engine's latest
   ``fcy`` answer; none once the clock has run out;
 - the lap-time quantiles, the pit losses and the hazard are required: without them a
   ``DataError`` names the model.
@@ -30,14 +30,9 @@ from typing import TYPE_CHECKING, Any
 from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.errors import DataError
 from cognirace.realtime.tower import CarState, Tower
+from cognirace.strategy.answers import FuelStart, caution_hazard, finite_or_none, start_fill
 from cognirace.strategy.snapshot import CarSnapshot, RaceSnapshot
-from cognirace.strategy.snapshot_at import (
-    STOPPED_BEST_LAPS,
-    FuelStart,
-    caution_hazard,
-    finite_or_none,
-    start_fill,
-)
+from cognirace.strategy.snapshot_at import STOPPED_BEST_LAPS
 
 if TYPE_CHECKING:
     from cognirace.realtime.engine import RaceEngine

@@ -33,7 +33,6 @@ naming the model. Nothing is made up.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import statistics
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -48,6 +47,7 @@ from cognirace.models.base import Model
 from cognirace.models.fcy_rows import fcy_rows
 from cognirace.models.tire_forecast import MIN_SEEN_LAPS, stint_so_far
 from cognirace.models.traffic import line_graph
+from cognirace.strategy.answers import FuelStart, caution_hazard, finite_or_none, start_fill
 from cognirace.strategy.snapshot import CarSnapshot, RaceSnapshot
 from cognirace.strategy.snapshot_pace import with_field_pace
 
@@ -65,49 +65,6 @@ STOPPED_BEST_LAPS = 2.0
 """A car with no crossing for this many of its best laps is out of the race: the timing
 tower's rule (``realtime.tower``), so both paths say the same."""
 _CAR = ("race_id", "car_number")
-
-FuelStart = Mapping[str, float] | float | None
-"""Fuel at the start, l: one fill for every car, one per car number, or unknown."""
-
-
-def caution_hazard(answer: Mapping[str, Any]) -> tuple[float, ...]:
-    """The chance a caution starts on each of the leader's next laps, from an ``fcy``
-    answer.
-
-    The model answers ``p_fcy_start_k``, the chance a caution starts within ``k`` laps,
-    for k = 1..6; the hazard of lap ``k`` (given none before it) is
-    ``1 - (1 - P_k) / (1 - P_{k-1})``. The six hazards go into the snapshot, and the
-    snapshot's rule (the last value holds for the laps beyond) repeats the sixth lap's
-    hazard for every lap after it: the model says nothing further ahead. Near the end
-    the model's hazard is 0 on laps that start after the clock runs out, so the repeat
-    is 0 there too.
-
-    Raises:
-        DataError: The answer has no ``p_fcy_start_1``.
-    """
-    cumulative = []
-    k = 1
-    while f"p_fcy_start_{k}" in answer:
-        cumulative.append(float(answer[f"p_fcy_start_{k}"]))
-        k += 1
-    if not cumulative:
-        raise DataError("the fcy answer has no p_fcy_start_1", column="p_fcy_start_1",
-                        hint="answer with the fcy task's model (cognirace.models.fcy)")
-    hazards, survive = [], 1.0
-    for p in cumulative:
-        after = 1.0 - min(max(p, 0.0), 1.0)
-        hazards.append(0.0 if survive <= 0.0 else min(max(1.0 - after / survive, 0.0), 1.0))
-        survive = after
-    return tuple(hazards)
-
-
-def start_fill(fuel_start_l: FuelStart, car_number: str) -> float | None:
-    """The car's fuel at the start, l, or None when not known."""
-    if fuel_start_l is None or isinstance(fuel_start_l, int | float):
-        return None if fuel_start_l is None else float(fuel_start_l)
-    value = fuel_start_l.get(car_number)
-    return None if value is None else float(value)
-
 
 class _Asking:
     """The models, asked with the notes their absence or refusals leave."""
@@ -432,11 +389,5 @@ def _car(car: dict[str, Any], race_time_s: float,
         running=bool(car["running"]), stops=car["stops"], pace_fallback=number not in answered)
 
 
-def finite_or_none(value: float | None) -> float | None:
-    """The value, or None for a missing or non-finite one (a model's NaN)."""
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 __all__ = ["SNAPSHOT_MODELS", "STOPPED_BEST_LAPS", "TIRE_HORIZON_LAPS", "TIRE_MAX_SEEN_LAPS",
-           "FuelStart", "ModelLookup", "caution_hazard", "caution_lap_time", "finite_or_none",
-           "snapshot_at", "start_fill"]
+           "ModelLookup", "caution_lap_time", "snapshot_at"]
