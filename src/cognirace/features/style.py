@@ -39,6 +39,7 @@ a sample counts only when each of them and the fast channels has a reading withi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,7 +48,7 @@ import polars as pl
 
 from cognirace.domain.formats import FLAG_CAUTION
 from cognirace.features.car_history import CAR
-from cognirace.features.signals import FULL_THROTTLE_PCT, interpolated, reading
+from cognirace.features.signals import FULL_THROTTLE_PCT, interpolation_steps, reading
 
 if TYPE_CHECKING:
     from cognirace.lake import Lake
@@ -230,11 +231,18 @@ def on_every_sample(samples: pl.DataFrame, over: Sequence[str] = ()) -> pl.DataF
     ordered = samples.sort(*over, "time")
     if PEDAL not in ordered.columns:
         ordered = ordered.with_columns(pl.lit(None, dtype=pl.Float64).alias(PEDAL))
-    return ordered.select(
-        *over, "time",
-        *(interpolated(reading(c), over).alias(c) for c in CHANNELS if c != "gear"),
-        reading("gear").alias("gear"), interpolated(reading(PEDAL), over).alias(PEDAL),
+    first, second, third = _interpolation(tuple(over))
+    return ordered.with_columns(first).with_columns(second).select(
+        *over, "time", *third[:-1], reading("gear").alias("gear"), third[-1],
     ).drop_nulls(list(CHANNELS))
+
+
+@cache
+def _interpolation(over: tuple[str, ...]) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
+    """``on_every_sample``'s interpolations (the channels but the gear, then the pedal),
+    built once: a live race asks them for every lap of every car."""
+    return interpolation_steps({c: reading(c) for c in (*CHANNELS, PEDAL) if c != "gear"},
+                               over)
 
 
 def _style_of(s: pl.DataFrame) -> dict[str, float]:
@@ -242,8 +250,11 @@ def _style_of(s: pl.DataFrame) -> dict[str, float]:
     if s.height < MIN_SAMPLES:
         return dict.fromkeys(STYLE_FEATURES, float("nan"))
 
+    floats = s.select(pl.col(c).cast(pl.Float64).fill_null(float("nan"))
+                      for c in (*CHANNELS, PEDAL))  # one query, not one a channel
+
     def col(name: str) -> FloatArray:
-        return s[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        return floats[name].to_numpy()
 
     t = (s["time"].cast(pl.Int64) - s["time"].cast(pl.Int64)[0]).to_numpy() * 1e-6
     speed, accy = col("speed_kph"), col("accy_g")
