@@ -5,8 +5,11 @@ simulated, ingested, and replayed through ``parse_frame`` and ``RaceEngine.apply
 the service runs them for each frame (without the HTTP hop), in 1-second frames, each
 second as two frames from two sources as a pit wall gets them: the loggers' samples,
 then the timing feed's crossings, flags and weather. Twice,
-interleaved: with the production models of a registry answering every lap, and with no
-models (the baseline: parsing, the tower and the lap features alone). Printed:
+interleaved: with the production models of a registry answering every lap, with no
+models (the baseline: parsing, the tower and the lap features alone), and, to show
+where the difference goes, with every model but ``driver`` and ``anomaly`` (whose
+inputs, a lap's style and the windows' rows, are the side thread's costliest queries).
+Printed:
 
 * sustained samples per second (a sample is one car's wide row); goal at least 50,000,
   a hundred times what a 25-car field at 20 Hz sends;
@@ -43,6 +46,10 @@ from cognirace.training import all_tasks, open_registry
 
 FRAME_S = 1.0
 CARS, HZ = 25, 20.0
+SIDE_MODELS = ("driver", "anomaly")
+"""The models whose inputs are the side thread's costliest queries (a lap's style, the
+windows' rows): left out in a third case, to show what they cost (not the goal's case)."""
+SIDE_CASE = "all but driver, anomaly"
 
 
 def _models(registry: Registry | None) -> Any:
@@ -52,6 +59,11 @@ def _models(registry: Registry | None) -> Any:
     for name, why in production.missing.items():  # a model the registry lacks runs without
         print(f"  {name}: not loaded ({why.splitlines()[0][:80]})")
     return production
+
+
+def _without(models: Any, names: tuple[str, ...]) -> Any:
+    """``models`` with ``names`` not loaded."""
+    return lambda name: None if name in names else models(name)
 
 
 def _by_source(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,11 +132,13 @@ def main() -> None:
         print(f"{race_id}: {CARS} cars, {args.minutes:g} min at {HZ:g} Hz, "
               f"{len(frames):,} frames ({FRAME_S:g} s of telemetry or timing each)")
         models = _models(registry)
-        runs = {"no models (baseline)": [], "all models": []}
+        runs: dict[str, list[dict[str, float]]] = {
+            "no models (baseline)": [], "all models": [], SIDE_CASE: []}
         for _ in range(2):
             runs["no models (baseline)"].append(_replay(frames, info, lambda _n: None))
             if registry is not None:
                 runs["all models"].append(_replay(frames, info, models))
+                runs[SIDE_CASE].append(_replay(frames, info, _without(models, SIDE_MODELS)))
     table = [f"{'case':24} {'samples/s':>10} {'cross p50 ms':>13} {'cross p99 ms':>13} "
              f"{'RSS start MB':>13} {'RSS end MB':>11} {'events':>7}"]
     best: dict[str, dict[str, float]] = {}
@@ -143,6 +157,10 @@ def main() -> None:
                   f"{on['samples_per_s'] / off['samples_per_s']:.2f} of the baseline's; "
                   f"crossing p99 {on['crossing_p99_ms']:.1f} ms (goal <= 50); memory "
                   f"{on['rss_end_mb'] - on['rss_start_mb']:+.0f} MB over the race"]
+        if SIDE_CASE in best:
+            table.append(f"without {' and '.join(SIDE_MODELS)}: "
+                         f"{best[SIDE_CASE]['samples_per_s'] / off['samples_per_s']:.2f} of "
+                         "the baseline's (what their side-thread queries cost)")
     print("\n" + "\n".join(table))
     if args.out:
         Path(args.out).write_text("\n".join(table) + "\n")
