@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import Route
 
 FROZEN_RACE = "frozen-oval-R1"
 LENGTH_M = 2000.0
@@ -118,15 +122,95 @@ def _messages() -> list[dict[str, Any]]:
 
 def frozen_routes() -> dict[str, tuple[str, str]]:
     """Each routed path under ``/v1/races/<FROZEN_RACE>`` and its (content type, body)."""
-    ndjson = "".join(json.dumps(m) + "\n" for m in _messages())
-    traces = {"car_number": SELECTED, "length_m": LENGTH_M, "last": _trace(N_LAPS, 61.25),
+    return _routes(_messages(), _advice())
+
+
+CROWDED_RACE = "frozen-crowded-R1"
+CROWDED_CARS = tuple(str(n) for n in range(101, 126))
+"""A full field: 25 cars, as at Barber."""
+MODEL_NAMES = ("anomaly", "driver", "fcy", "fuel", "laptime", "pitloss", "tire", "traffic")
+
+
+def _crowded_advice() -> dict[str, Any]:
+    """The strategy's longest answer: every candidate named with its tire choice."""
+    advice = _advice()
+    advice["race_id"] = CROWDED_RACE
+    advice["why"] = ("every stop loses places; the best, pit at next caution (tires), is "
+                     "0.45 places worse on average")
+    advice["candidates"] = [
+        _candidate("stay out", "stay_out", 2.76, 1, 4, 0.0, 0.08, None),
+        _candidate("pit now (tires)", "pit_now", 14.42, 12, 25, 0.0, 0.99, 24),
+        _candidate("pit at next caution (tires)", "pit_at_caution", 3.21, 2, 6, 0.0, 0.32,
+                   None),
+        *(_candidate(f"pit on lap {lap} (tires)", "pit_on_lap", 14.26, 12, 25, 0.0, 0.99, 24)
+          for lap in range(13, 18))]
+    return advice
+
+
+def crowded_routes() -> dict[str, tuple[str, str]]:
+    """The fixed race grown to the longest content a real one shows: 25 cars with long
+    team names, every model of the demo's registry and its baseline loaded, a car with
+    no start fill, many long events. The layout must hold this at every supported size."""
+    snapshot, *rest = _messages()
+    template = snapshot["cars"]
+    snapshot["race_id"] = CROWDED_RACE
+    snapshot["cars"] = [{**template[i % len(template)], "car_number": number,
+                         "position": i + 1, "team": f"Motorsports Racing Team {number}"}
+                        for i, number in enumerate(CROWDED_CARS)]
+    for row in snapshot["cars"]:
+        if row["car_number"] == CROWDED_CARS[1]:
+            row["fuel_left_l"] = None
+    snapshot["watched"] = [CROWDED_CARS[1]]
+    snapshot["strategy"] = {CROWDED_CARS[1]: _crowded_advice()}
+    snapshot["models"] = {f"{name}{kind}": "v12" for name in MODEL_NAMES
+                          for kind in ("", "-baseline")}
+    snapshot["models_missing"] = ["fcy-experimental", "traffic-experimental"]
+    snapshot["health"]["model_skips"] = {"anomaly-baseline": 1234, "traffic": 56,
+                                         "driver-baseline": 7}
+    events = [{"type": "event", "seq": 80 + k, "at_ms": 0, "event": {
+        "seq": 80 + k, "type": "PACE_DROP", "severity": "warning", "car_number": number,
+        "lap": N_LAPS, "message": f"Car {number} ran 102.205 s, 3.7 s slower than the "
+                                  "98.528 s it should beat nine times in ten."}}
+        for k, number in enumerate(CROWDED_CARS[:20])]
+    renumber = {SELECTED: CROWDED_CARS[1], "21": CROWDED_CARS[2]}
+    laps = [{**m, "car_number": renumber[m["car_number"]]} for m in rest if m["type"] == "lap"]
+    return _routes([snapshot, *laps, *events], _crowded_advice(), CROWDED_CARS[1])
+
+
+def _routes(messages: list[dict[str, Any]], advice: dict[str, Any],
+            selected: str = SELECTED) -> dict[str, tuple[str, str]]:
+    """The race's routed paths and their (content type, body): its stream of
+    ``messages`` and the selected car's traces, predictions and ``advice``."""
+    ndjson = "".join(json.dumps(m) + "\n" for m in messages)
+    traces = {"car_number": selected, "length_m": LENGTH_M, "last": _trace(N_LAPS, 61.25),
               "best": _trace(2, 61.10)}
-    car = {"car_number": SELECTED, "predictions": {
+    car = {"car_number": selected, "predictions": {
         "tire": {"deg_s_per_lap": 0.041, "loss_p50_s": 0.21},
         "fuel": {"fuel_used_pred_l": 2.08}}}
-    strategy = {"car_number": SELECTED, "advice": _advice(), "reason": None}
+    strategy = {"car_number": selected, "advice": advice, "reason": None}
     as_json = "application/json"
     return {"/dashboard/stream": ("application/x-ndjson", ndjson),
-            f"/cars/{SELECTED}/traces": (as_json, json.dumps(traces)),
-            f"/cars/{SELECTED}": (as_json, json.dumps(car)),
-            f"/dashboard/strategy/{SELECTED}": (as_json, json.dumps(strategy))}
+            f"/cars/{selected}/traces": (as_json, json.dumps(traces)),
+            f"/cars/{selected}": (as_json, json.dumps(car)),
+            f"/dashboard/strategy/{selected}": (as_json, json.dumps(strategy))}
+
+
+def answering(race_id: str, routes: dict[str, tuple[str, str]]) -> Callable[[Route], None]:
+    """A Playwright route handler answering ``/v1/races/<race_id>/...`` from ``routes``; a
+    reconnecting stream gets its snapshot again, as the service answers ``after`` (the
+    discrete messages were had)."""
+
+    def answer(route: Route) -> None:
+        url = urlparse(route.request.url)
+        path = url.path.removeprefix(f"/v1/races/{race_id}")
+        found = routes.get(path)
+        if found is None:
+            route.fulfill(status=404, content_type="application/json",
+                          body='{"detail": "none"}')
+            return
+        content_type, body = found
+        if path.endswith("/stream") and int(parse_qs(url.query).get("after", ["0"])[0]) > 0:
+            body = body.splitlines(keepends=True)[0]
+        route.fulfill(status=200, content_type=content_type, body=body)
+
+    return answer

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -28,14 +28,13 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Request,
-    Route,
     ViewportSize,
 )
 
 from cognirace.realtime import race_info
 from cognirace.realtime.lap_traces import CHANNELS
 from dashboard.conftest import RACE_S, SCREENSHOTS, BuiltRace, keys_file_of, serving
-from dashboard.frozen import CARS, FROZEN_RACE, frozen_routes
+from dashboard.frozen import CARS, FROZEN_RACE, answering, frozen_routes
 from dashboard.pixels import SHARE, compare
 from dashboard.proxy import Relay
 
@@ -372,27 +371,12 @@ BROKEN_RULES = (
 a larger font in the tower."""
 
 
-def _serve_frozen(route: Route) -> None:
-    """The fixed race's answers; a reconnecting stream gets its snapshot again, as the
-    service answers ``after`` (the discrete messages were had)."""
-    url = urlparse(route.request.url)
-    path = url.path.removeprefix(f"/v1/races/{FROZEN_RACE}")
-    found = frozen_routes().get(path)
-    if found is None:
-        route.fulfill(status=404, content_type="application/json", body='{"detail": "none"}')
-        return
-    content_type, body = found
-    if path.endswith("/stream") and int(parse_qs(url.query).get("after", ["0"])[0]) > 0:
-        body = body.splitlines(keepends=True)[0]
-    route.fulfill(status=200, content_type=content_type, body=body)
-
-
 @pytest.fixture(scope="module")
 def frozen(run: Run, browser: Browser) -> Iterator[Page]:
     """The page on the fixed race with every panel drawn, then frozen."""
     context = browser.new_context(viewport=VIEWPORTS[0], device_scale_factor=1)
     page = context.new_page()
-    page.route(f"**/v1/races/{FROZEN_RACE}/**", _serve_frozen)
+    page.route(f"**/v1/races/{FROZEN_RACE}/**", answering(FROZEN_RACE, frozen_routes()))
     page.goto(f"{run.url}/dashboard?race={FROZEN_RACE}")
     _wait(page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
           arg=len(CARS))

@@ -64,7 +64,7 @@ export class Gauges {
     const missing = meta?.models_missing || [];
     const skips = Object.entries(health?.model_skips || {}).sort((a, b) => b[1] - a[1]).slice(0, 3);
     this.healthCard.replaceChildren(el("dl", {},
-      ...pair("models", Object.entries(models).map(([n, v]) => `${n} ${v}`).join(", ") || "none loaded"),
+      ...pair("models", listed(Object.entries(models).map(([n, v]) => `${n} ${v}`), "none loaded")),
       ...pair("missing", missing.join(", ") || "none"),
       ...pair("frame ms", health?.apply_ms_p50 == null ? dash
         : `p50 ${health.apply_ms_p50} · p99 ${health.apply_ms_p99}`),
@@ -74,7 +74,15 @@ export class Gauges {
 }
 
 function pair(term, value) {
-  return [el("dt", { text: term }), el("dd", { text: value })];
+  return [el("dt", { text: term }), typeof value === "string" ? el("dd", { text: value })
+    : el("dd", {}, ...value)];
+}
+
+// A list of names, each kept whole on its line (a long list wraps between names only).
+function listed(items, none) {
+  if (!items.length) return none;
+  return items.flatMap((item, i) => [i ? ", " : null, el("span", { class: "item", text: item })])
+    .filter(Boolean);
 }
 
 // A half-ring filled to `p` (0..1), centred at (70, 66).

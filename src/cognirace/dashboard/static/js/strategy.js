@@ -57,14 +57,20 @@ export class StrategyCard {
       el("p", { class: "why", text: answer.why }),
       held ? el("p", { class: "muted", text: `in force: ${held.label}` }) : null,
       el("table", { class: "cands" },
-        el("thead", {}, el("tr", {}, ...["candidate", "E[pos]", "P10–P90", "P(gain)", "P(lose)", "rejoin"]
-          .map((h, i) => el("th", { class: i ? null : "l", text: h })))),
+        el("thead", {}, el("tr", {}, ...HEADINGS.map(([long, short], i) => el("th",
+          { class: i ? null : "l", title: long }, el("span", { class: "long", text: long }),
+          el("span", { class: "short", text: short }))))),
         el("tbody", {}, ...rows)),
       distribution(recommended),
       el("p", { class: "muted", text: `lap ${answer.lap}, ${answer.n_sims} simulations` })]
       .filter(Boolean));
   }
 }
+
+// Each column's heading and its short form, shown when the card is narrow (the full one
+// stays in the heading's title).
+const HEADINGS = [["candidate", "option"], ["E[pos]", "E[P]"], ["P10–P90", "P10–90"],
+  ["P(gain)", "gain"], ["P(lose)", "lose"], ["rejoin", "rej."]];
 
 // Staying out, the advice, pitting now, at the next caution and the best fixed laps:
 // a strategist's short list (every pit-on-lap candidate would fill the card).
