@@ -61,6 +61,18 @@ def test_a_snapshot_gets_every_candidate_and_the_advice(client: TestClient) -> N
     assert client.post("/v1/strategy", json=_request()).json() == body  # same seed
 
 
+def test_a_snapshot_as_the_library_writes_it_is_accepted(client: TestClient) -> None:
+    # what snapshot_at(...).to_json() sends, every field of it, a fallback pace included
+    from cognirace.strategy.snapshot import RaceSnapshot
+
+    request = _request()
+    request["snapshot"]["cars"][1]["pace_fallback"] = True
+    written = RaceSnapshot.from_json(request["snapshot"]).to_json()
+    assert written["cars"][1]["pace_fallback"] is True
+    answer = client.post("/v1/strategy", json={**request, "snapshot": written})
+    assert answer.status_code == 200, answer.text
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"car_number": "99"}, "car"),
     ({"n_sims": 10}, "n_sims"),

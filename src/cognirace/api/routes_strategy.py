@@ -73,6 +73,9 @@ class CarModel(BaseModel):
     in_pit: bool = Field(False, description="In the pit lane now.")
     running: bool = Field(True, description="Still in the race.")
     stops: int = Field(0, ge=0, description="Stops made so far.")
+    pace_fallback: bool = Field(False, description="The lap-time quantiles are the field's "
+                                "pace, not the laptime model's (a car without a green lap "
+                                "yet); what reads them says so.")
 
 
 class SnapshotModel(BaseModel):
