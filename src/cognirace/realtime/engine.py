@@ -174,9 +174,7 @@ class RaceEngine:
         for row in latest.iter_rows(named=True):
             self.tower.sample(row)
         if "lap" in samples.columns:
-            unlapped = samples["lap"].null_count()
-            self._features.add_samples(samples if not unlapped
-                                       else samples.filter(pl.col("lap").is_not_null()))
+            self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
         completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
         if completed is not None:
             self._settle_windows()  # the windows before first: records and events in order
