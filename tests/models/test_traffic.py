@@ -173,3 +173,19 @@ def test_the_task_is_registered() -> None:
     assert TASK.name == "traffic" and TASK.needs_truth and TASK.primary == "brier"
     assert resolve_kind("traffic_gnn") is TrafficGnnModel
     assert resolve_kind("traffic_logistic") is GapPaceLogisticBaseline
+
+
+def test_a_fit_leaves_pytorchs_global_state_alone() -> None:
+    """Fits run side by side in threads: none may reseed the process's generator (the
+    other's draws would change) or leave PyTorch on another thread count."""
+    import torch
+
+    torch.manual_seed(123)
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    frame = traffic_frame(np.random.default_rng(0))
+    first = TrafficGnnModel(epochs=5, seed=1).fit(frame).predict(frame)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.get_num_threads() == threads
+    torch.rand(10)  # the global generator moves on; the next fit does not care
+    again = TrafficGnnModel(epochs=5, seed=1).fit(frame).predict(frame)
+    assert again.equals(first)

@@ -149,9 +149,16 @@ def test_train_on_ray_publishes_the_local_registry_apart_from_timestamps(
     tasks = select_tasks(["pitloss", "laptime"])
     local = train(season_lake, open_registry(tmp_path / "local"), tasks, seed=2)
     seen: list[str] = []
+    splits: list[tuple[str, str]] = []
     on_ray = train_on(RayEngine(), season_lake, open_registry(tmp_path / "ray"), tasks,
-                      seed=2, on_task=lambda done: seen.append(done.task))
+                      seed=2, on_split=lambda task, split: splits.append((task, split)),
+                      on_task=lambda done: seen.append(done.task))
     assert sorted(seen) == ["laptime", "pitloss"]
+    tracks = season_lake.races["track"].n_unique()
+    assert tracks >= 2  # so each model has a race split and a fold per track, as tasks
+    for task in ("laptime", "pitloss"):
+        held = [split for name, split in splits if name == task]
+        assert len(held) == 1 + tracks and held.count("races") == 1
     assert [t.task for t in on_ray.tasks] == [t.task for t in local.tasks]
     assert [t.comparisons for t in on_ray.tasks] == [t.comparisons for t in local.tasks]
     expected = _registry_content(tmp_path / "local")

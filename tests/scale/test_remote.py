@@ -342,11 +342,11 @@ def test_train_on_ray_reads_a_lake_at_s3_through_each_nodes_copy(
         tmp_path: Path) -> None:
     import shutil
 
-    from cognirace.cli.train_cmd import train_at
     from cognirace.lake import open_lake
     from cognirace.scale.ray_engine import RayEngine
     from cognirace.scale.remote import node_cache
     from cognirace.training import open_registry, select_tasks, train
+    from cognirace.training.parallel import train_on
 
     upload_season(training_season / "races", f"{bucket}/races")
     run("ingest", f"{bucket}/races", "--lake", f"{bucket}/lake", "-q")
@@ -356,7 +356,7 @@ def test_train_on_ray_reads_a_lake_at_s3_through_each_nodes_copy(
     copies = node_cache() / "lakes" / "s3" / bucket.removeprefix("s3://")  # the workers'
     try:
         with RayEngine() as engine:
-            on_ray = train_at(engine, lake, open_registry(tmp_path / "ray"), tasks, seed=2)
+            on_ray = train_on(engine, lake, open_registry(tmp_path / "ray"), tasks, seed=2)
         assert (copies / "lake" / "races.parquet").is_file()
     finally:
         shutil.rmtree(copies, ignore_errors=True)

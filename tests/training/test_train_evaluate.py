@@ -68,7 +68,7 @@ def test_the_summaries_compare_model_and_baseline(season: Lake, registry: Regist
 
 
 def test_no_model_is_scored_on_a_race_it_learned_from(season: Lake, registry: Registry) -> None:
-    train(season, registry, [TOY], seed=2)
+    train(season, registry, [TOY], seed=2, workers=1)  # the toy records fits in order
     assert SCORED_RACES and len(FITTED_RACES) == len(SCORED_RACES) + 2
     for fitted, scored in zip(FITTED_RACES, SCORED_RACES, strict=False):
         assert fitted and scored and not fitted & scored

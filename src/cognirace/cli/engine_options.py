@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 ENGINE = typer.Option(
     "local", "--engine",
-    help="Where the work runs: local (this process) or ray (one Ray task per race or "
-    "model; needs the ray extra: pip install -e '.[ray]').")
+    help="Where the work runs: local (this process) or ray (one Ray task per race, "
+    "branch or fit; needs the ray extra: pip install -e '.\\[ray]').")
 RAY_ADDRESS = typer.Option(
     None, "--ray-address",
     help="Ray cluster to join (auto, ray://head:10001); default: start a local Ray with "

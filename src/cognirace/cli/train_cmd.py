@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,107 +44,24 @@ def train_with_progress(console: Console, lake: Lake, registry: Registry,
 def train_on_engine(console: Console, runner: Engine, lake: Lake | Location,
                     registry: Registry, tasks: Sequence[Task], *, seed: int, quiet: bool,
                     history: Lake | Location | None = None) -> TrainingReport:
-    """Run ``training.parallel.train_on`` under a bar that advances per finished model;
-    ``train_at`` when the lakes are given as locations (at URLs)."""
+    """Run ``training.parallel.train_on`` under a bar that advances per finished fit."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cognirace.scale.storage import Location
     from cognirace.training.parallel import train_on
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as bar:
-        step = bar.add_task("building rows, then one model per task", total=len(tasks))
+        step = bar.add_task("building rows, then one piece per fit", total=None)
 
-        def done(trained: TaskTraining) -> None:
+        def scored(task: str, split: str) -> None:
             bar.advance(step)
+            bar.update(step, description=f"{task}: {split} held out")
+
+        def published(trained: TaskTraining) -> None:
             bar.update(step, description=f"{trained.task} published")
 
-        if isinstance(lake, Location):
-            if not (history is None or isinstance(history, Location)):
-                raise TypeError("give both lakes as locations, or neither")
-            return train_at(runner, lake, registry, tasks, seed=seed, history=history,
-                            on_task=done)
-        if isinstance(history, Location):
-            raise TypeError("give both lakes as locations, or neither")
         return train_on(runner, lake, registry, tasks, seed=seed, history=history,
-                        on_task=done)
-
-
-def lake_here(lake: Location | None) -> Path | None:
-    """A lake as a folder on this node: a local one as it is, one at a URL cached."""
-    from cognirace.lake.remote import cached_lake
-    from cognirace.scale.remote import node_cache
-
-    if lake is None or lake.local is not None:
-        return None if lake is None else lake.local
-    return cached_lake(lake, node_cache())
-
-
-@dataclass(frozen=True)
-class RowsAt:
-    """Build every task's rows on a node from the lake's copy, and store them."""
-
-    lake: Location
-    history: Location | None
-    tasks: tuple[Task, ...]
-    scratch: Location
-
-
-def rows_at(piece: RowsAt) -> dict[str, str]:
-    """Each task's rows, uploaded to the scratch folder: their paths in it, by task."""
-    from cognirace.scale.remote import node_scratch, upload
-    from cognirace.training.parallel import RowsPiece, write_rows
-
-    lake = lake_here(piece.lake)
-    assert lake is not None
-    with node_scratch() as folder:
-        paths = write_rows(RowsPiece(lake, lake_here(piece.history), piece.tasks, folder))
-        upload(folder, piece.scratch)
-    return {name: path.name for name, path in paths.items()}
-
-
-def task_at(lake: Location, registry: Registry, seed: int, scratch: Location,
-            piece: tuple[Task, str]) -> TaskTraining:
-    """``train_piece`` for one task, its rows fetched from the scratch folder."""
-    from cognirace.scale.remote import download, node_scratch
-    from cognirace.training.parallel import TaskPiece, train_piece
-
-    task, rows = piece
-    folder = lake_here(lake)
-    assert folder is not None
-    with node_scratch() as local:
-        (path,) = download(scratch, [rows], local)
-        return train_piece(folder, registry, seed, TaskPiece(task, path))
-
-
-def train_at(runner: Engine, lake: Location, registry: Registry, tasks: Sequence[Task], *,
-             seed: int, history: Location | None = None,
-             on_task: Callable[[TaskTraining], None] | None = None) -> TrainingReport:
-    """``training.parallel.train_on`` for a lake at a URL, on nodes that share no folder.
-
-    The same pieces (every task's rows built once, then one piece per task) run on a
-    copy of the lake in each node's cache (``lake.remote.cached_lake``); the rows go
-    through a hidden scratch folder in the lake at its URL, removed at the end.
-    """
-    import functools
-    import uuid
-
-    from cognirace.scale import in_order
-    from cognirace.scale.remote import remove
-    from cognirace.training import TrainingReport
-
-    started = time.perf_counter()
-    scratch = lake.child(f".train-{uuid.uuid4().hex[:12]}")
-    try:
-        ((_, rows),) = runner.map(rows_at, [RowsAt(lake, history, tuple(tasks), scratch)])
-        results = in_order(
-            runner.map(functools.partial(task_at, lake, registry, seed, scratch),
-                       [(task, rows[task.name]) for task in tasks]),
-            None if on_task is None else lambda _i, done: on_task(done))
-    finally:
-        remove(scratch)
-    return TrainingReport(lake=lake.url, registry=registry.url, seed=seed,
-                          tasks=tuple(results), seconds=time.perf_counter() - started)
+                        on_split=scored, on_task=published)
 
 
 def versions_table(report: TrainingReport) -> Table:
@@ -192,7 +107,8 @@ def train(
 
     Evaluation holds out a quarter of the races, then each track in turn. Model and
     baseline are then refitted on every race and published with a model card; both
-    become the `production` version. With --engine ray each model is trained as a Ray
+    become the `production` version. The fits run side by side, one per core; with
+    --engine ray each fit (a model on one evaluation split, or its final refit) is a Ray
     task (the registry must then be a folder or bucket every node reaches; a lake at a
     URL is copied into each node's cache).
     """
@@ -208,24 +124,18 @@ def train(
     url = registry if registry is not None else settings.registry_url
     store = open_registry(url if engine == "local" else absolute_url(url))
     console = Console()
-    at_urls = engine != "local" and (is_url(lake_url) or (history is not None
-                                                          and is_url(history)))
-    if at_urls:  # each node reads the lakes through its own copy
-        lake_at = where(lake_url, "lake", engine)
-        history_at = None if history is None else where(history, "lake", engine)
-    else:
-        source = open_lake(local_lake(lake_url, console))
-        past = None if history is None else open_lake(local_lake(history, console))
+    if engine != "local" and not is_url(lake_url):
+        open_lake(lake_url)  # a missing lake is named before any worker starts
     with open_engine(engine, address=ray_address) as runner:
-        if at_urls:
-            report = train_on_engine(console, runner, lake_at, store, tasks, seed=seed,
-                                     quiet=quiet, history=history_at)
-        elif runner.name == "local":
-            report = train_with_progress(console, source, store, tasks, seed=seed,
-                                         quiet=quiet, history=past)
-        else:
-            report = train_on_engine(console, runner, source, store, tasks, seed=seed,
-                                     quiet=quiet, history=past)
+        if runner.name == "local":
+            report = train_with_progress(
+                console, open_lake(local_lake(lake_url, console)), store, tasks, seed=seed,
+                quiet=quiet,
+                history=None if history is None else open_lake(local_lake(history, console)))
+        else:  # a lake at a URL is read by each node through its own copy
+            report = train_on_engine(
+                console, runner, where(lake_url, "lake", engine), store, tasks, seed=seed,
+                quiet=quiet, history=None if history is None else where(history, "lake", engine))
     print_training(console, report)
     if markdown is not None:
         markdown.write_text(markdown_table(report.comparisons(), with_evaluation=True),

@@ -152,7 +152,7 @@ class TrafficGnnModel(Model):
         self.seed = seed
 
     def _new_net(self) -> Any:
-        return _net_module().TrafficNet(len(NODE_FEATURES) + 1, self.hidden, self.n_layers)
+        return _net_module().new_net(len(NODE_FEATURES) + 1, self.hidden, self.n_layers)
 
     def _fit(self, frame: pl.DataFrame) -> None:
         train_net = _net_module().train_net

@@ -7,6 +7,8 @@ own state. A linear head gives two pass logits and a softplus traffic loss (s).
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -65,6 +67,15 @@ class TrafficNet(nn.Module):
         return out
 
 
+def new_net(n_features: int, hidden: int, n_layers: int) -> TrafficNet:
+    """A network with room for its weights but none drawn: they come from the fit's own
+    seeded generator (``train_net``) or from the stored model, and building it this way
+    takes nothing from PyTorch's global generator, which other fits may be using."""
+    with torch.device("meta"):
+        net = TrafficNet(n_features, hidden, n_layers)
+    return net.to_empty(device="cpu")
+
+
 def _tensors(graph: TrafficGraph) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return (torch.tensor(graph.nodes, dtype=torch.float32),
             torch.tensor(graph.src, dtype=torch.int64),
@@ -72,15 +83,41 @@ def _tensors(graph: TrafficGraph) -> tuple[Tensor, Tensor, Tensor, Tensor]:
             torch.tensor(graph.edges / EDGE_SCALE, dtype=torch.float32))
 
 
+_SINGLE = threading.Lock()
+_single_users = 0
+_threads_before = 0
+
+
 @contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Run with ``n`` PyTorch threads (the machine is shared), then restore the setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
+def _one_thread() -> Iterator[None]:
+    """Run with one PyTorch thread (the machine is shared, and fits run side by side in
+    threads), then restore the setting once the last fit inside it leaves."""
+    global _single_users, _threads_before
+    with _SINGLE:
+        if _single_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _single_users += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _SINGLE:
+            _single_users -= 1
+            if _single_users == 0:
+                torch.set_num_threads(_threads_before)
+
+
+def _initialise(net: nn.Module, seed: int) -> None:
+    """Every linear layer's default initialisation, drawn from a generator of its own, so
+    fits running side by side in threads do not share PyTorch's global random state."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    bound = 1.0 / math.sqrt(module.weight.shape[1])
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
 
 
 def _loss(out: Tensor, y: Tensor) -> Tensor:
@@ -111,11 +148,8 @@ def train_net(net: TrafficNet, graph: TrafficGraph, labels: Labels, *, seed: int
     with the lowest validation loss are kept: early stopping, so a small season does not
     overfit. Returns the number of epochs kept.
     """
-    with _threads(1):
-        torch.manual_seed(seed)
-        for module in net.modules():  # re-initialise under the seed, whatever came before
-            if isinstance(module, nn.Linear):
-                module.reset_parameters()
+    with _one_thread():
+        _initialise(net, seed)  # re-initialise under the seed, whatever came before
         inputs, y = _tensors(graph), _labels(labels)
         held = (_tensors(validation[0]), _labels(validation[1])) if validation else None
         optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate,
@@ -142,7 +176,7 @@ def train_net(net: TrafficNet, graph: TrafficGraph, labels: Labels, *, seed: int
 
 def run_net(net: TrafficNet, graph: TrafficGraph) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Pass probabilities and traffic loss (s) for every node, in node order."""
-    with _threads(1), torch.no_grad():
+    with _one_thread(), torch.no_grad():
         out = net(*_tensors(graph))
         p = torch.sigmoid(out[:, :2]).double().numpy()
         loss_s = nn.functional.softplus(out[:, 2]).double().numpy()

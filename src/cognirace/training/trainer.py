@@ -9,15 +9,18 @@ become ``production``, since the card says plainly how they compare.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from cognirace.features import leave_one_track_out, split_by_race
+from cognirace.features import Split, leave_one_track_out, split_by_race
 from cognirace.lake import Lake, open_lake
 from cognirace.models.base import Model
 from cognirace.models.fingerprint import data_fingerprint
@@ -115,22 +118,38 @@ def comparisons_of(task: Task, evaluation: str, folds: Sequence[Scored]) -> list
     return rows
 
 
-def _evaluate_splits(task: Task, rows: pl.DataFrame, seed: int,
-                     tick: Callable[[str], None]) -> list[Comparison]:
-    """Race split, then leave-one-track-out (skipped when the rows hold one track)."""
-    tick(f"{task.name}: held-out races")
-    (split,) = split_by_race(rows, test_fraction=TEST_FRACTION, seed=seed)
-    races = comparisons_of(task, "races", [fit_and_score(task, split.train, split.test, seed)])
-    if rows["track"].n_unique() < 2:
+def evaluation_splits(rows: pl.DataFrame, seed: int) -> list[Split]:
+    """The race split, then leave-one-track-out (skipped when the rows hold one track):
+    the splits every task is scored on, each fitted on its own (see ``train``)."""
+    splits = list(split_by_race(rows, test_fraction=TEST_FRACTION, seed=seed))
+    if rows["track"].n_unique() >= 2:
+        splits += leave_one_track_out(rows)
+    return splits
+
+
+def n_splits(rows: pl.DataFrame) -> int:
+    """How many splits ``evaluation_splits`` makes of ``rows``."""
+    n_tracks = rows["track"].n_unique()
+    return 1 + (n_tracks if n_tracks >= 2 else 0)
+
+
+def score_split(task: Task, rows: pl.DataFrame, seed: int, index: int) -> tuple[str, Scored]:
+    """The ``index``-th evaluation split of ``rows``, fitted and scored: one piece of work
+    that needs only the task's rows, so a worker elsewhere can run it."""
+    split = evaluation_splits(rows, seed)[index]
+    return split.name, fit_and_score(task, split.train, split.test, seed)
+
+
+def comparisons_of_splits(task: Task, scored: Sequence[tuple[str, Scored]]
+                          ) -> list[Comparison]:
+    """The table rows of a task from its splits in ``evaluation_splits``' order: the race
+    split, then the mean over tracks held out, then each track's."""
+    races = comparisons_of(task, "races", [scored[0][1]])
+    folds = scored[1:]
+    if not folds:
         return races
-    folds: list[Scored] = []
-    per_fold: list[Comparison] = []
-    for fold in leave_one_track_out(rows):
-        tick(f"{task.name}: {fold.name} held out")
-        scored = fit_and_score(task, fold.train, fold.test, seed)
-        folds.append(scored)
-        per_fold += comparisons_of(task, fold.name, [scored])
-    return races + comparisons_of(task, "loto", folds) + per_fold
+    per_fold = [row for name, one in folds for row in comparisons_of(task, name, [one])]
+    return races + comparisons_of(task, "loto", [one for _, one in folds]) + per_fold
 
 
 def _manifest_metrics(comparisons: Sequence[Comparison], *, of_baseline: bool) -> Metrics:
@@ -165,29 +184,43 @@ def _publish(task: Task, rows: pl.DataFrame, registry: Registry, data: TrainingD
     return version, base_version
 
 
-def train_task(task: Task, rows: pl.DataFrame, registry: Registry, lake: Lake, seed: int,
-               tick: Callable[[str], None]) -> TaskTraining:
-    """Evaluate, refit and publish one task from its rows: one task's share of ``train``,
-    on its own so that tasks can run as separate pieces of work (``parallel.train_on``)."""
+def publish_task(task: Task, rows: pl.DataFrame, registry: Registry, lake: str, seed: int,
+                 comparisons: Sequence[Comparison], seconds: float = 0.0) -> TaskTraining:
+    """Refit model and baseline on every row and publish them with the card built from
+    ``comparisons``; ``seconds`` is the time already spent on the task's splits."""
     started = time.perf_counter()
-    comparisons = _evaluate_splits(task, rows, seed, tick)
     data = TrainingData(
-        lake=str(lake.root), races=tuple(sorted(rows["race_id"].unique().to_list())),
+        lake=lake, races=tuple(sorted(rows["race_id"].unique().to_list())),
         tracks=tuple(sorted(rows["track"].unique().to_list())), n_rows=rows.height,
         data_fingerprint=data_fingerprint(rows), seed=seed)
-    tick(f"{task.name}: final fit and publish")
     version, base_version = _publish(task, rows, registry, data, comparisons)
     return TaskTraining(
         task=task.name, title=task.title, version=version, baseline_version=base_version,
         n_rows=rows.height, n_races=len(data.races), n_tracks=len(data.tracks),
-        data_fingerprint=data.data_fingerprint, seconds=time.perf_counter() - started,
-        comparisons=tuple(comparisons))
+        data_fingerprint=data.data_fingerprint,
+        seconds=seconds + time.perf_counter() - started, comparisons=tuple(comparisons))
+
+
+def default_workers() -> int:
+    """Fits run at once by ``train``: one per core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _timed(fit: Callable[[], Scored]) -> tuple[Scored, float]:
+    started = time.perf_counter()
+    return fit(), time.perf_counter() - started
 
 
 def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
           seed: int = 0, progress: Progress | None = None,
-          history: Lake | str | Path | None = None) -> TrainingReport:
+          history: Lake | str | Path | None = None,
+          workers: int | None = None) -> TrainingReport:
     """Train, evaluate and publish ``tasks`` from the races of ``lake``.
+
+    Every task's splits are independent fits, and so are the final refits: they run
+    ``workers`` at a time in threads (the fitting libraries release the GIL while they
+    work). Each fit is seeded on its own, so the registry's content does not depend on
+    ``workers`` or on which fit finished first.
 
     Args:
         lake: A lake or its folder.
@@ -197,33 +230,52 @@ def train(lake: Lake | str | Path, registry: Registry, tasks: Sequence[Task], *,
         progress: Told of each step (see ``Progress``).
         history: A lake of other seasons' races (timing files are enough); tasks with
             ``Task.history`` learn from its races too.
+        workers: Fits at once (default: ``default_workers``); 1 fits one after another.
 
     Raises:
         DataError: The lake is empty, a task finds no rows, or fewer than two races.
     """
     started = time.perf_counter()
     lake = lake if isinstance(lake, Lake) else open_lake(lake)
-    n_tracks = lake.races["track"].n_unique()
-    per_task = 2 + (n_tracks if n_tracks > 1 else 0)
-    total, done = 1 + per_task * len(tasks), 0
     report = progress or (lambda _label, _done, _total: None)
-    report("building features", 0, total)
+    n_tracks = lake.races["track"].n_unique()
+    guess = len(tasks) * (2 + (n_tracks if n_tracks > 1 else 0))  # until the rows are built
+    report("building features", 0, guess)
     examples: Mapping[str, pl.DataFrame] = examples_with_history(
-        lake, tasks, history, on_step=lambda what: report(f"building rows: {what}", 0, total))
+        lake, tasks, history, on_step=lambda what: report(f"building rows: {what}", 0, guess))
+    splits = {task.name: evaluation_splits(examples[task.name], seed) for task in tasks}
+    total = sum(len(s) + 1 for s in splits.values())
+    done = 0
 
     def tick(label: str) -> None:
         nonlocal done
-        report(label, done, total)
         done += 1
+        report(label, done, total)
 
-    results = []
-    for index, task in enumerate(tasks):
-        done = 1 + per_task * index
-        results.append(train_task(task, examples[task.name], registry, lake, seed, tick))
+    scored: dict[str, list[tuple[str, Scored]]] = {task.name: [] for task in tasks}
+    spent = dict.fromkeys(scored, 0.0)
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        fits = {pool.submit(_timed, functools.partial(fit_and_score, task, one.train,
+                                                      one.test, seed)): (task, one.name)
+                for task in tasks for one in splits[task.name]}
+        for fit in as_completed(fits):
+            task, name = fits[fit]
+            spent[task.name] += fit.result()[1]
+            tick(f"{task.name}: {name} held out")
+        for fit, (task, name) in fits.items():  # in the splits' order, whoever finished
+            scored[task.name].append((name, fit.result()[0]))
+        published = {pool.submit(publish_task, task, examples[task.name], registry,
+                                 str(lake.root), seed,
+                                 comparisons_of_splits(task, scored[task.name]),
+                                 spent[task.name]): task for task in tasks}
+        for job in as_completed(published):
+            tick(f"{published[job].name}: published")
+        results = [job.result() for job in published]
     report("done", total, total)
     return TrainingReport(lake=str(lake.root), registry=registry.url, seed=seed,
                           tasks=tuple(results), seconds=time.perf_counter() - started)
 
 
 __all__ = ["PRODUCTION", "TEST_FRACTION", "Progress", "Scored", "build", "comparisons_of",
-           "fit_and_score", "score_fitted", "train", "train_task"]
+           "comparisons_of_splits", "default_workers", "evaluation_splits", "fit_and_score",
+           "n_splits", "publish_task", "score_fitted", "score_split", "train"]
