@@ -6,9 +6,12 @@ contender: the local engine (this process, as ever), then a local Ray with 1 CPU
 with 2 CPUs. The backtest runs held-out races against models trained once on the
 season of its own (not timed), locally with ``--workers 1`` and on Ray with 1 and 2 CPUs.
 
-Each run is a fresh process. For Ray, that process starts Ray with the CPU count asked
-(``ray.init(num_cpus=K)``) and then runs the command line, so the command joins that
-Ray instead of starting one with every core; the Ray start-up is part of the time.
+Each run is a fresh process. For Ray, a local cluster with the CPU count asked is
+started first (``ray start --head --num-cpus K``) and each command joins it
+(``RAY_ADDRESS``), as on a cluster that is already up: the commands' times hold their
+connection to Ray, the start of their workers and the import of CogniRace in them,
+not the cluster's own start-up, which is timed apart and printed under the table (with
+``--start-ray``, each command starts its own Ray instead, and pays it).
 The driver's peak memory is its own resident set (sampled every 20 ms with psutil,
 workers and Ray's daemons not counted): it should stay flat as races grow, which
 ``--sizes`` shows by running several season sizes (races per track).
@@ -23,11 +26,15 @@ backtest. Only a quiet machine gives figures worth keeping.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -46,12 +53,44 @@ _RAY_THEN_CLI = (
 )
 
 
+STARTUPS: dict[int, list[float]] = {}
+"""Seconds ``ray start --head`` took, by CPU count."""
+_JOINED: dict[str, str] = {}
+"""The environment that makes a command join the running cluster (empty: none runs)."""
+
+
+@contextlib.contextmanager
+def _cluster(cpus: int | None, start_own: bool) -> Iterator[None]:
+    """A local Ray cluster of ``cpus`` CPUs that the commands join while the block runs
+    (nothing for the local engine, or when each command starts its own Ray)."""
+    if cpus is None or start_own:
+        yield
+        return
+    ray = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    subprocess.run([ray, "start", "--head", f"--num-cpus={cpus}", f"--port={port}",
+                    "--include-dashboard=false", "--disable-usage-stats"],
+                   check=True, capture_output=True,
+                   env={**os.environ, "RAY_AUTH_MODE": "disabled"})  # on loopback only
+    STARTUPS.setdefault(cpus, []).append(time.perf_counter() - started)
+    _JOINED["RAY_ADDRESS"] = f"127.0.0.1:{port}"
+    try:
+        yield
+    finally:
+        _JOINED.clear()
+        subprocess.run([ray, "stop", "--force"], check=False, capture_output=True)
+
+
 def _measure(args: list[str], cpus: int | None) -> tuple[float, float]:
     """Wall time (s) and the driver's peak resident memory (MB) of one command line."""
-    command = [str(Path(sys.executable).with_name("cognirace")), *args] if cpus is None \
-        else [sys.executable, "-c", _RAY_THEN_CLI, str(cpus), *args]
+    command = [str(Path(sys.executable).with_name("cognirace")), *args] \
+        if cpus is None or _JOINED else [sys.executable, "-c", _RAY_THEN_CLI, str(cpus), *args]
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env={**os.environ, **_JOINED})
     process, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         try:
@@ -70,21 +109,29 @@ def _engine_args(engine: str) -> list[str]:
     return [] if engine == "local" else ["--engine", engine]
 
 
-def _season(work: Path, per_track: int) -> list[tuple[str, str, int | None, float, float]]:
+def _season(work: Path, per_track: int, start_own: bool
+            ) -> list[tuple[str, str, int | None, float, float]]:
     """Simulate and ingest per contender; rows of (step, engine, cpus, seconds, MB)."""
     rows = []
     for engine, cpus in CONTENDERS:
-        out, lake = work / f"season-{engine}-{cpus}", work / f"lake-{engine}-{cpus}"
-        seconds, mb = _measure(["simulate", "--out", str(out), "--races", str(per_track),
-                                "--seed", str(SEED), *_engine_args(engine)], cpus)
-        rows.append(("simulate", engine, cpus, seconds, mb))
-        seconds, mb = _measure(["ingest", str(out), "--lake", str(lake), "-q",
-                                *_engine_args(engine)], cpus)
-        rows.append(("ingest", engine, cpus, seconds, mb))
+        with _cluster(cpus, start_own):
+            rows += _simulate_ingest(work, per_track, engine, cpus)
     return rows
 
 
-def _backtest(work: Path, races: int) -> list[tuple[str, str, int | None, float, float]]:
+def _simulate_ingest(work: Path, per_track: int, engine: str, cpus: int | None
+                     ) -> list[tuple[str, str, int | None, float, float]]:
+    """One contender's simulate, then ingest, of the season."""
+    out, lake = work / f"season-{engine}-{cpus}", work / f"lake-{engine}-{cpus}"
+    simulate = _measure(["simulate", "--out", str(out), "--races", str(per_track),
+                         "--seed", str(SEED), *_engine_args(engine)], cpus)
+    ingest = _measure(["ingest", str(out), "--lake", str(lake), "-q",
+                       *_engine_args(engine)], cpus)
+    return [("simulate", engine, cpus, *simulate), ("ingest", engine, cpus, *ingest)]
+
+
+def _backtest(work: Path, races: int, start_own: bool
+              ) -> list[tuple[str, str, int | None, float, float]]:
     """Train the snapshot models once on a season of their own (untimed: two races per
     track, so each track has a race with telemetry), then the backtest per contender."""
     season, lake, registry = work / "train-season", work / "train-lake", work / "registry"
@@ -94,9 +141,10 @@ def _backtest(work: Path, races: int) -> list[tuple[str, str, int | None, float,
     _measure(["train", "--lake", str(lake), "--registry", str(registry), "-q", *models], None)
     rows = []
     for engine, cpus in CONTENDERS:
-        seconds, mb = _measure(["backtest", "--registry", str(registry), "--races", str(races),
-                                "--seed", str(BACKTEST_SEED), "--workers", "1",
-                                *_engine_args(engine)], cpus)
+        with _cluster(cpus, start_own):
+            seconds, mb = _measure(["backtest", "--registry", str(registry), "--races", str(races),
+                                    "--seed", str(BACKTEST_SEED), "--workers", "1",
+                                    *_engine_args(engine)], cpus)
         rows.append(("backtest", engine, cpus, seconds, mb))
     return rows
 
@@ -117,6 +165,8 @@ def main() -> None:
                         "(6: the 42-race demo season)")
     parser.add_argument("--backtest-races", type=int, default=14)
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--start-ray", action="store_true",
+                        help="each Ray command starts its own Ray (and its time holds it)")
     args = parser.parse_args()
     rows: list[tuple[int, str, str, int | None, float, float]] = []
     work = Path(tempfile.mkdtemp(prefix="cognirace-scale-"))
@@ -125,16 +175,22 @@ def main() -> None:
             size_dir = work / f"size-{per_track}"
             size_dir.mkdir()
             n_races = 7 * per_track
-            rows += [(n_races, *row) for row in _season(size_dir, per_track)]
+            rows += [(n_races, *row) for row in _season(size_dir, per_track, args.start_ray)]
             if per_track == int(args.sizes.split(",")[-1]):
                 rows += [(args.backtest_races, *row)
-                         for row in _backtest(size_dir, args.backtest_races)]
+                         for row in _backtest(size_dir, args.backtest_races, args.start_ray)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     cpus = psutil.cpu_count(logical=True)
     load = ", ".join(f"{x:.1f}" for x in psutil.getloadavg())
     lines = [f"bench/scale.py --sizes {args.sizes} --backtest-races {args.backtest_races} "
-             f"on {cpus} logical CPUs, load average {load}", "", *_table(rows)]
+             f"{'--start-ray ' if args.start_ray else ''}on {cpus} logical CPUs, load "
+             f"average {load}", "", *_table(rows)]
+    if STARTUPS:
+        lines += ["", "Ray's own start-up (ray start --head; once per cluster, not per "
+                  "command): " + ", ".join(f"{n} CPU{'s' if n > 1 else ''} "
+                                           f"{min(t):.1f}-{max(t):.1f} s"
+                                           for n, t in sorted(STARTUPS.items()))]
     text = "\n".join(lines)
     print(text)
     if args.out is not None:

@@ -67,7 +67,7 @@ def train_on_engine(console: Console, runner: Engine, lake: Lake | Location,
 def versions_table(report: TrainingReport) -> Table:
     """What was published: versions, data sizes and time per model."""
     table = Table(title=f"Published to {report.registry} (production)")
-    for name in ("model", "version", "baseline", "rows", "races", "tracks", "time"):
+    for name in ("model", "version", "baseline", "rows", "races", "tracks", "fit time"):
         table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
     for t in report.tasks:
         table.add_row(t.task, t.version, t.baseline_version, f"{t.n_rows:,}", str(t.n_races),

@@ -143,7 +143,8 @@ class TaskTraining:
         n_races: Races they came from.
         n_tracks: Tracks they came from.
         data_fingerprint: Fingerprint of those rows.
-        seconds: Wall time for this task, s.
+        seconds: Time its fits took, s, added up (fits of several tasks run side by side,
+            so these add up to more than the run's wall time).
         comparisons: Model against baseline on held-out races, leave-one-track-out
             (mean) and each track fold.
     """
