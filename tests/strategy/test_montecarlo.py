@@ -127,6 +127,19 @@ def test_the_caution_stop_costs_the_caution_loss(rng) -> None:
         assert np.allclose(stop.ends_s[:, 0] - stay.ends_s[:, 0], loss)
 
 
+def test_the_out_lap_of_a_caution_stop_runs_at_the_queues_pace(rng) -> None:
+    """Out of a stop under caution, the car laps in the pit lane at the queue's pace (as
+    the simulator's out-lap does), and closes up on the queue only from the lap after."""
+    cars = [car("1", 1, 1000.0, 100.0), car("2", 2, 1001.0, 100.0)]
+    snap = race(cars, time_left_s=900.0, caution=True, caution_lap_s=140.0)
+    rest = simulate_rest(snap, [Candidate("2", "pit_now")], 400, rng)
+    ends = rest.outcomes[0].ends_s
+    long = rest.caution[:, 1] & rest.caution[:, 2]
+    assert long.sum() > 10
+    assert np.allclose(ends[long, 1] - ends[long, 0], 140.0)
+    assert np.all(ends[long, 2] - ends[long, 1] < 139.0)
+
+
 def test_a_caution_makes_pitting_now_cheaper(field25) -> None:
     """In a 25-car field the stop's cost in time against staying out after the out-lap:
     about the green loss under green; under a caution at most the caution loss (less

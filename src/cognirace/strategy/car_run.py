@@ -213,11 +213,16 @@ class CarSim:
             green = (drawn + field.deg_s_per_lap[car]
                      * (st.age[d] - field.tire_age_laps[car] - 1.0)
                      + field.fuel_s_per_l[car] * st.delta_l[d])
-            lap_s = np.where(caution, field.catch_lap_s[car], green)
+            # the lap out of a stop made under caution runs in the pit lane at the
+            # queue's pace: it closes up on the queue only from the next lap
+            pit_lane = caution & (self.stop_lap[d] == lap - 1)
+            lap_s = np.where(caution, np.where(pit_lane, field.caution_lap_s,
+                                               field.catch_lap_s[car]), green)
             loss = np.where(stopping[d], np.where(caution, self.loss_c[d], self.loss_g[d]),
                             0.0)
             crossed = _raced(field, car, raced, u_lap[:, car], caution, st.start_s[d],
                              st.start_s[d] + lap_s, loss, stopping[d])
+            crossed = np.where(pit_lane, st.start_s[d] + lap_s, crossed)
             end[d] = np.where(departed, crossed, end[d])
         end = np.where(alive, end, np.inf)
         self.ends[lap, k] = end

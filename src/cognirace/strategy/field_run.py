@@ -97,6 +97,8 @@ class _State:
     delta_l: FloatArray
     dry: BoolArray
     stops: IntArray
+    pitted: BoolArray
+    """Stopped on the lap before: this lap is its out-lap."""
 
     def fuel_l(self, field: Field) -> FloatArray:
         """Fuel on board, l (NaN where unknown)."""
@@ -116,6 +118,7 @@ def _initial(field: Field, n_sims: int, exclude: int | None) -> _State:
         delta_l=np.zeros(shape),
         dry=np.zeros(shape, dtype=bool),
         stops=np.zeros(shape, dtype=np.int64),
+        pitted=np.zeros(shape, dtype=bool),
     )
 
 
@@ -196,7 +199,11 @@ class FieldSim:
         field, cond, state = self.field, self.cond, self.state
         caution = cond.under[lap]
         burn = self.burn_rate * np.where(caution, CAUTION_BURN_RATIO, 1.0)[:, None]
-        lap_s = np.where(caution[:, None], field.catch_lap_s,
+        # the lap out of a stop made under caution runs in the pit lane at the queue's
+        # pace, neither held nor holding anyone up: it closes up from the next lap
+        pit_lane = state.pitted & caution[:, None]
+        lap_s = np.where(caution[:, None],
+                         np.where(pit_lane, field.caution_lap_s, field.catch_lap_s),
                          green_lap_s(field, drawn_lap_s(field, z), state.age, state.delta_l))
         fuel = state.fuel_l(field)
         stopping, splash, loss = _stops(field, cond, u_lap, state, lap, fuel, burn,
@@ -205,17 +212,20 @@ class FieldSim:
         alive = state.alive & ~dry
         free = state.start_s + lap_s
         pit = None if stopping is None else np.where(stopping, loss, 0.0)
-        loose = ~alive if stopping is None else stopping | ~alive
+        loose = (~alive if stopping is None else stopping | ~alive) | pit_lane
         shape = free.shape
         queue = resolve_queue(field, state.start_s, free, pit, loose, alive, u_lap, caution,
                               cond.gap_s(lap), Queue(self.ends[lap], np.empty(shape, np.int64),
-                                                     np.empty(shape), np.empty(shape)))
+                                                     np.empty(shape), np.empty(shape)),
+                              unheld=pit_lane if pit_lane.any() else None)
         state.delta_l = state.delta_l - burn if splash is None else state.delta_l - burn + splash
         if stopping is not None:
             state.age = np.where(stopping, 1.0, state.age + 1.0)
             state.stops = state.stops + (stopping & alive)
+            state.pitted = stopping & alive
         else:
             state.age = state.age + 1.0
+            state.pitted[...] = False
         state.dry |= dry
         state.alive = alive
         state.start_s = queue.ends_s

@@ -77,7 +77,7 @@ class Queue:
 def resolve_queue(field: Field, start_s: FloatArray, free_end_s: FloatArray,
                   pit_s: FloatArray | None, loose: BoolArray, alive: BoolArray,
                   u_pass: FloatArray, caution: BoolArray, gap_s: FloatArray,
-                  out: Queue) -> Queue:
+                  out: Queue, unheld: BoolArray | None = None) -> Queue:
     """Where each car crosses the line, given where it would cross on its own.
 
     Args:
@@ -91,6 +91,8 @@ def resolve_queue(field: Field, start_s: FloatArray, free_end_s: FloatArray,
         caution: The lap runs under caution, ``[sims]``.
         gap_s: Following gap for the lap, ``[sims]`` s.
         out: Where to write the answer (C-contiguous ``[sims, cars]`` arrays; returned).
+        unheld: Cars that cross at ``free_end_s`` whatever the queue, ``[sims, cars]``
+            (out of the pit lane under caution; ``loose`` as well), or None.
     """
     n_sims, n_cars = start_s.shape
     order = np.argsort(start_s, axis=1)
@@ -129,6 +131,8 @@ def resolve_queue(field: Field, start_s: FloatArray, free_end_s: FloatArray,
     else:
         np.copyto(held, free, where=loose_s & ~caution[:, None])
         held += np.take(pit_s.ravel(), flat).reshape(n_sims, n_cars)
+    if unheld is not None:
+        np.copyto(held, free, where=np.take(unheld.ravel(), flat).reshape(n_sims, n_cars))
     out.ends_s.ravel()[flat] = held.ravel()
     np.copyto(out.ends_s, np.inf, where=~alive)
     return out
