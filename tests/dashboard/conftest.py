@@ -48,20 +48,37 @@ def _chromium() -> str | None:
     return next((found for name in CHROMIUM if (found := shutil.which(name))), None)
 
 
+@contextmanager
+def _installing() -> Iterator[None]:
+    """One test process at a time installs the browser; the others then find it."""
+    import fcntl
+    import tempfile
+
+    with (Path(tempfile.gettempdir()) / "cognirace-chromium.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's chromium, installed when missing; skips only when it cannot be."""
     found = _chromium()
     if found is None and shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "install", "-y", "-q", *APT_PACKAGES],
-                        ["apt-get", "update", "-q"],  # a fresh machine's lists may be stale
-                        ["apt-get", "install", "-y", "-q", *APT_PACKAGES]):
-            subprocess.run(command, check=False, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.STDOUT, timeout=900, env=env)
+        with _installing():  # test workers take turns: apt-get holds one lock at a time
             found = _chromium()
-            if found is not None:
-                break
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt-get on the machine
+            for command in (["apt-get", *wait, "install", "-y", "-q", *APT_PACKAGES],
+                            ["apt-get", *wait, "update", "-q"],  # stale lists on a new machine
+                            ["apt-get", *wait, "install", "-y", "-q", *APT_PACKAGES]):
+                if found is not None:
+                    break
+                subprocess.run(command, check=False, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT, timeout=900, env=env)
+                found = _chromium()
     if found is None:
         pytest.skip("no chromium and it cannot be installed here (needs root and apt-get: "
                     "apt-get install -y chromium fonts-liberation)")
