@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,12 @@ from typer.testing import CliRunner
 
 from cognirace.cli.main import app
 from cognirace.lake import Lake
+from registry_files import files_of, registry_content
 
 pytestmark = pytest.mark.xdist_group("ray")
 
 SEASON = ["--tracks", "sonoma", "--tracks", "barber", "--races", "2", "--cars", "6",
           "--telemetry-hz", "2", "--seed", "11"]
-TIMESTAMPS = ("created_at", "updated_at")
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` by its relative path, with its bytes."""
-    return {str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def hidden_under(root: Path) -> list[str]:
@@ -126,20 +119,6 @@ def season_lake(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> L
     return tiny_lake(tmp_path_factory.mktemp("train"), seed=5)
 
 
-def _without_timestamps(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_timestamps(v) for k, v in value.items() if k not in TIMESTAMPS}
-    if isinstance(value, list):
-        return [_without_timestamps(v) for v in value]
-    return value
-
-
-def _registry_content(root: Path) -> dict[str, Any]:
-    """Every registry file; JSON ones parsed and stripped of their timestamps."""
-    return {name: _without_timestamps(json.loads(data)) if name.endswith(".json") else data
-            for name, data in files_of(root).items()}
-
-
 def test_train_on_ray_publishes_the_local_registry_apart_from_timestamps(
         season_lake: Lake, tmp_path: Path) -> None:
     from cognirace.scale.ray_engine import RayEngine
@@ -161,9 +140,9 @@ def test_train_on_ray_publishes_the_local_registry_apart_from_timestamps(
         assert len(held) == 1 + tracks and held.count("races") == 1
     assert [t.task for t in on_ray.tasks] == [t.task for t in local.tasks]
     assert [t.comparisons for t in on_ray.tasks] == [t.comparisons for t in local.tasks]
-    expected = _registry_content(tmp_path / "local")
+    expected = registry_content(tmp_path / "local")
     assert sum(name.endswith("manifest.json") for name in expected) == 4
-    assert _registry_content(tmp_path / "ray") == expected
+    assert registry_content(tmp_path / "ray") == expected
     assert hidden_under(season_lake.root) == []
 
 

@@ -27,16 +27,11 @@ from cognirace.ingest.report import RaceReport
 from cognirace.scale import LocalEngine
 from cognirace.scale.remote import list_files, publish_files
 from cognirace.scale.storage import Location, location
+from registry_files import files_of
 
 SEED = 11
 SEASON = ["--tracks", "sonoma", "--races", "2", "--cars", "4", "--telemetry-hz", "1",
           "--seed", str(SEED)]
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    """Every file under a local folder by its relative path, with its bytes."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def files_at(url: str) -> dict[str, bytes]:

@@ -175,12 +175,13 @@ def train_on(engine: Engine, lake: Lake | Location | str | Path, registry: Regis
 
         scored = in_order(engine.map(functools.partial(split_piece, scratch, seed), splits),
                           split_done)
-        publish = [PublishPiece(
-            task, stored[task.name].name,
-            tuple((name, one) for piece, (name, one, _) in zip(splits, scored, strict=True)
-                  if piece.task.name == task.name),
-            sum(spent for piece, (_, _, spent) in zip(splits, scored, strict=True)
-                if piece.task.name == task.name)) for task in tasks]
+        by_task: dict[str, list[tuple[str, Scored, float]]] = {t.name: [] for t in tasks}
+        for piece, done in zip(splits, scored, strict=True):
+            by_task[piece.task.name].append(done)
+        publish = [PublishPiece(task, stored[task.name].name,
+                                tuple((name, one) for name, one, _ in by_task[task.name]),
+                                sum(spent for _, _, spent in by_task[task.name]))
+                   for task in tasks]
         results = in_order(
             engine.map(functools.partial(publish_piece, scratch, registry, where.url, seed),
                        publish),

@@ -10,10 +10,11 @@ become ``production``, since the card says plainly how they compare.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,13 +119,16 @@ def comparisons_of(task: Task, evaluation: str, folds: Sequence[Scored]) -> list
     return rows
 
 
+def _splits(rows: pl.DataFrame, seed: int) -> Iterator[Split]:
+    yield from split_by_race(rows, test_fraction=TEST_FRACTION, seed=seed)
+    if n_splits(rows) > 1:
+        yield from leave_one_track_out(rows)
+
+
 def evaluation_splits(rows: pl.DataFrame, seed: int) -> list[Split]:
     """The race split, then leave-one-track-out (skipped when the rows hold one track):
     the splits every task is scored on, each fitted on its own (see ``train``)."""
-    splits = list(split_by_race(rows, test_fraction=TEST_FRACTION, seed=seed))
-    if rows["track"].n_unique() >= 2:
-        splits += leave_one_track_out(rows)
-    return splits
+    return list(_splits(rows, seed))
 
 
 def n_splits(rows: pl.DataFrame) -> int:
@@ -135,8 +139,9 @@ def n_splits(rows: pl.DataFrame) -> int:
 
 def score_split(task: Task, rows: pl.DataFrame, seed: int, index: int) -> tuple[str, Scored]:
     """The ``index``-th evaluation split of ``rows``, fitted and scored: one piece of work
-    that needs only the task's rows, so a worker elsewhere can run it."""
-    split = evaluation_splits(rows, seed)[index]
+    that needs only the task's rows, so a worker elsewhere can run it (it builds the
+    splits up to that one, not the others)."""
+    split = next(itertools.islice(_splits(rows, seed), index, None))
     return split.name, fit_and_score(task, split.train, split.test, seed)
 
 
