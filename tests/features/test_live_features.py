@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,59 @@ def test_a_lap_needs_its_timing_car() -> None:
     assert "no feature row" in str(caught.value)
     row = builder.complete_lap({**_lap("GR86-009-21", "21", 1, 100.0), "vehicle_id": None})
     assert row["car_number"].to_list() == ["21"] and row["n_samples"].to_list() == [0]
+
+
+def _feed_frames(builder: LiveFeatureBuilder, lake: Lake, race_id: str, vehicle: str,
+                 lap: int) -> dict[str, Any]:
+    """Stream one logger's laps up to ``lap + 1`` as frames (so ``lap`` is summarised
+    ahead) and complete ``lap``; returns the completion's lake row."""
+    samples = lake.telemetry(race_id).filter(
+        (pl.col("vehicle_id") == vehicle) & (pl.col("lap") <= lap + 1)).sort("time")
+    for start in range(0, samples.height, 40):
+        builder.add_samples(samples.slice(start, 40))
+    crossing = lake.laps.filter((pl.col("race_id") == race_id)
+                                & (pl.col("vehicle_id") == vehicle)
+                                & (pl.col("lap") == lap)).row(0, named=True)
+    builder.complete_lap(crossing)
+    return crossing
+
+
+def test_a_lap_summarised_ahead_gives_also_of_its_samples(sim_lake: Lake) -> None:
+    """``also`` runs on the side thread apart from the summary, and gives what it gives
+    on the lap's samples made at the crossing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    race_id = sim_lake.race_ids[0]
+    vehicle = sim_lake.telemetry(race_id)["vehicle_id"][0]
+    race = sim_lake.races.filter(pl.col("race_id") == race_id).row(0, named=True)
+    with ThreadPoolExecutor(2) as side:
+        ahead = LiveFeatureBuilder(race_id, race["track"], race["session"], side=side,
+                                   also=lambda frame: (frame.height, frame["time"].max(),
+                                                       threading.current_thread().name))
+        _feed_frames(ahead, sim_lake, race_id, vehicle, 2)
+        samples = ahead.completed_samples(vehicle, 2)
+        assert samples is not None and samples.height > 0
+        height, last, thread = ahead.completed_also(vehicle, 2)
+        assert (height, last) == (samples.height, samples["time"].max())
+        assert thread != threading.main_thread().name  # made ahead, on the side
+        assert ahead.completed_also(vehicle, 1) is None  # not the last completed lap
+
+
+def test_a_failing_also_raises_where_it_is_read(sim_lake: Lake) -> None:
+    """An ``also`` that fails on the side thread fails again, with its own error, where
+    its answer is read: the crossing's row is made all the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def broken(frame: pl.DataFrame) -> None:
+        raise DataError("no style", value=frame.height)
+
+    race_id = sim_lake.race_ids[0]
+    vehicle = sim_lake.telemetry(race_id)["vehicle_id"][0]
+    race = sim_lake.races.filter(pl.col("race_id") == race_id).row(0, named=True)
+    with ThreadPoolExecutor(2) as side:
+        ahead = LiveFeatureBuilder(race_id, race["track"], race["session"], side=side,
+                                   also=broken)
+        _feed_frames(ahead, sim_lake, race_id, vehicle, 2)
+        assert ahead.completed_samples(vehicle, 2) is not None
+        with pytest.raises(DataError, match="no style"):
+            ahead.completed_also(vehicle, 2)

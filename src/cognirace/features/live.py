@@ -80,14 +80,22 @@ def _rows(chunks: _Chunks) -> int:
     return sum(c.height if isinstance(c, pl.DataFrame) else len(c) for c in chunks)
 
 
+def _one_frame(chunks: _Chunks) -> pl.DataFrame:
+    # one chunk: the queries run twice as fast on it as on a frame's worth each
+    return pl.concat([c if isinstance(c, pl.DataFrame) else pl.DataFrame(c, schema=TELEMETRY)
+                      for c in chunks], rechunk=True)
+
+
 def _summarise(chunks: _Chunks, also: Callable[[pl.DataFrame], Any] | None) -> _Summary:
     """A lap's samples summarised: the same call whether on the side thread or not."""
-    # one chunk: the query runs twice as fast on it as on a frame's worth each
-    frame = pl.concat([c if isinstance(c, pl.DataFrame) else pl.DataFrame(c, schema=TELEMETRY)
-                       for c in chunks], rechunk=True)
+    frame = _one_frame(chunks)
     # the default engine: on a lap of samples it is twice as fast as in-memory
     telemetry = aggregate_telemetry(frame.lazy()).collect()
     return frame, telemetry, None if also is None else also(frame)
+
+
+def _also_of(chunks: _Chunks, also: Callable[[pl.DataFrame], Any]) -> Any:
+    return also(_one_frame(chunks))
 
 
 class LiveFeatureBuilder:
@@ -125,8 +133,9 @@ class LiveFeatureBuilder:
         """Each logger's last completed lap: its number, samples and ``also`` of them."""
         self._side = side
         self._also = also
-        self._summaries: dict[LapKey, tuple[int, Future[_Summary]]] = {}
-        """Laps summarised ahead of their crossing, with the samples they hold."""
+        self._summaries: dict[LapKey, tuple[int, Future[_Summary], Future[Any] | None]] = {}
+        """Laps summarised ahead of their crossing, with the samples they hold: the
+        summary, and ``also`` of them apart (a crossing's row does not wait for it)."""
         self._no_telemetry = aggregate_telemetry(pl.LazyFrame(schema=TELEMETRY)).collect()
         self._completed: set[LapKey] = set()
         self._logged_completed: set[LapKey] = set()
@@ -201,8 +210,9 @@ class LiveFeatureBuilder:
             if key[0] != vehicle_id or key[1] >= lap or key in self._summaries:
                 continue
             copied = [c if isinstance(c, pl.DataFrame) else list(c) for c in chunks]
-            self._summaries[key] = (_rows(chunks),
-                                    self._side.submit(_summarise, copied, self._also))
+            self._summaries[key] = (
+                _rows(chunks), self._side.submit(_summarise, copied, None),
+                None if self._also is None else self._side.submit(_also_of, copied, self._also))
     def _evict(self, vehicle_id: str) -> None:
         """Keep at most ``OPEN_LAPS`` open laps of a logger: a logger whose car never
         crosses the line (no timing car carries it) holds no more than that."""
@@ -221,9 +231,21 @@ class LiveFeatureBuilder:
 
     def completed_also(self, vehicle_id: str, lap: int) -> Any:
         """What ``also`` gave on the samples of a logger's completed lap (as
-        ``completed_samples``), or None: without ``also``, or without samples."""
+        ``completed_samples``), or None: without ``also``, or without samples. Made
+        ahead on the side thread, it may still be on its way: this waits for it."""
         kept = self._last_lap.get(vehicle_id)
-        return kept[2] if kept is not None and kept[0] == lap else None
+        if kept is None or kept[0] != lap:
+            return None
+        value = kept[2]
+        if isinstance(value, Future):
+            try:
+                value = value.result()
+            except Exception:
+                assert self._also is not None  # a future of it was made
+                # made again on this thread, where it raises as it did there
+                value = self._also(kept[1])
+            self._last_lap[vehicle_id] = (kept[0], kept[1], value)
+        return value
 
     def held_laps(self) -> int:
         """Open laps held over every logger (at most ``OPEN_LAPS`` each)."""
@@ -305,6 +327,8 @@ class LiveFeatureBuilder:
                 except Exception:
                     # made again below, on this thread, where it raises as it did there
                     summary = None
+                if summary is not None and ahead[2] is not None:
+                    summary = (summary[0], summary[1], ahead[2])  # read when asked
             if summary is None:
                 summary = _summarise(chunks, self._also)
             frame, telemetry, also = summary

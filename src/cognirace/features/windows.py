@@ -40,7 +40,7 @@ import polars as pl
 from cognirace.features.signals import (
     FULL_THROTTLE_PCT,
     THROTTLE_SOURCE,
-    interpolated,
+    interpolation_steps,
     reading,
     throttle_pct,
     throttle_source,
@@ -177,16 +177,22 @@ def prepare(samples: pl.LazyFrame | pl.DataFrame, over: Sequence[str] = KEYS
         samples: Samples with ``window_id``, sorted by time within each window.
         over: The window's key columns (empty for the samples of one window).
     """
-    first, second, third = _prepare_steps(tuple(over))
-    return samples.lazy().with_columns(first).with_columns(second).with_columns(third)
+    frame = samples.lazy()
+    for layer in _prepare_steps(tuple(over)):
+        frame = frame.with_columns(layer)
+    return frame
 
 
 @cache
-def _prepare_steps(over: tuple[str, ...]) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
-    """``prepare``'s expressions, built once: a live race prepares a few windows at a
-    time, where building them costs a tenth of running them."""
+def _prepare_steps(over: tuple[str, ...]) -> tuple[list[pl.Expr], ...]:
+    """``prepare``'s layers of columns, built once: a live race prepares a few windows
+    at a time, where building them costs a tenth of running them. The interpolations
+    come in ``interpolation_steps``' layers, which plan faster than one nested
+    expression per channel."""
+    first, second, third = interpolation_steps({f"_{c}": reading(c) for c in CHANNELS},
+                                               over)
     return ([throttle_pct(over).alias(THROTTLE), throttle_source(over).alias(THROTTLE_SOURCE)],
-            [interpolated(reading(c), over).alias(f"_{c}") for c in CHANNELS],
+            first, second, third,
             [pl.col(f"_{c}").is_not_null().alias(f"_{c}_covered") for c in CHANNELS])
 
 

@@ -34,7 +34,8 @@ Two costly queries, all in Polars (which leaves the interpreter free), run on a 
 thread while the engine goes on. A logger's lap is summarised (its telemetry aggregates,
 and the driver's style while a driver model is loaded) as soon as the logger sends a
 sample of its next lap, ahead of the lap's crossing, which then finds it made (or makes
-it again, should a sample of the lap have come after). And the rows of the windows a
+it again, should a sample of the lap have come after); the style is made apart and
+waited for last, once the other models have answered the crossing. And the rows of the windows a
 frame completes are computed while the engine goes on with the next frames; the
 detector answers them, and their ``ANOMALY`` events are raised, when the next windows
 complete (5 s of the stream later; ``settle`` at the end of a stream). The watched
@@ -167,14 +168,14 @@ class RaceEngine:
         # feature builder takes as it is (a frame costs a few queries, each counts)
         samples = samples.select(pl.lit(self.info.race_id).alias("race_id"),
                                  pl.exclude("race_id"))
+        if "lap" in samples.columns:  # first: a lap it completes is summarised meanwhile
+            self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
         read = [c for c in ("vehicle_id", "time", *TOWER_CHANNELS) if c in samples.columns]
         latest = samples.group_by("vehicle_id").agg(
             pl.col(c).sort_by("time", maintain_order=True).last()
             for c in read if c != "vehicle_id")
         for row in latest.iter_rows(named=True):
             self.tower.sample(row)
-        if "lap" in samples.columns:
-            self._features.add_samples(samples.filter(pl.col("lap").is_not_null()))
         completed = self._windows.add(samples, rows=lambda: self._loaded("anomaly"))
         if completed is not None:
             self._settle_windows()  # the windows before first: records and events in order
@@ -203,13 +204,12 @@ class RaceEngine:
         except CogniraceError:
             self.model_skips["features"] += 1
             row = None
-        vehicle = lap.get("vehicle_id")
-        samples = style = None
-        if vehicle is not None:
-            samples = self._features.completed_samples(vehicle, int(lap["lap"]))
-            style = self._features.completed_also(vehicle, int(lap["lap"]))
+        vehicle, number = lap.get("vehicle_id"), int(lap["lap"])
+        samples = None if vehicle is None else self._features.completed_samples(vehicle,
+                                                                                number)
         if row is not None and row.height:
-            self._predict(car, row, samples, style)
+            self._predict(car, row, samples, lambda: None if vehicle is None
+                          else self._features.completed_also(vehicle, number))
         self._alerts.position(positions.get(car.car_number), car, lap["lap_end"])
         if car.position == 1 and self._watching:
             self._strategy(lap["lap_end"])
@@ -242,7 +242,7 @@ class RaceEngine:
         return None if result is None else result.row(0, named=True)
 
     def _predict(self, car: CarState, row: pl.DataFrame, samples: pl.DataFrame | None,
-                 style_ahead: dict[str, float] | None) -> None:
+                 style_ahead: Callable[[], dict[str, float] | None]) -> None:
         """Every model that answers on this crossing (see the module docstring)."""
         values = row.row(0, named=True)
         self._lap_models(car, row, values)
@@ -250,8 +250,9 @@ class RaceEngine:
         self._field(row, values)
         if samples is not None and style_lap(values) and self._loaded("driver"):
             # the costly part, made ahead on the side thread while a driver model is in
-            style = style_row(values, style_ahead if style_ahead is not None
-                              else lap_style(samples))
+            # (and asked for last, so the other models answer while it is made)
+            ahead = style_ahead()
+            style = style_row(values, ahead if ahead is not None else lap_style(samples))
             driver = None if style is None else self._first("driver", style)
             if driver is not None:
                 car.predictions["driver"] = driver

@@ -31,7 +31,6 @@ from typing import Any
 import polars as pl
 
 from cognirace.domain.formats import FLAG_CAUTION
-from cognirace.features.chunks import split_by
 from cognirace.features.style import STYLE_FEATURES
 from cognirace.features.windows import (
     HISTORY_COLUMNS,
@@ -80,7 +79,10 @@ class Windows:
     """Each logger's open window and the record of its earlier windows."""
 
     def __init__(self) -> None:
-        self._open: dict[str, tuple[int, list[pl.DataFrame]]] = {}
+        self._open: dict[str, int] = {}
+        """Each logger's open window."""
+        self._buffer: list[pl.DataFrame] = []
+        """The samples of the open windows (with ``window_id``), in arrival order."""
         self._record: pl.DataFrame | None = None
         """Every logger's last ``RECORD_WINDOWS - 1`` windows, while a detector reads them."""
         self.n_late = 0
@@ -91,6 +93,11 @@ class Windows:
         """Buffer a frame's samples (wide rows with ``race_id``); the samples of the
         windows they complete (for ``rows``), or None.
 
+        Per logger, a sample of a later window than the open one completes it (and any
+        window of the frame before the logger's last), a sample of the open window joins
+        it, and one of an earlier window is late. Most frames hold only the open windows:
+        they cost one small query.
+
         Args:
             samples: The frame's samples, each logger's in time order.
             rows: Asked when windows complete: whether their rows will be built. Without
@@ -99,23 +106,37 @@ class Windows:
         if samples.is_empty():
             return None
         timed = samples.with_columns(window_id(pl.col("time")))
-        parts = split_by(timed, ("vehicle_id", "window_id"))
-        done: list[pl.DataFrame] = []
-        for key, whole in sorted(parts, key=lambda kv: _key(kv[0])):
-            vehicle, number = _key(key)
-            part = whole  # window_id dropped once, from the completed windows
+        spans = timed.group_by("vehicle_id").agg(
+            lo=pl.col("window_id").min(), hi=pl.col("window_id").max())
+        moves: dict[str, int] = {}
+        steady, late = True, False
+        for vehicle, lo, hi in spans.iter_rows():
+            vehicle, lo = _key((vehicle, lo))
             current = self._open.get(vehicle)
-            if current is None or number > current[0]:
-                if current is not None:
-                    done.extend(current[1])
-                self._open[vehicle] = (number, [part])
-            elif number == current[0]:
-                current[1].append(part)
-            else:
-                self.n_late += part.height
-        if not done or not rows():
+            if current is None or hi > current:
+                moves[vehicle] = hi
+            steady = steady and lo == hi == current
+            late = late or (current is not None and lo < current)
+        if steady:  # every sample joins its logger's open window
+            self._buffer.append(timed)
             return None
-        return pl.concat(done).drop("window_id")
+        if late:
+            is_late = pl.col("window_id") < pl.col("vehicle_id").replace_strict(
+                self._open, default=-1, return_dtype=pl.Int64)
+            self.n_late += int(timed.select(is_late.sum()).item())
+            timed = timed.filter(~is_late)
+        # a moving logger's buffered samples lie in its open window, before its new one
+        whole = pl.concat([*self._buffer, timed])
+        done = pl.col("window_id") < pl.col("vehicle_id").replace_strict(
+            moves, default=-1, return_dtype=pl.Int64)
+        completed = whole.filter(done)
+        self._buffer = [whole.filter(~done)]  # one part: what a logger gone quiet left
+        self._open.update(moves)
+        if completed.is_empty() or not rows():
+            return None
+        # each logger's windows in turn, each window's samples in arrival order
+        return completed.sort("vehicle_id", "window_id", maintain_order=True) \
+            .drop("window_id")
 
     def rows(self, samples: pl.DataFrame, history_read: bool) -> pl.DataFrame:
         """The rows of windows ``add`` completed, in ``KEYS`` order, with each car's
