@@ -206,3 +206,23 @@ def test_an_address_without_ray_and_an_unknown_engine_are_refused() -> None:
         open_engine("local", address="auto")
     with pytest.raises(ConfigError, match="unknown engine"):
         open_engine("dask")
+
+
+def test_a_cluster_that_refuses_the_connection_is_named_with_what_to_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's own ConnectionError (a head that is down, or a token that does not match
+    the cluster's) becomes an error that names the address and says what to check."""
+    import types
+
+    from cognirace.errors import ConfigError
+    from cognirace.scale import ray_engine
+
+    def refuse(**_kwargs: Any) -> None:
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.9:6380")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=refuse)
+    monkeypatch.setattr(ray_engine, "require_ray", lambda: fake)
+    with pytest.raises(ConfigError, match="cannot join the Ray cluster") as refused:
+        ray_engine.RayEngine(address="10.0.0.9:6380")
+    assert refused.value.value == "10.0.0.9:6380"
+    assert "RAY_AUTH_TOKEN" in str(refused.value)

@@ -80,8 +80,17 @@ class RayEngine:
         self._max_retries = max_retries
         self._owned = not self._ray.is_initialized()
         if self._owned:
-            self._ray.init(address=address, num_cpus=None if address else num_cpus,
-                           include_dashboard=False, log_to_driver=False)
+            try:
+                self._ray.init(address=address, num_cpus=None if address else num_cpus,
+                               include_dashboard=False, log_to_driver=False)
+            except ConnectionError as exc:
+                raise ConfigError(
+                    "cannot join the Ray cluster", value=address or "RAY_ADDRESS",
+                    hint="check that it is up (`ray status` on its head) and the address "
+                         "(the head's GCS port; `auto` on a machine of the cluster); where "
+                         "the cluster uses Ray's token authentication (RAY_AUTH_MODE=token), "
+                         "set RAY_AUTH_MODE and RAY_AUTH_TOKEN here as on the cluster"
+                ) from exc
         self._task = self._ray.remote(_run).options(
             max_retries=max_retries, retry_exceptions=list(RETRIED))
 
