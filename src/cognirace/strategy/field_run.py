@@ -40,7 +40,7 @@ from cognirace.strategy.assumptions import (
     REFUEL_L_PER_S,
 )
 from cognirace.strategy.field import Field
-from cognirace.strategy.laps import Queue, drawn_lap_s, green_lap_s, resolve_queue
+from cognirace.strategy.laps import Queue, green_lap_s, resolve_queue
 
 EXTRA_LAPS = 1
 """Laps run after every car has taken the flag: a car under another plan (``car_run``)
@@ -155,14 +155,20 @@ class _FlagWatch:
     """
 
     def __init__(self, field: Field, n_sims: int, end_s: float) -> None:
-        self.lead = field.running & (field.laps == field.laps[field.running].max())
+        lead = field.running & (field.laps == field.laps[field.running].max())
+        self.lead = np.flatnonzero(lead).tolist()
         self.flag = np.full(n_sims, np.inf)
         self.end_s = end_s
 
     def done(self, ends_s: FloatArray, alive: BoolArray) -> bool:
-        """After a lap with crossings ``ends_s`` ``[sims, cars]``."""
-        first = np.min(ends_s, axis=1, where=self.lead, initial=np.inf)
+        """After a lap with crossings ``ends_s`` ``[sims, cars]`` (inf where retired)."""
+        first = np.full(ends_s.shape[0], np.inf)
+        for car in self.lead:  # column by column: faster than a masked min along cars
+            np.minimum(first, ends_s[:, car], out=first)
         self.flag = np.where(np.isinf(self.flag) & (first >= self.end_s), first, self.flag)
+        waiting = np.isinf(self.flag)
+        if waiting.any() and alive[waiting].any():  # a running car short of a flag to come
+            return False
         return bool(np.all(~alive | (ends_s >= self.flag[:, None])))
 
 
@@ -202,9 +208,10 @@ class FieldSim:
         # the lap out of a stop made under caution runs in the pit lane at the queue's
         # pace, neither held nor holding anyone up: it closes up from the next lap
         pit_lane = state.pitted & caution[:, None]
-        lap_s = np.where(caution[:, None],
-                         np.where(pit_lane, field.caution_lap_s, field.catch_lap_s),
-                         green_lap_s(field, drawn_lap_s(field, z), state.age, state.delta_l))
+        lap_s = green_lap_s(field, z, state.age, state.delta_l)
+        if caution.any():
+            np.copyto(lap_s, np.where(pit_lane, field.caution_lap_s, field.catch_lap_s),
+                      where=caution[:, None])
         fuel = state.fuel_l(field)
         stopping, splash, loss = _stops(field, cond, u_lap, state, lap, fuel, burn,
                                         self.may_stop)
