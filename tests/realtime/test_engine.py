@@ -174,6 +174,29 @@ def test_cautions_are_found_without_flags(lake: Lake) -> None:
     assert all(any(abs(lap - t) <= 1 for lap in found) for t in starts), (starts, found)
 
 
+def test_the_tower_keeps_each_loggers_newest_sample_whatever_the_rows_order(
+        lake: Lake, telemetry_race: str) -> None:
+    """Within a frame the newest sample of a logger wins, not the last row; of two
+    samples at one time, the later row; a frame older than the one applied changes
+    nothing."""
+    engine = RaceEngine(race_info(lake, telemetry_race, duration_s=TINY_RACE_S))
+
+    def sample(vehicle: str, second: int, speed: float) -> dict[str, Any]:
+        return {"vehicle_id": vehicle, "time": f"2025-04-06T15:00:0{second}Z", "lap": 1,
+                "speed_kph": speed, "lap_dist_m": 10.0 * second}
+
+    engine.apply(parse_frame({"seq": 0, "samples": [
+        sample("GR86-999-4321", 3, 130.0), sample("GR86-999-4321", 5, 150.0),
+        sample("GR86-888-77", 4, 90.0), sample("GR86-999-4321", 4, 140.0),
+        sample("GR86-888-77", 4, 95.0)]}))
+    first, second = engine.car("4321"), engine.car("77")
+    assert first is not None and second is not None
+    assert (first["speed_kph"], first["lap_dist_m"]) == (150.0, 50.0)
+    assert second["speed_kph"] == 95.0
+    engine.apply(parse_frame({"seq": 1, "samples": [sample("GR86-999-4321", 1, 80.0)]}))
+    assert engine.car("4321")["speed_kph"] == 150.0  # type: ignore[index]
+
+
 def test_a_sample_of_an_unknown_logger_registers_its_car(lake: Lake,
                                                          telemetry_race: str) -> None:
     engine = RaceEngine(race_info(lake, telemetry_race, duration_s=TINY_RACE_S))

@@ -176,10 +176,11 @@ class AnomalyDetector(Model):
             return np.array([fold[r] for r in races], dtype=np.int64)
         return np.arange(frame.height, dtype=np.int64) * n_folds // max(frame.height, 1)
 
-    def _features(self, frame: pl.DataFrame) -> FloatArray:
-        """The booster's matrix: the window's statistics, their channel-blind |z| against
-        the clean training windows and, if asked, the window against the car's record."""
-        x = window_matrix(frame)
+    def _features(self, frame: pl.DataFrame, x: FloatArray | None = None) -> FloatArray:
+        """The booster's matrix: the window's statistics (``x``, ``window_matrix`` of
+        the frame when not given), their channel-blind |z| against the clean training
+        windows and, if asked, the window against the car's record."""
+        x = window_matrix(frame) if x is None else x
         parts = [x, pooled_z(x, self.centre_, self.scale_)]
         if self.car_history:
             parts.append(float_matrix(frame, HISTORY_FEATURES))
@@ -234,12 +235,13 @@ class AnomalyDetector(Model):
         return np.asarray(1 + np.argmax(proba, axis=1), dtype=np.int64)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        x = self._features(frame)
+        windows = window_matrix(frame)  # once: a live race asks every 5 s
+        x = self._features(frame, windows)
         score = self._score(self.booster_, x)
-        top = window_z(window_matrix(frame), self.centre_, self.scale_).max(axis=1)
+        top = window_z(windows, self.centre_, self.scale_).max(axis=1)
         flag = (score > self.threshold_) | (top > self.z_limit_)
         best = self._kinds(x)
-        sensor = top_channels(channel_z(window_matrix(frame), self.centre_, self.scale_), 2)
+        sensor = top_channels(channel_z(windows, self.centre_, self.scale_), 2)
         kinds = [KINDS[b] if f else "none" for b, f in zip(best, flag, strict=True)]
         channels = with_throttle_channel(
             [KIND_CHANNELS.get(k, s) if k != "none" else ""
