@@ -45,7 +45,10 @@ WATCHED = 0
 """Index in the entry list of the car the race watches (its advice is pushed)."""
 TEAMS = ("Rossi Racing", "JTR Motorsports", "BSI Racing")
 """Teams the test's entry list gives every second car: the simulated Barber files, like
-the real anonymized ones, name no team, so the tower shows both kinds of row."""
+the real anonymized ones, name no team, so the tower shows every kind of row."""
+DRIVERS = ("Ana Rossi", "Ben Hale")
+"""Drivers it gives every fourth car (two of them with a team, as Indianapolis's files
+name both)."""
 VIEWPORTS: tuple[ViewportSize, ...] = ({"width": 1600, "height": 1000},
                                        {"width": 1280, "height": 800})
 """The page's size in these tests and the smallest screen it is made for."""
@@ -76,6 +79,8 @@ def _declare(url: str, built: BuiltRace) -> list[dict[str, Any]]:
     entries = [{"car_number": e.car_number, "vehicle_id": e.vehicle_id,
                 "chassis": e.chassis, "team": e.team or (TEAMS[i // 2 % len(TEAMS)]
                                                          if i % 2 == 0 else None),
+                "driver": e.driver or (DRIVERS[i // 4 % len(DRIVERS)] if i % 4 == 0
+                                       else None),
                 "fuel_start_l": 40.0, "watch": i == WATCHED}
                for i, e in enumerate(info.entries)]
     answer = httpx.put(f"{url}/v1/races/{built.race_id}", timeout=30, json={
@@ -164,20 +169,24 @@ def _column(page: Page, header: str) -> list[tuple[str, str, str, str]]:
     }""", header)]
 
 
-def test_the_tower_names_each_car_s_team_or_says_none_is_known(run: Run) -> None:
+def test_the_tower_names_each_car_s_driver_or_team_or_says_none_is_known(run: Run) -> None:
     _wait(run.page, "n => document.querySelectorAll('#tower tbody tr[data-car]').length === n",
           arg=len(run.entries))
-    cells = _column(run.page, "team")
+    cells = _column(run.page, "driver / team")
     assert len(cells) == len(run.entries)
+    kinds = set()
     for car, text, classes, title in cells:
         entry = run.declared[car]
-        if entry["team"]:
-            assert (text, title) == (entry["team"], entry["team"])
+        named = [n for n in (entry["driver"], entry["team"]) if n]
+        if named:  # the driver where named, else the team; both in the title
+            kinds.add("driver" if entry["driver"] else "team")
+            assert (text, title) == (named[0], " · ".join(named))
             assert "none" not in classes.split()
         else:  # the chassis, greyed, and why
+            kinds.add("chassis")
             assert entry["chassis"] and text == f"chassis {entry['chassis']}"
-            assert "none" in classes.split() and "no team" in title
-    assert {bool(run.declared[car]["team"]) for car, *_ in cells} == {True, False}
+            assert "none" in classes.split() and "no driver or team" in title
+    assert kinds == {"driver", "team", "chassis"}
 
 
 def test_the_map_dots_move(run: Run) -> None:
@@ -411,7 +420,8 @@ def test_the_frozen_frame_matches_its_baseline(frozen: Page) -> None:
 
 
 def test_the_frozen_frame_names_teams_and_labels_every_axis(frozen: Page) -> None:
-    assert [text for _, text, _, _ in _column(frozen, "team")] == [f"Team {n}" for n in CARS]
+    assert [text for _, text, _, _ in _column(frozen, "driver / team")] == \
+        [f"Team {n}" for n in CARS]
     assert _labels_readable(frozen) == []
     ticks = _lap_ticks(frozen)  # five laps: uPlot alone would step by half a lap
     assert ticks == [str(lap) for lap in range(1, len(ticks) + 1)], ticks

@@ -201,12 +201,15 @@ def test_speed_logged_apart_from_the_lap_distance_is_placed_on_the_lap() -> None
     assert trace.t_s[-1] == lap_time_s
 
 
-def test_a_car_row_names_its_team_and_chassis_from_the_entry_list() -> None:
+def test_a_car_row_names_its_driver_team_and_chassis_from_the_entry_list() -> None:
     feeds = DashboardFeeds()
     hub = RaceHub(models=lambda _name: None, on_race=feeds.attach)
     race, _ = hub.declare(RaceInfo("r3", "barber", start=START, entries=(
-        Entry("7", chassis="015", team="Rossi Racing", vehicle_id="GR86-015-7"),
+        Entry("7", chassis="015", team="Rossi Racing", vehicle_id="GR86-015-7",
+              driver="Ana Rossi"),
         Entry("21", chassis="049", vehicle_id="GR86-049-21"), Entry("33"))))
     snapshot = race.read(lambda engine: feeds.feeds["r3"].snapshot(engine, {}))
-    rows = {row["car_number"]: (row["team"], row["chassis"]) for row in snapshot["cars"]}
-    assert rows == {"7": ("Rossi Racing", "015"), "21": (None, "049"), "33": (None, None)}
+    rows = {row["car_number"]: (row["driver"], row["team"], row["chassis"])
+            for row in snapshot["cars"]}
+    assert rows == {"7": ("Ana Rossi", "Rossi Racing", "015"), "21": (None, None, "049"),
+                    "33": (None, None, None)}

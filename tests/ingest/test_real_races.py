@@ -235,3 +235,21 @@ def test_two_cars_under_one_number_stay_two_cars(lake: Lake) -> None:
             start = laps.filter(pl.col("lap") == 1)["lap_start"].min()
             total = results.filter(pl.col("car_number") == car)["total_time_s"].item()
             assert (final - start).total_seconds() == pytest.approx(total, abs=0.01), car
+
+
+@pytest.mark.parametrize("race_id", ["indianapolis-R1", "indianapolis-R2"])
+def test_each_car_carries_its_driver_as_the_timing_names_them(lake: Lake,
+                                                               race_id: str) -> None:
+    """Indianapolis's files name the drivers (``DRIVER_NAME`` in the sections, ``DRIVER``
+    in the results by class): every timing car carries its sections file's name."""
+    named = {car: rows[0]["DRIVER_NAME"] for car, rows in _cars(race_id).items()}
+    cars = lake.cars.filter(pl.col("race_id") == race_id)
+    got = dict(cars.select("car_number", "driver").unique().iter_rows())
+    assert got == named
+    assert all(named.values())
+
+
+def test_anonymized_races_name_no_driver(lake: Lake) -> None:
+    anonymized = [r for r in RACES if r.split("-")[0] not in ("indianapolis", "sonoma")]
+    cars = lake.cars.filter(pl.col("race_id").is_in(anonymized))
+    assert cars.height > 0 and cars["driver"].null_count() == cars.height

@@ -27,7 +27,7 @@ INFO = RaceInfo(race_id="barber-R1", track="barber", session="R1",
                 start=dt.datetime(2025, 9, 6, 15, 0, 0, 123000, tzinfo=dt.UTC),
                 duration_s=2700.0,
                 entries=(Entry("021", chassis="004", team="A Team", vehicle_id="GR86-004-21",
-                               fuel_start_l=49.5), Entry("7")))
+                               fuel_start_l=49.5, driver="A. Driver"), Entry("7")))
 
 LogFactory = Callable[..., FrameLog]
 

@@ -88,6 +88,8 @@ class EntryModel(BaseModel):
     car_number: _NUMBER_TYPE = _NUMBER_FIELD  # type: ignore[valid-type]
     chassis: str | None = Field(default=None, max_length=40)
     team: str | None = Field(default=None, max_length=120)
+    driver: str | None = Field(default=None, max_length=120,
+                               description="The driver's name, where the timing names one.")
     vehicle_id: str | None = Field(default=None, max_length=60,
                                    description="Logger id, `GR86-<chassis>-<number>`.")
     fuel_start_l: float | None = Field(default=None, ge=0, le=200,

@@ -88,7 +88,8 @@ def replay_race(lake: Lake, race_id: str, url: str, *, speed: float | None,
                    "duration_s": info.duration_s,
                    "start": info.start.isoformat() if info.start else None,
                    "entries": [{"car_number": e.car_number, "vehicle_id": e.vehicle_id,
-                                "team": e.team, "chassis": e.chassis} for e in info.entries]}
+                                "team": e.team, "chassis": e.chassis, "driver": e.driver}
+                               for e in info.entries]}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60.0) as client:
         answer = client.put(f"/v1/races/{info.race_id}", json=declaration)
         if answer.status_code not in (200, 201):

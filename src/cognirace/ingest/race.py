@@ -288,7 +288,8 @@ def _cars_table(race_id: str, identities: list[CarIdentity], laps: pl.DataFrame,
                 results: pl.DataFrame | None, sections: pl.DataFrame | None) -> pl.DataFrame:
     """One row per car: every timing car (with its logged car where matched) and every
     logged car the timing does not list."""
-    schema = {"car_number": pl.String, "class": pl.String, "team": pl.String}
+    schema = {"car_number": pl.String, "class": pl.String, "team": pl.String,
+              "driver": pl.String}
     info = pl.DataFrame(schema=schema)
     for source in (results, sections):
         if source is not None:

@@ -46,11 +46,11 @@ RESULTS_FRAME = pl.Schema(
         "car_number": pl.String(), "position": pl.Int32(), "status": pl.String(),
         "laps": pl.Int32(), "total_time_s": pl.Float64(), "gap_first_s": pl.Float64(),
         "fl_lap": pl.Int32(), "fl_time_s": pl.Float64(), "fl_kph": pl.Float64(),
-        "class": pl.String(), "team": pl.String(),
+        "class": pl.String(), "team": pl.String(), "driver": pl.String(),
     }
 )
 """What ``read_results`` returns: the lake's results columns without ``race_id``, plus
-``team``."""
+``team`` and ``driver`` (null where the file names none: the anonymized layout)."""
 
 Reader = Callable[[pl.DataFrame, str, Path], pl.Series]
 
@@ -115,6 +115,7 @@ def read_results(path: Path, dropped: Counter[str]) -> pl.DataFrame:
             "fl_kph": _optional(raw, layout["fl_kph"], path, to_float, f64),
             "class": to_text(raw, layout["class"]),
             "team": to_text(raw, "TEAM"),
+            "driver": to_text(raw, "DRIVER"),
         }
     ).cast(RESULTS_FRAME)
     return frame.with_columns(
@@ -187,7 +188,7 @@ def best_results(paths: list[Path], finals: pl.DataFrame, dropped: Counter[str],
     (best_path, best), rest = frames[0], frames[1:]
     notes.append(f"results from {best_path.name}")
     for path, other in rest:
-        lacking = [c for c in ("status", "fl_kph", "class", "team")
+        lacking = [c for c in ("status", "fl_kph", "class", "team", "driver")
                    if best[c].null_count() == best.height and other[c].null_count() < other.height]
         if lacking:
             fill = other.select("car_number", *(pl.col(c).alias(f"_{c}") for c in lacking))

@@ -48,7 +48,7 @@ SECTIONS_FRAME = pl.Schema(
         "s3_s": pl.Float64(), "flag": pl.String(), "in_pit": pl.Boolean(),
         "pit_time_s": pl.Float64(), "top_speed_kph": pl.Float64(), "elapsed_s": pl.Float64(),
         "hour_s": pl.Float64(), "class": pl.String(), "team": pl.String(),
-        "group": pl.String(), LINE: pl.Int64(),
+        "driver": pl.String(), "group": pl.String(), LINE: pl.Int64(),
     }
 )
 """What ``read_sections`` returns: one row per car and lap, ``car_number`` the car's
@@ -141,6 +141,7 @@ def read_sections(path: Path, dropped: Counter[str], notes: list[str]) -> pl.Dat
             "elapsed_s": _seconds(raw, "", "ELAPSED", path),
             "hour_s": _seconds(raw, "", "HOUR", path),
             "class": to_text(raw, "CLASS"), "team": to_text(raw, "TEAM"),
+            "driver": to_text(raw, "DRIVER_NAME"),
             "group": to_text(raw, "GROUP"), LINE: raw[LINE],
         },
         schema=SECTIONS_FRAME,

@@ -32,6 +32,7 @@ CARS = pl.Schema(
         "car_number": pl.String(),
         "class": pl.String(),
         "team": pl.String(),
+        "driver": pl.String(),
     }
 )
 

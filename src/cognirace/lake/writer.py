@@ -46,11 +46,16 @@ def merged_table(layout: LakeLayout, name: str, race_ids: Sequence[str],
     """The table with the old rows of ``race_ids`` replaced by ``rows`` (theirs, in order).
 
     Sorting by race (stable) makes the result the same whether the races come one
-    write at a time or all at once.
+    write at a time or all at once. A column the table gained since the lake was
+    written (a driver's name, say) reads as missing in the old rows.
     """
     path = layout.table(name)
     old = pl.read_parquet(path) if path.exists() else empty(name)
     kept = old.filter(~pl.col("race_id").is_in(list(race_ids)))
+    schema = empty(name).schema
+    if kept.schema != schema:
+        kept = kept.select(pl.col(c).cast(t) if c in kept.columns
+                           else pl.lit(None, dtype=t).alias(c) for c, t in schema.items())
     return pl.concat([kept, *rows], how="vertical").sort("race_id", maintain_order=True)
 
 

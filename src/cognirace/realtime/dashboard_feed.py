@@ -59,14 +59,16 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 def car_row(car: CarState, closing: bool) -> dict[str, Any]:
     """A car as the tower and the map show it (units in the names).
 
-    ``team`` comes from the entry list, which a lake race fills from its timing files:
-    the full layout (Indianapolis's) names teams, the anonymized one most tracks publish
-    (and the simulator copies) names none. ``chassis`` is sent too, so the tower can
-    still tell the car apart when no team is known."""
+    ``driver`` and ``team`` come from the entry list, which a lake race fills from its
+    timing files: the full layout (Indianapolis's, and some provisional results) names
+    drivers and teams, the anonymized one most tracks publish names neither.
+    ``chassis`` is sent too, so the tower can still tell the car apart when no name is
+    known."""
     places = (None if car.start_position is None or car.position is None
               else car.start_position - car.position)
     return {"car_number": car.car_number, "position": car.position, "laps": car.laps,
-            "team": car.team, "chassis": car.chassis, "gap_s": _r(car.gap_s),
+            "team": car.team, "driver": car.driver, "chassis": car.chassis,
+            "gap_s": _r(car.gap_s),
             "laps_down": car.laps_down,
             "interval_s": _r(car.interval_s), "closing": closing,
             "last_lap_s": _r(car.last_lap_s), "best_lap_s": _r(car.best_lap_s),

@@ -125,7 +125,8 @@ def info_to_json(info: RaceInfo) -> bytes:
         "start": None if info.start is None else info.start.isoformat(),
         "duration_s": info.duration_s,
         "entries": [{"car_number": e.car_number, "chassis": e.chassis, "team": e.team,
-                     "vehicle_id": e.vehicle_id, "fuel_start_l": e.fuel_start_l}
+                     "vehicle_id": e.vehicle_id, "fuel_start_l": e.fuel_start_l,
+                     "driver": e.driver}
                     for e in info.entries]})
 
 

@@ -47,7 +47,8 @@ def race_info(lake: Lake, race_id: str, *, as_id: str | None = None,
     order = {number: i for i, number in enumerate(grid)}
     entries = sorted(
         (Entry(str(r["car_number"]), chassis=r.get("chassis"), team=r.get("team"),
-               vehicle_id=r.get("vehicle_id")) for r in cars.iter_rows(named=True)),
+               vehicle_id=r.get("vehicle_id"), driver=r.get("driver"))
+         for r in cars.iter_rows(named=True)),
         key=lambda e: (order.get(e.car_number, len(order)), e.car_number))
     return RaceInfo(race_id=as_id or race_id, track=str(race["track"]),
                     session=str(race["session"]),

@@ -40,6 +40,8 @@ class Entry:
     team: str | None = None
     vehicle_id: str | None = None
     fuel_start_l: float | None = None
+    driver: str | None = None
+    """The driver's name where the timing files give one (the full layout's)."""
     watch: bool = False
     """Run the pit strategy for this car on every leader lap (STRATEGY events)."""
 
@@ -64,6 +66,7 @@ class CarState:
     vehicle_id: str | None = None
     chassis: str | None = None
     team: str | None = None
+    driver: str | None = None
     laps: int = 0
     last_crossing: dt.datetime | None = None
     last_lap_s: float | None = None
@@ -119,7 +122,8 @@ class CarState:
             "places_gained": (None if self.start_position is None or self.position is None
                               else self.start_position - self.position),
             "pace_trend_s_per_lap": self.pace_trend_s_per_lap,
-            "vehicle_id": self.vehicle_id, "team": self.team, "chassis": self.chassis,
+            "vehicle_id": self.vehicle_id, "team": self.team, "driver": self.driver,
+            "chassis": self.chassis,
             "lap_dist_m": self.lap_dist_m, "speed_kph": self.speed_kph,
             "lat": self.lat, "lon": self.lon,
         }
@@ -148,6 +152,7 @@ class Tower:
         for grid, entry in enumerate(self.info.entries, start=1):
             car = self.car(entry.car_number)
             car.chassis, car.team, car.vehicle_id = entry.chassis, entry.team, entry.vehicle_id
+            car.driver = entry.driver
             car.fuel_start_l = entry.fuel_start_l
             car.start_position = grid
             if entry.vehicle_id:

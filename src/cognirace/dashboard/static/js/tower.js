@@ -2,20 +2,27 @@
 
 import { dash, el, gap, lapTime, secs } from "./format.js";
 
-const NO_TEAM = "no team named in the race's entry list";
+const NO_NAME = "no driver or team named in the race's entry list";
 
-// The team as the entry list names it; where none is named (the anonymized timing files
-// most tracks publish name none), the car's chassis, greyed, so the cell still tells
-// the car apart and never reads as a team.
-function team(car) {
+// The driver as the entry list names them, else the team; where neither is named (the
+// anonymized timing files most tracks publish name none), the car's chassis, greyed, so
+// the cell still tells the car apart and never reads as a name.
+function who(car) {
+  if (car.driver) return car.driver;
   if (car.team) return car.team;
   return car.chassis ? `chassis ${car.chassis}` : dash;
+}
+
+// The cell's title: the driver and the team, as far as they are named.
+function whoTitle(car) {
+  const named = [car.driver, car.team].filter(Boolean);
+  return named.length ? named.join(" · ") : NO_NAME;
 }
 
 const COLUMNS = [
   ["position", (c) => (c.position == null ? dash : String(c.position))],
   ["car", (c) => c.car_number],
-  ["team", team],
+  ["who", who],
   ["laps", (c) => String(c.laps)],
   ["gap", gap],
   ["interval", (c) => (c.interval_s == null ? dash : `+${c.interval_s.toFixed(3)}`)],
@@ -46,7 +53,7 @@ export class Tower {
     let row = this.rows.get(number);
     if (!row) {
       row = el("tr", { "data-car": number });
-      for (const [name] of COLUMNS) row.append(el("td", { class: name === "team" ? "l" : null }));
+      for (const [name] of COLUMNS) row.append(el("td", { class: name === "who" ? "l" : null }));
       this.rows.set(number, row);
       this.body.append(row);
     }
@@ -63,9 +70,9 @@ export class Tower {
         const text = format(car);
         const cell = row.cells[i];
         if (cell.textContent !== text) cell.textContent = text;
-        if (name === "team") {
-          cell.classList.toggle("none", !car.team);
-          const title = car.team || NO_TEAM;
+        if (name === "who") {
+          cell.classList.toggle("none", !car.driver && !car.team);
+          const title = whoTitle(car);
           if (cell.title !== title) cell.title = title;
         }
         if (name === "interval") cell.classList.toggle("closing", Boolean(car.closing));
