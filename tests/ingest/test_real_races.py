@@ -253,3 +253,18 @@ def test_anonymized_races_name_no_driver(lake: Lake) -> None:
     anonymized = [r for r in RACES if r.split("-")[0] not in ("indianapolis", "sonoma")]
     cars = lake.cars.filter(pl.col("race_id").is_in(anonymized))
     assert cars.height > 0 and cars["driver"].null_count() == cars.height
+
+
+def test_a_provisional_file_that_kept_the_names_names_the_drivers(lake: Lake) -> None:
+    """Sonoma R2's official results are anonymized; its provisional overall file still
+    holds ``DRIVER_FIRSTNAME`` and ``DRIVER_SECONDNAME``: every car carries one of the
+    names that file gives its number."""
+    rows = _rows(TIMING / "Sonoma/Race 2/03_Provisional_Results_Race 2_Anonymized.CSV")
+    names: dict[str, set[str]] = {}
+    for row in rows:
+        names.setdefault(row["NUMBER"], set()).add(
+            f"{row['DRIVER_FIRSTNAME']} {row['DRIVER_SECONDNAME']}".strip())
+    cars = lake.cars.filter(pl.col("race_id") == "sonoma-R2")
+    got = cars.select("car_number", "driver").rows()
+    assert got and all(driver in names[number.split("#")[0]] for number, driver in got)
+    assert {driver for _, driver in got} == set().union(*names.values())

@@ -54,6 +54,16 @@ RESULTS_FRAME = pl.Schema(
 
 Reader = Callable[[pl.DataFrame, str, Path], pl.Series]
 
+
+def _driver(raw: pl.DataFrame) -> pl.Series:
+    """The driver's name: ``DRIVER`` in the by-class layout, else ``DRIVER_FIRSTNAME``
+    and ``DRIVER_SECONDNAME`` in the overall one (a provisional file that kept them,
+    Sonoma R2's); null where the file names nobody."""
+    parts = pl.concat_str([to_text(raw, "DRIVER_FIRSTNAME"), to_text(raw, "DRIVER_SECONDNAME")],
+                          separator=" ", ignore_nulls=True)
+    return pl.select(pl.coalesce(to_text(raw, "DRIVER"), pl.when(parts != "").then(parts))
+                     ).to_series().alias("driver")
+
 _LAYOUTS = {
     "overall": {"position": "POSITION", "total": "TOTAL_TIME", "fl_lap": "FL_LAPNUM",
                 "fl_time": "FL_TIME", "fl_kph": "FL_KPH", "class": "CLASS"},
@@ -115,7 +125,7 @@ def read_results(path: Path, dropped: Counter[str]) -> pl.DataFrame:
             "fl_kph": _optional(raw, layout["fl_kph"], path, to_float, f64),
             "class": to_text(raw, layout["class"]),
             "team": to_text(raw, "TEAM"),
-            "driver": to_text(raw, "DRIVER"),
+            "driver": _driver(raw),
         }
     ).cast(RESULTS_FRAME)
     return frame.with_columns(
