@@ -85,6 +85,60 @@ def test_a_bad_frame_names_the_field(body: dict[str, Any], field: str) -> None:
     assert caught.value.column == field
 
 
+def _wide_rows(n: int = 6) -> list[dict[str, Any]]:
+    """A logger's wide rows, every key in every row, as a stream sends them."""
+    return [{"vehicle_id": "GR86-1-2", "time": 1_750_000_000 + i * 0.05, "lap": 3,
+             "speed_kph": 120.0 + i, "rpm": 6000 + i, "gear": 4} for i in range(n)]
+
+
+def _one_bad(key: str, value: Any, drop: bool = False) -> dict[str, Any]:
+    rows = _wide_rows()
+    if drop:
+        del rows[3][key]
+    else:
+        rows[3][key] = value
+    return {"seq": 1, "samples": rows}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (_one_bad("speed_kph", float("nan")), "samples[3].speed_kph"),
+    (_one_bad("rpm", float("inf")), "samples[3].rpm"),
+    (_one_bad("speed_kph", "fast"), "samples[3].speed_kph"),
+    (_one_bad("speed_kph", [1.0]), "samples[3].speed_kph"),
+    (_one_bad("vehicle_id", None), "samples[3].vehicle_id"),
+    (_one_bad("time", None, drop=True), "samples[3].time"),
+    (_one_bad("lap", 3.5), "samples[3].lap"),
+    (_one_bad("speed_kph", 301.0), "samples.speed_kph"),
+    (_one_bad("rpm", -1.0), "samples.rpm"),
+])
+def test_one_bad_value_among_good_rows_is_named(body: dict[str, Any], field: str) -> None:
+    """The columnar check vouches for a whole frame at once; one value it cannot vouch
+    for sends the frame to the row-by-row check, which names it."""
+    with pytest.raises(FrameError) as caught:
+        parse_frame(body)
+    assert caught.value.column == field
+
+
+def test_rows_with_differing_keys_read_as_the_same_rows_with_nulls() -> None:
+    uniform = _wide_rows()
+    for row in uniform[::2]:
+        row["rpm"] = None
+    ragged = copy.deepcopy(uniform)
+    for row in ragged[::2]:
+        del row["rpm"]
+    one, other = parse_frame({"seq": 0, "samples": uniform}), parse_frame(
+        {"seq": 0, "samples": ragged})
+    assert one.samples.equals(other.samples)
+    assert one.samples["rpm"].null_count() == 3 and one.samples["speed_kph"].null_count() == 0
+    assert one.samples.schema["rpm"] == pl.Float64 and one.samples.schema["lap"] == pl.Int32
+    swapped = _wide_rows()  # as many keys in every row, one row with another key
+    del swapped[1]["rpm"]
+    swapped[1]["accx_g"] = 0.5
+    samples = parse_frame({"seq": 0, "samples": swapped}).samples
+    assert samples["rpm"].is_null().to_list() == [False, True, False, False, False, False]
+    assert samples["accx_g"].to_list() == [None, 0.5, None, None, None, None]
+
+
 def test_long_rows_become_samples_on_the_ecu_clock() -> None:
     """The logger's own rows: one channel per row, the ECU clock a day behind and the
     batch received late; the sample lands at the least lag seen."""
