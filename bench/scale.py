@@ -16,10 +16,16 @@ The driver's peak memory is its own resident set (sampled every 20 ms with psuti
 workers and Ray's daemons not counted): it should stay flat as races grow, which
 ``--sizes`` shows by running several season sizes (races per track).
 
+With ``--telemetry-hz``, every race of the timed seasons carries telemetry at that rate
+(a season as a series logs it, where the demo's logs one race per track): each race is
+then a task of some seconds, where the demo season's are mostly a fraction of one.
+Each contender's season and lake are deleted once measured, so the disk holds one at a
+time (42 races at 2 Hz are about 8 GB of files).
+
 Goal (the issue's): at least 1.7x the local wall time on 2 CPUs for simulate and
 backtest. Only a quiet machine gives figures worth keeping.
 
-    python bench/scale.py [--sizes 6] [--backtest-races 14] [--out FILE]
+    python bench/scale.py [--sizes 6] [--backtest-races 14] [--telemetry-hz HZ] [--out FILE]
     python bench/scale.py --sizes 1 --backtest-races 2     (a quick check)
 """
 
@@ -109,24 +115,27 @@ def _engine_args(engine: str) -> list[str]:
     return [] if engine == "local" else ["--engine", engine]
 
 
-def _season(work: Path, per_track: int, start_own: bool
+def _season(work: Path, per_track: int, telemetry_hz: float | None, start_own: bool
             ) -> list[tuple[str, str, int | None, float, float]]:
     """Simulate and ingest per contender; rows of (step, engine, cpus, seconds, MB)."""
     rows = []
     for engine, cpus in CONTENDERS:
         with _cluster(cpus, start_own):
-            rows += _simulate_ingest(work, per_track, engine, cpus)
+            rows += _simulate_ingest(work, per_track, telemetry_hz, engine, cpus)
     return rows
 
 
-def _simulate_ingest(work: Path, per_track: int, engine: str, cpus: int | None
-                     ) -> list[tuple[str, str, int | None, float, float]]:
-    """One contender's simulate, then ingest, of the season."""
+def _simulate_ingest(work: Path, per_track: int, telemetry_hz: float | None, engine: str,
+                     cpus: int | None) -> list[tuple[str, str, int | None, float, float]]:
+    """One contender's simulate, then ingest, of the season (deleted once measured)."""
     out, lake = work / f"season-{engine}-{cpus}", work / f"lake-{engine}-{cpus}"
+    rate = [] if telemetry_hz is None else ["--telemetry-hz", f"{telemetry_hz:g}"]
     simulate = _measure(["simulate", "--out", str(out), "--races", str(per_track),
-                         "--seed", str(SEED), *_engine_args(engine)], cpus)
+                         "--seed", str(SEED), *rate, *_engine_args(engine)], cpus)
     ingest = _measure(["ingest", str(out), "--lake", str(lake), "-q",
                        *_engine_args(engine)], cpus)
+    shutil.rmtree(out)
+    shutil.rmtree(lake)
     return [("simulate", engine, cpus, *simulate), ("ingest", engine, cpus, *ingest)]
 
 
@@ -164,6 +173,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="6", help="races per track, comma-separated "
                         "(6: the 42-race demo season)")
     parser.add_argument("--backtest-races", type=int, default=14)
+    parser.add_argument("--telemetry-hz", type=float, default=None,
+                        help="telemetry for every race of the timed seasons at this rate "
+                        "(default: the demo season's, one race per track at 2 Hz)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--start-ray", action="store_true",
                         help="each Ray command starts its own Ray (and its time holds it)")
@@ -175,7 +187,8 @@ def main() -> None:
             size_dir = work / f"size-{per_track}"
             size_dir.mkdir()
             n_races = 7 * per_track
-            rows += [(n_races, *row) for row in _season(size_dir, per_track, args.start_ray)]
+            rows += [(n_races, *row) for row in _season(size_dir, per_track, args.telemetry_hz,
+                                                         args.start_ray)]
             if per_track == int(args.sizes.split(",")[-1]):
                 rows += [(args.backtest_races, *row)
                          for row in _backtest(size_dir, args.backtest_races, args.start_ray)]
@@ -183,8 +196,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     cpus = psutil.cpu_count(logical=True)
     load = ", ".join(f"{x:.1f}" for x in psutil.getloadavg())
+    rate = "" if args.telemetry_hz is None else f"--telemetry-hz {args.telemetry_hz:g} "
     lines = [f"bench/scale.py --sizes {args.sizes} --backtest-races {args.backtest_races} "
-             f"{'--start-ray ' if args.start_ray else ''}on {cpus} logical CPUs, load "
+             f"{rate}{'--start-ray ' if args.start_ray else ''}on {cpus} logical CPUs, load "
              f"average {load}", "", *_table(rows)]
     if STARTUPS:
         lines += ["", "Ray's own start-up (ray start --head; once per cluster, not per "
