@@ -377,8 +377,9 @@ _RANGE_CHECKS: dict[tuple[tuple[str, str], ...], tuple[list[Any], list[pl.Expr]]
 
 
 def _check_ranges(wide: pl.DataFrame) -> None:
-    """Refuse a channel's value outside what its sensor can read, naming the first
-    (one query for every channel: a frame holds hundreds of rows)."""
+    """Refuse a channel's value outside what its sensor can read, naming the first: the
+    naming pass, run where ``_Plan.out_of_range`` found one or after the row-by-row
+    check (the plan's minimum and maximum only say whether one is out)."""
     if wide.is_empty():
         return
     shape = tuple((n, str(t)) for n, t in wide.schema.items())
