@@ -10,9 +10,10 @@ for every stop the simulator's truth records (``truth/<S>_pit_stops.parquet``):
    the leader's first crossing after the car's crossing before its in-lap: the moment
    the pit wall calls the car in, the car's position there being the truth's
    ``position_before``;
-2. the estimate (``strategy.rejoin``) with the ``pitloss`` model's loss: of a tire stop
-   under green or under caution as the in-lap's flag says, of a drive-through (no tire
-   change, so no new tires on the out-lap) for a penalty;
+2. the estimate (``strategy.rejoin``) with the ``pitloss`` model's loss of the stop the
+   team calls, under green or under caution as the in-lap's flag says: a tire change
+   (the snapshot's own stop losses), a repair (new tires and a longer stand), or a
+   drive-through (no tire change, so no new tires on the out-lap) for a penalty;
 3. compared with the truth's ``rejoin_position`` (the car's place at the end of its
    out-lap) and with its gaps to the cars just ahead and behind at that line, from the
    truth's crossings (``truth/<S>_laps.parquet``), where the estimate reads them.
@@ -129,9 +130,14 @@ def _snapshot_lap(laps: pl.DataFrame, car: str, in_lap: int) -> int | None:
     return int(leader["lap"][0]) if leader.height else None
 
 
-def _drive_through_loss(models: Models, track: str, caution: bool) -> float:
+def _called_loss(models: Models, snap: RaceSnapshot, caution: bool, reason: str) -> float:
+    """The ``pitloss`` model's loss of the stop the team calls, s: the snapshot's tire
+    change, else asked for a repair (``damage``) or a drive-through."""
+    if reason == "tyres":
+        return snap.pit_loss_caution_s if caution else snap.pit_loss_green_s
     answer = models("pitloss").predict(pl.DataFrame(
-        {"track": [track], "caution": [caution], "tire_change": [False]}))
+        {"track": [snap.track], "caution": [caution], "tire_change": [reason == "damage"],
+         "repair": [reason == "damage"]}))
     return float(answer["pit_loss_pred_s"][0])
 
 
@@ -187,9 +193,7 @@ def _check(lake: Lake, snaps: _Snapshots, models: Models, race: dict[str, Any],
     mine = next((c for c in snap.cars if c.car_number == car), None)
     if mine is None or mine.laps != in_lap - 1:
         return {**row, "why": "car not at its in-lap start at the snapshot"}
-    loss = _drive_through_loss(models, snap.track, caution) \
-        if stop["reason"] == "drive_through" else \
-        (snap.pit_loss_caution_s if caution else snap.pit_loss_green_s)
+    loss = _called_loss(models, snap, caution, str(stop["reason"]))
     try:
         answer = _estimate(snap, car, loss, in_lap, stop["reason"] != "drive_through")
     except CogniraceError as exc:

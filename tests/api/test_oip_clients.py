@@ -224,12 +224,15 @@ def test_malformed_binary_bodies_are_422_in_the_protocols_shape(live_service: st
         {"name": "caution", "shape": [1], "datatype": "BOOL",
          "parameters": {"binary_data_size": 1}},
         {"name": "tire_change", "shape": [1], "datatype": "BOOL",
+         "parameters": {"binary_data_size": 1}},
+        {"name": "repair", "shape": [1], "datatype": "BOOL",
          "parameters": {"binary_data_size": 1}}]})
     cases = {
         (head + b"\x01", len(head)): "'inputs.tire_change' says 1 bytes of binary data",
-        (head + b"\x01\x00\x07", len(head)): "1 bytes after the last binary input",
-        (head + b"\x01\x00", len(head) + 5): "Inference-Header-Content-Length",
-        (head[:-3] + b"\x01\x00", len(head) - 3): "Invalid JSON",
+        (head + b"\x01\x00", len(head)): "'inputs.repair' says 1 bytes of binary data",
+        (head + b"\x01\x00\x00\x07", len(head)): "1 bytes after the last binary input",
+        (head + b"\x01\x00\x00", len(head) + 5): "Inference-Header-Content-Length",
+        (head[:-3] + b"\x01\x00\x00", len(head) - 3): "Invalid JSON",
     }
     for (body, size), words in cases.items():
         answer = httpx.post(url, content=body,
@@ -237,7 +240,7 @@ def test_malformed_binary_bodies_are_422_in_the_protocols_shape(live_service: st
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == "application/json"
         assert list(answer.json()) == ["error"] and words in answer.json()["error"]
-    good = httpx.post(url, content=head + b"\x01\x00",
+    good = httpx.post(url, content=head + b"\x01\x00\x00",
                       headers={"Inference-Header-Content-Length": str(len(head))})
     assert good.status_code == 200, good.text
     assert good.json()["outputs"][0]["name"] == "pit_loss_pred_s"

@@ -23,8 +23,8 @@ def test_handler_errors_on_v2(make_client: Any, keys: Any, oip_error: Any) -> No
     many = oip_error(client.post("/v2/models/pitloss/infer", headers=predict,
                                  json={"inputs": [{"name": "track", "shape": [1],
                                                    "datatype": "BYTES", "data": ["x"]}]}), 422)
-    assert many == ("field 'inputs.caution' is required (and 1 more): inputs.caution is "
-                    "required; inputs.tire_change is required")
+    assert many == ("field 'inputs.caution' is required (and 2 more): inputs.caution is "
+                    "required; inputs.tire_change is required; inputs.repair is required")
 
 
 def test_router_and_middleware_errors_on_v2(make_client: Any, oip_error: Any) -> None:

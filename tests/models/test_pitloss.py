@@ -11,7 +11,7 @@ import pytest
 
 from cognirace.domain.formats import FLAG_CAUTION, FLAG_GREEN
 from cognirace.domain.tracks import TRACKS
-from cognirace.errors import SchemaError
+from cognirace.errors import DataError, SchemaError
 from cognirace.models.pitloss import (
     PREDICTION,
     TASK,
@@ -39,18 +39,23 @@ def stops(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     return pit_stop_rows(features, truth)
 
 
-def stop_frame(rng: np.random.Generator, n_rows: int = 80) -> pl.DataFrame:
-    """Stops whose loss is the track's transit - 15 s, +28 s for tires, +3 s under yellow."""
+def stop_frame(rng: np.random.Generator, n_rows: int = 80, *,
+               repair_s: float = 0.0) -> pl.DataFrame:
+    """Stops whose loss is the track's transit - 15 s, +28 s for tires, +3 s under yellow,
+    and ``repair_s`` more for a repair (half the tire stops)."""
     track = rng.choice(["barber", "vir", "indianapolis"], n_rows)
     tires = rng.random(n_rows) < 0.4
+    repair = tires & (rng.random(n_rows) < 0.5)
     caution = rng.random(n_rows) < 0.4
     transit = np.array([TRACKS[t].pit_transit_s for t in track])
-    loss = transit - 15.0 + 28.0 * tires + 3.0 * caution + rng.normal(0.0, 1.0, n_rows)
+    loss = (transit - 15.0 + 28.0 * tires + repair_s * repair + 3.0 * caution
+            + rng.normal(0.0, 1.0, n_rows))
     return pl.DataFrame({
         "race_id": rng.choice(["r1", "r2", "r3"], n_rows),
         "car_number": rng.integers(1, 30, n_rows).astype(str),
         "lap": rng.integers(2, 25, n_rows).astype(np.int32),
-        "track": track, "caution": caution, "tire_change": tires, "pit_loss_s": loss,
+        "track": track, "caution": caution, "tire_change": tires, "repair": repair,
+        "pit_loss_s": loss,
     })
 
 
@@ -128,15 +133,21 @@ def test_the_stop_kind_comes_from_the_truth_not_the_pit_time() -> None:
                           _car_laps("c2", [136.0, 131.0, 131.0, 131.0, 131.0])])
     features = features.with_columns(tire_change=pl.col("in_pit"))  # pit time said "long"
     truth = {"pit_stops": pl.DataFrame({"race_id": ["r"], "car_number": ["1"], "lap": [4],
-                                        "new_tyres": [False]})}
-    assert pit_stop_rows(features, truth)["tire_change"].to_list() == [False]
-    assert pit_stop_rows(features, None)["tire_change"].to_list() == [None]
+                                        "new_tyres": [False], "reason": ["drive_through"]})}
+    assert pit_stop_rows(features, truth).select("tire_change", "repair").rows() == [
+        (False, False)]
+    assert pit_stop_rows(features, None).select("tire_change", "repair").rows() == [
+        (None, None)]
+    repair = truth["pit_stops"].with_columns(new_tyres=pl.lit(True), reason=pl.lit("damage"))
+    assert pit_stop_rows(features, {"pit_stops": repair}).select(
+        "tire_change", "repair").rows() == [(True, True)]
 
 
 def test_the_stop_own_pit_time_is_not_an_input() -> None:
     names = [s.name for s in PitLossModel.inputs]
-    assert names == ["track", "caution", "tire_change"]
-    assert [s.name for s in TrackKindMedianBaseline.inputs] == ["track", "tire_change"]
+    assert names == ["track", "caution", "tire_change", "repair"]
+    assert [s.name for s in TrackKindMedianBaseline.inputs] == ["track", "tire_change",
+                                                                "repair"]
     assert [s.name for s in TransitPitLossBaseline.inputs] == ["track"]
 
 
@@ -149,6 +160,44 @@ def test_fit_recovers_the_add_ons_despite_a_long_repair(rng: np.random.Generator
     assert add_ons["tire_change"] == pytest.approx(28.0, abs=1.5)
     assert add_ons["caution"] == pytest.approx(3.0, abs=1.5)
     assert add_ons["tire_change_caution"] == pytest.approx(0.0, abs=2.0)
+    assert add_ons["repair"] == pytest.approx(0.0, abs=1.5)
+
+
+def test_a_repair_is_priced_apart_from_a_tire_change(rng: np.random.Generator) -> None:
+    frame = stop_frame(rng, 300, repair_s=20.0)
+    model = PitLossModel().fit(frame)
+    assert model.add_ons_s["tire_change"] == pytest.approx(28.0, abs=1.5)
+    assert model.add_ons_s["repair"] == pytest.approx(20.0, abs=1.5)
+    probe = pl.DataFrame({"track": ["vir"] * 4, "caution": [False] * 4,
+                          "tire_change": [True, True, True, False],
+                          "repair": pl.Series([False, True, None, None], dtype=pl.Boolean)})
+    out = model.predict(probe)
+    tires, repair, either, drive = out[PREDICTION].to_list()
+    assert repair - tires == pytest.approx(20.0, abs=1.5)
+    assert drive < tires < either < repair  # unknown purpose: the training mix
+    assert out[FALLBACKS].to_list() == [[], [], ["repair"], []]
+    base = TrackKindMedianBaseline().fit(frame).predict(probe)
+    assert base[FALLBACKS].to_list() == [[], [], ["repair"], []]
+    b_tires, b_repair, b_either, _ = base[PREDICTION].to_list()
+    assert b_tires < b_either < b_repair
+
+
+def test_a_repair_without_new_tires_is_refused(rng: np.random.Generator) -> None:
+    frame = stop_frame(rng)
+    probe = pl.DataFrame({"track": ["vir"], "caution": [False], "tire_change": [False],
+                          "repair": [True]})
+    for model in (PitLossModel().fit(frame), TrackKindMedianBaseline().fit(frame)):
+        with pytest.raises(DataError, match="a repair fits new tires"):
+            model.predict(probe)
+
+
+def test_without_a_training_repair_a_repair_is_answered_as_a_tire_stop_and_said(
+        rng: np.random.Generator) -> None:
+    frame = stop_frame(rng, 160).with_columns(repair=pl.lit(False))
+    probe = pl.DataFrame({"track": ["vir"], "caution": [False], "tire_change": [True],
+                          "repair": [True]})
+    for model in (PitLossModel().fit(frame), TrackKindMedianBaseline().fit(frame)):
+        assert model.predict(probe)[FALLBACKS].to_list() == [["repair"]]
 
 
 def test_model_and_baseline_learn_from_races_they_did_not_see(stops: pl.DataFrame) -> None:
@@ -178,13 +227,15 @@ def test_the_baseline_is_the_median_by_track_and_kind(rng: np.random.Generator) 
     frame = stop_frame(rng, 200)
     base = TrackKindMedianBaseline().fit(frame)
     probe = pl.DataFrame({"track": ["vir", "vir", "daytona", "vir", "daytona"],
-                          "tire_change": [True, False, True, None, None]})
+                          "tire_change": [True, False, True, None, None],
+                          "repair": pl.Series([False, None, True, None, None],
+                                              dtype=pl.Boolean)})
     out = base.predict(probe)
     vir = frame.filter(pl.col("track") == "vir")
     assert out[PREDICTION].to_list() == pytest.approx([
-        vir.filter(pl.col("tire_change"))["pit_loss_s"].median(),
+        vir.filter(pl.col("tire_change") & ~pl.col("repair"))["pit_loss_s"].median(),
         vir.filter(~pl.col("tire_change"))["pit_loss_s"].median(),
-        frame.filter(pl.col("tire_change"))["pit_loss_s"].median(),
+        frame.filter(pl.col("repair"))["pit_loss_s"].median(),
         vir["pit_loss_s"].median(),
         frame["pit_loss_s"].median()])
     assert out[FALLBACKS].to_list() == [[], [], ["track"], ["tire_change"],
@@ -195,7 +246,8 @@ def test_an_unknown_kind_is_answered_without_it_and_said(rng: np.random.Generato
     frame = stop_frame(rng, 160)
     model = PitLossModel().fit(frame)
     probe = frame.head(4).with_columns(
-        tire_change=pl.Series([True, False, None, None], dtype=pl.Boolean))
+        tire_change=pl.Series([True, False, None, None], dtype=pl.Boolean),
+        repair=pl.lit(False))
     out = model.predict(probe)
     assert out[FALLBACKS].to_list() == [[], [], ["tire_change"], ["tire_change"]]
     unknown = model.predict(probe.with_columns(tire_change=pl.lit(None, pl.Boolean)))
@@ -207,11 +259,13 @@ def test_an_unknown_kind_is_answered_without_it_and_said(rng: np.random.Generato
 
 def test_a_model_trained_without_kinds_answers_every_stop_without_one(
         rng: np.random.Generator) -> None:
-    frame = stop_frame(rng).with_columns(tire_change=pl.lit(None, pl.Boolean))
+    frame = stop_frame(rng).with_columns(tire_change=pl.lit(None, pl.Boolean),
+                                         repair=pl.lit(None, pl.Boolean))
     model = PitLossModel().fit(frame)
-    out = model.predict(frame.head(2).with_columns(tire_change=pl.lit(True)))
+    out = model.predict(frame.head(2).with_columns(tire_change=pl.lit(True),
+                                                   repair=pl.lit(False)))
     assert out[FALLBACKS].to_list() == [["tire_change"], ["tire_change"]]
-    assert np.isnan(model.add_ons_s["tire_change"])
+    assert np.isnan(model.add_ons_s["tire_change"]) and np.isnan(model.add_ons_s["repair"])
 
 
 @pytest.mark.parametrize("name", ["track", "caution"])
@@ -229,11 +283,14 @@ def test_the_baseline_keeps_the_contract(tmp_path: Path, seed: int) -> None:
 
 
 def test_scores_leave_out_groups_without_stops() -> None:
-    rows = pl.DataFrame({"caution": [False, False, False],
-                         "tire_change": [False, True, None], "pit_loss_s": [20.0, 50.0, 30.0]})
-    scores = score_pit_loss(rows, pl.DataFrame({PREDICTION: [22.0, 46.0, 36.0]}))
-    assert scores == {"n_stops": 3.0, "mae_s": 4.0, "mae_green_s": 4.0,
-                      "mae_drive_through_s": 2.0, "mae_tire_change_s": 4.0}
+    rows = pl.DataFrame({"caution": [False, False, False, False],
+                         "tire_change": [False, True, None, True],
+                         "repair": [False, True, None, None],
+                         "pit_loss_s": [20.0, 50.0, 30.0, 40.0]})
+    scores = score_pit_loss(rows, pl.DataFrame({PREDICTION: [22.0, 46.0, 36.0, 40.0]}))
+    assert scores == {"n_stops": 4.0, "mae_s": 3.0, "mae_green_s": 3.0,
+                      "mae_drive_through_s": 2.0, "mae_tire_change_s": 2.0,
+                      "mae_repair_s": 4.0}
 
 
 def test_baseline_is_the_transit_time(rng: np.random.Generator) -> None:

@@ -117,20 +117,26 @@ def test_the_rewrite_moves_the_label_and_the_old_pit_time_kind(
 def test_the_kind_is_the_planned_service_whatever_the_pit_time(
         season: TimingSeason, stops: pl.DataFrame) -> None:
     kinds = season.truth["pit_stops"].select(
-        "race_id", "car_number", pl.col("lap").cast(pl.Int32), "new_tyres")
+        "race_id", "car_number", pl.col("lap").cast(pl.Int32), "new_tyres", "reason")
     joined = stops.join(kinds, on=KEYS, how="left")
     assert joined["tire_change"].to_list() == joined["new_tyres"].to_list()
-    assert TASK.rows(season.features(), None)["tire_change"].null_count() == stops.height
+    assert joined["repair"].to_list() == (joined["reason"] == "damage").to_list()
+    assert joined["repair"].any() and (joined["tire_change"] & ~joined["repair"]).any(), \
+        "the season must hold repairs and plain tire changes"
+    unknown = TASK.rows(season.features(), None)
+    assert unknown["tire_change"].null_count() == unknown["repair"].null_count() == stops.height
     rng = np.random.default_rng(0)
     shuffled = season.truth["pit_stops"].with_columns(
         pit_time_s=pl.Series(rng.permutation(season.truth["pit_stops"]["pit_time_s"])))
     again = pit_stop_rows(season.features(), {**season.truth, "pit_stops": shuffled})
-    assert again["tire_change"].to_list() == stops["tire_change"].to_list()
+    assert again.select("tire_change", "repair").rows() == \
+        stops.select("tire_change", "repair").rows()
 
 
 def test_training_reads_the_kind_where_the_lake_has_truth(season: TimingSeason) -> None:
     rows = task_examples(season.lake, [TASK])[TASK.name]
     assert rows.height > 0 and rows["tire_change"].null_count() == 0
+    assert rows["repair"].null_count() == 0
 
 
 def test_real_races_give_stops_of_unknown_kind_not_an_error(real_lake_dir: Path) -> None:

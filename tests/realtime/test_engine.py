@@ -199,7 +199,8 @@ def test_the_models_answer_each_lap_as_in_batch(lake: Lake, telemetry_race: str,
              if "pitloss" in c.predictions]
     track = engine.info.track
     for caution in (False, True):
-        ask = pl.DataFrame({"track": [track], "caution": [caution], "tire_change": [True]})
+        ask = pl.DataFrame({"track": [track], "caution": [caution], "tire_change": [True],
+                            "repair": [False]})
         want = live_models["pitloss"].predict(ask)["pit_loss_pred_s"][0]
         key = "pit_loss_caution_s" if caution else "pit_loss_green_s"
         assert stops and all(s[key] == want for s in stops)

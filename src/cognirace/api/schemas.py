@@ -102,7 +102,7 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "race_time_left_s": 1650.0, "laps_left_est": 16, "position": 4, "gap_ahead_s": 1.4,
     "gap_leader_s": 6.2, "track_temp_c": 41.5, "air_temp_c": 27.0,
     "engine_krev": 11.2, "throttle_s": 76.0, "in_pit": False, "out_lap": False, "caution": False,
-    "tire_change": True, "n_cars": 12, "n_close_1s": 2, "n_close_2s": 4,
+    "tire_change": True, "repair": False, "n_cars": 12, "n_close_1s": 2, "n_close_2s": 4,
     "p_close_2s": 0.36, "laps_since_fcy": 12, "n_fcy_starts": 0, "n_off_pace": 0,
     "leader_pace_s": 98.4,
     "horizon_age_laps": 20.0, "lap_times_s": [98.9, 99.0, 99.2, 99.1, 99.4],

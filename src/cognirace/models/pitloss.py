@@ -1,18 +1,21 @@
 """Pit loss: the race time a stop costs, from the timing files alone.
 
 Rows and labels are built in ``pitloss_rows``: a stop's in-lap plus out-lap against
-what the car would have run without stopping, with the stop kind (``tire_change``) from
-a record independent of the stop's own pit-lane time, or null where none exists (real
-races). The model reads no time of the stop it predicts: it answers before the stop,
-when the team knows the track, the flag and what it plans to do, not how long the crew
-will take.
+what the car would have run without stopping, with the stop kind (``tire_change``, and
+``repair`` for a tire stop that repairs damage) from a record independent of the stop's
+own pit-lane time, or null where none exists (real races). The model reads no time of
+the stop it predicts: it answers before the stop, when the team knows the track, the
+flag and what it plans to do, not how long the crew will take.
 
 ``PitLossModel`` is deliberately small because stops are rare (a few a race): loss =
 the track's pit-lane transit + a learned per-track offset (the racing time the pit lane
-replaces, shrunk toward the mean offset) + add-ons for a tire change, a caution and a
-tire change under caution, fitted with a Huber loss so a long repair does not drag the
-rest. A second fit leaves the kind out; it answers a stop whose kind is not given, and
-the ``fallbacks`` column says so. ``TrackKindMedianBaseline`` is the engineer's rule:
+replaces, shrunk toward the mean offset) + add-ons for a tire change, a repair's longer
+stand, a caution, and each kind under caution, fitted with a Huber loss so one long
+repair does not drag the rest. A repair and a plain tire change are told apart because
+they stand for different times (a tire change under caution placed with the repairs'
+loss rejoins about a place too far back). Two more fits answer what is not given: a
+tire stop of unknown purpose (the training tire stops' mix) and a stop of unknown kind;
+the ``fallbacks`` column says which. ``TrackKindMedianBaseline`` is the engineer's rule:
 the median loss of the training stops at the track, of the same kind.
 """
 
@@ -33,6 +36,8 @@ from cognirace.models.pitloss_baselines import (
     KIND_SPEC,
     OUTPUTS,
     PREDICTION,
+    REPAIR_SPEC,
+    SERVICES,
     TARGETS,
     TRACK_SPEC,
     TrackKindMedianBaseline,
@@ -40,8 +45,9 @@ from cognirace.models.pitloss_baselines import (
     fallback_lists,
     pit_loss_parts,
     score_pit_loss,
+    stop_services,
 )
-from cognirace.models.pitloss_rows import KEYS, KIND, TARGET, pit_stop_rows
+from cognirace.models.pitloss_rows import KEYS, KIND, REPAIR, TARGET, pit_stop_rows
 from cognirace.models.schema import ColumnSpec
 from cognirace.models.task import Task
 
@@ -52,6 +58,7 @@ INPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec("caution", "Boolean", "The in-lap ended under a full-course yellow",
                nullable=False),
     KIND_SPEC,
+    REPAIR_SPEC,
 )
 
 
@@ -74,13 +81,17 @@ def huber_ridge(x: FloatArray, y: FloatArray, penalty: FloatArray, delta: float,
 
 
 class PitLossModel(Model):
-    """Loss = transit + per-track offset + tire-change add-on + caution add-on (s).
+    """Loss = transit + per-track offset + the stop kind's add-ons + caution add-ons (s).
 
-    ``beta_`` holds ``[offset, tire change, caution, tire change x caution, track
-    offsets...]`` (a tire change under yellow costs other than its green add-on plus the
-    yellow's), ``beta_without_kind_`` ``[offset, caution, track offsets...]``. ``beta_``
-    is empty when no training stop had a known kind (a season of real races): the model
-    then answers every stop without it.
+    Three fits, one per what the question tells: ``beta_`` ``[offset, tire change,
+    repair, caution, tire change x caution, repair x caution, track offsets...]`` for a
+    stop whose service is known (a repair stands longer than a tire change, and either
+    under yellow costs other than green plus the yellow's add-on); ``beta_tires_``
+    ``[offset, tire change, caution, tire change x caution, tracks...]`` for a tire stop
+    of unknown purpose; ``beta_without_kind_`` ``[offset, caution, tracks...]``. A fit
+    is empty when no training stop told what it needs (a season of real races knows no
+    kind; a season without a repair cannot price one); its questions then fall to the
+    next fit, and ``fallbacks`` says so.
 
     Hyperparameters:
         shrinkage_stops: How many stops' worth of weight pulls each track's offset toward
@@ -89,7 +100,7 @@ class PitLossModel(Model):
     """
 
     kind = "pit_loss"
-    kind_version = "2"  # stop kind from an independent record, or left out
+    kind_version = "3"  # a repair told from a tire change
     inputs = INPUTS
     targets = TARGETS
     outputs = OUTPUTS
@@ -97,6 +108,7 @@ class PitLossModel(Model):
 
     tracks_: list[str]
     beta_: FloatArray
+    beta_tires_: FloatArray
     beta_without_kind_: FloatArray
     default_transit_s_: float
 
@@ -111,66 +123,92 @@ class PitLossModel(Model):
                             hint="build rows with pit_stop_rows from a season with stops")
         self.default_transit_s_ = float(np.mean(list(PIT_TRANSIT_S.values())))
         self.tracks_ = sorted(set(frame["track"].to_list()))
-        self.beta_without_kind_ = self._solve(frame, with_kind=False)
-        known = frame.filter(pl.col(KIND).is_not_null())
-        self.beta_ = self._solve(known, with_kind=True) if known.height else np.zeros(0)
+        services = stop_services(frame)
+        self.beta_without_kind_ = self._solve(frame, "none")
+        kinded = frame.filter(services.is_not_null())
+        self.beta_tires_ = self._solve(kinded, "tires") if kinded.height else np.zeros(0)
+        known = frame.filter(services.is_in(list(SERVICES)))
+        has_repair = known.height > 0 and bool(known[REPAIR].fill_null(False).any())
+        self.beta_ = self._solve(known, "service") if has_repair else np.zeros(0)
 
-    def _x(self, frame: pl.DataFrame, *, with_kind: bool) -> FloatArray:
+    def _x(self, frame: pl.DataFrame, design: str) -> FloatArray:
+        """The design matrix: ``service`` (kind and repair known), ``tires`` (the kind
+        only) or ``none``."""
         track = frame["track"].to_numpy()
         caution = frame["caution"].to_numpy().astype(np.float64)
         columns = [np.ones(frame.height)]
-        if with_kind:
+        if design != "none":
             tires = frame[KIND].fill_null(False).to_numpy().astype(np.float64)
-            columns += [tires, caution, tires * caution]
+            columns.append(tires)
+            if design == "service":
+                repair = frame[REPAIR].fill_null(False).to_numpy().astype(np.float64)
+                columns += [repair, caution, tires * caution, repair * caution]
+            else:
+                columns += [caution, tires * caution]
         else:
             columns.append(caution)
         columns += [(track == name).astype(np.float64) for name in self.tracks_]
         return np.column_stack(columns)
 
-    def _solve(self, frame: pl.DataFrame, *, with_kind: bool) -> FloatArray:
+    def _solve(self, frame: pl.DataFrame, design: str) -> FloatArray:
         y = frame[TARGET].to_numpy() - self._transit(frame)
-        n_fixed = 4 if with_kind else 2
+        n_fixed = {"service": 6, "tires": 4, "none": 2}[design]
         penalty = np.r_[np.zeros(n_fixed), np.full(len(self.tracks_), self.shrinkage_stops)]
-        return huber_ridge(self._x(frame, with_kind=with_kind), y, penalty, self.huber_s)
+        return huber_ridge(self._x(frame, design), y, penalty, self.huber_s)
 
     def _transit(self, frame: pl.DataFrame) -> FloatArray:
         return per_track(PIT_TRANSIT_S, frame["track"], self.default_transit_s_)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
+        services = stop_services(frame).to_numpy()
         transit = self._transit(frame)
-        without = transit + self._x(frame, with_kind=False) @ self.beta_without_kind_
-        kind_known = frame[KIND].is_not_null().to_numpy() & (self.beta_.size > 0)
-        loss = without
+        loss = transit + self._x(frame, "none") @ self.beta_without_kind_
+        kind_known = (services != None) & (self.beta_tires_.size > 0)  # noqa: E711
+        if self.beta_tires_.size:
+            loss = np.where(kind_known, transit + self._x(frame, "tires") @ self.beta_tires_,
+                            loss)
+        service_known = np.isin(services, SERVICES) & (self.beta_.size > 0)
         if self.beta_.size:
-            loss = np.where(kind_known,
-                            transit + self._x(frame, with_kind=True) @ self.beta_, without)
+            loss = np.where(service_known, transit + self._x(frame, "service") @ self.beta_,
+                            loss)
+        # a drive-through needs no purpose: the tire fit knows it when the service fit
+        # does not
+        repair_unknown = kind_known & ~service_known & (services != "drive_through")
         unseen = ~frame["track"].is_in(self.tracks_).to_numpy()
         return pl.DataFrame({PREDICTION: loss,
-                             **fallback_lists(unknown_track=unseen, unknown_kind=~kind_known)})
+                             **fallback_lists(unknown_track=unseen, unknown_kind=~kind_known,
+                                              unknown_repair=repair_unknown)})
 
     @property
     def add_ons_s(self) -> dict[str, float]:
-        """The fitted add-ons, s: ``tire_change`` (green), ``caution`` (a drive-through
-        under yellow) and ``tire_change_caution`` (the tire change's extra under yellow);
-        NaN for the kind's add-ons when no training stop had a known kind."""
+        """The fitted add-ons, s: ``tire_change`` (a green tire change), ``repair`` (a
+        repair's extra over it), ``caution`` (a drive-through under yellow), and
+        ``tire_change_caution`` / ``repair_caution`` (each kind's extra under yellow);
+        NaN for what no training stop told (the kind, or a repair)."""
         self._check_fitted("report its add-ons")
-        if not self.beta_.size:
-            nan = float("nan")
-            return {KIND: nan, "caution": float(self.beta_without_kind_[1]),
-                    f"{KIND}_caution": nan}
-        return {KIND: float(self.beta_[1]), "caution": float(self.beta_[2]),
-                f"{KIND}_caution": float(self.beta_[3])}
+        nan = float("nan")
+        if self.beta_.size:
+            b = self.beta_
+            return {KIND: float(b[1]), REPAIR: float(b[2]), "caution": float(b[3]),
+                    f"{KIND}_caution": float(b[4]), f"{REPAIR}_caution": float(b[5])}
+        if self.beta_tires_.size:
+            b = self.beta_tires_
+            return {KIND: float(b[1]), REPAIR: nan, "caution": float(b[2]),
+                    f"{KIND}_caution": float(b[3]), f"{REPAIR}_caution": nan}
+        return {KIND: nan, REPAIR: nan, "caution": float(self.beta_without_kind_[1]),
+                f"{KIND}_caution": nan, f"{REPAIR}_caution": nan}
 
     def _get_state(self) -> ModelState:
         return ModelState(values={"tracks": self.tracks_,
                                   "default_transit_s": self.default_transit_s_},
-                          arrays={"beta": self.beta_,
+                          arrays={"beta": self.beta_, "beta_tires": self.beta_tires_,
                                   "beta_without_kind": self.beta_without_kind_})
 
     def _set_state(self, state: ModelState) -> None:
         self.tracks_ = [str(t) for t in state.values["tracks"]]
         self.default_transit_s_ = float(state.values["default_transit_s"])
         self.beta_ = np.asarray(state.arrays["beta"], dtype=np.float64)
+        self.beta_tires_ = np.asarray(state.arrays["beta_tires"], dtype=np.float64)
         self.beta_without_kind_ = np.asarray(state.arrays["beta_without_kind"],
                                              dtype=np.float64)
 
@@ -191,13 +229,15 @@ TASK = Task(
                   "kind, an input, from the simulator's record of each stop's service, "
                   "never from its pit time",
     real_data_note="The label comes from the official timing files. Real timing does not "
-                   "record whether a stop changed tires, so on real races the kind is null: "
-                   "model and baseline answer without it and say so (`fallbacks`).",
+                   "record whether a stop changed tires or repaired damage, so on real races "
+                   "the kind is null: model and baseline answer without it and say so "
+                   "(`fallbacks`).",
     limits=(
         "Stops are rare: the model also learns from past seasons (`--history-lake`); "
         "per-track offsets shrink toward the mean offset.",
-        "A repair counts as a tire change; its longer standing time is not predictable "
-        "from the timing files before the stop.",
+        "A repair is priced apart from a tire change only where the training stops "
+        "say which each was (the simulator's record); how long a given repair will "
+        "stand is not predictable before the stop.",
         "The caution add-ons are learned from few yellow stops.",
         "Without the kind (real races) the answer is the loss of the training stops' "
         "mix of kinds, which on simulated seasons is not the real mix.",

@@ -19,7 +19,7 @@ from cognirace.features import PIT_TRANSIT_S
 from cognirace.models.artifacts import ModelState
 from cognirace.models.base import Model
 from cognirace.models.per_track import per_track
-from cognirace.models.pitloss_rows import KEYS, KIND, TARGET
+from cognirace.models.pitloss_rows import KEYS, KIND, REPAIR, TARGET
 from cognirace.models.schema import FALLBACKS, ColumnSpec, fallbacks_spec
 
 BoolArray = npt.NDArray[np.bool_]
@@ -32,6 +32,11 @@ KIND_SPEC = ColumnSpec(KIND, "Boolean",
                        "The stop gives the car new tires (a tire change or a repair) rather "
                        "than a drive-through, as planned before the stop; null when not known "
                        "(the answer is then for the training stops' mix of kinds)")
+REPAIR_SPEC = ColumnSpec(REPAIR, "Boolean",
+                         "The stop is a damage repair (new tires and a longer stand) rather "
+                         "than a plain tire change; false for a drive-through; null when not "
+                         "known (a tire stop is then answered for the training tire stops' "
+                         "mix of changes and repairs)")
 TARGETS: tuple[ColumnSpec, ...] = (
     ColumnSpec(TARGET, "Float64",
                "In-lap + out-lap minus the car's reference laps without the stop (green "
@@ -40,16 +45,49 @@ TARGETS: tuple[ColumnSpec, ...] = (
 OUTPUTS: tuple[ColumnSpec, ...] = (
     ColumnSpec(PREDICTION, "Float64", "Expected race time lost by the stop", "s",
                -30.0, 400.0),
-    fallbacks_spec("`tire_change` null: the loss of a stop of unknown kind; `track` when "
-                   "the training stops hold too few at the track (its own offset or "
-                   "median unknown)"),
+    fallbacks_spec("`tire_change` null: the loss of a stop of unknown kind; `repair` "
+                   "null on a tire stop (or a repair the training stops held none of): "
+                   "the loss of a tire stop of unknown purpose; `track` when the "
+                   "training stops hold too few at the track (its own offset or median "
+                   "unknown)"),
 )
 
+SERVICES: tuple[str, ...] = ("drive_through", "tires", "repair")
+"""What a stop of known kind does; ``tire_stop`` is a tire stop whose purpose is unknown."""
+TIRE_STOP = "tire_stop"
 
-def fallback_lists(*, unknown_track: BoolArray, unknown_kind: BoolArray) -> dict[str, pl.Series]:
-    """The ``fallbacks`` column: ``track`` and ``tire_change`` where each was replaced."""
-    lists = [[name for name, flag in ((KIND_SPEC.name, kind), ("track", track)) if flag]
-             for track, kind in zip(unknown_track.tolist(), unknown_kind.tolist(), strict=True)]
+
+def stop_services(frame: pl.DataFrame) -> pl.Series:
+    """Each stop's service from its kind columns: one of ``SERVICES``, ``tire_stop``
+    (new tires, ``repair`` unknown), or null (``tire_change`` unknown).
+
+    Raises:
+        DataError: A stop says it is a repair but not that it gets new tires.
+    """
+    tires, repair = frame[KIND], frame[REPAIR]
+    contradictory = (repair.fill_null(False) & ~tires.fill_null(False)).arg_true()
+    if contradictory.len():
+        row = int(contradictory[0])
+        raise DataError(f"row {row}: 'repair' is true but 'tire_change' is "
+                        f"{tires[row]}: a repair fits new tires", column=REPAIR,
+                        hint="set tire_change true for a repair stop")
+    return frame.select(
+        pl.when(pl.col(KIND).is_null()).then(None)
+        .when(~pl.col(KIND)).then(pl.lit("drive_through"))
+        .when(pl.col(REPAIR).is_null()).then(pl.lit(TIRE_STOP))
+        .when(pl.col(REPAIR)).then(pl.lit("repair"))
+        .otherwise(pl.lit("tires")).alias("service")).to_series()
+
+
+def fallback_lists(*, unknown_track: BoolArray, unknown_kind: BoolArray,
+                   unknown_repair: BoolArray | None = None) -> dict[str, pl.Series]:
+    """The ``fallbacks`` column: ``tire_change``, ``repair`` and ``track`` where each
+    was replaced."""
+    repair = (np.zeros(len(unknown_track), dtype=bool) if unknown_repair is None
+              else unknown_repair)
+    lists = [[name for name, flag in ((KIND, kind), (REPAIR, rep), ("track", track)) if flag]
+             for track, kind, rep in zip(unknown_track.tolist(), unknown_kind.tolist(),
+                                         repair.tolist(), strict=True)]
     return {FALLBACKS: pl.Series(FALLBACKS, lists, dtype=pl.List(pl.String))}
 
 
@@ -62,13 +100,19 @@ def _mae(error: pl.Series) -> float:
 def score_pit_loss(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, float]:
     """MAE over all stops and by flag and stop kind (s); a group without stops is left out.
 
-    A stop of unknown kind counts in neither kind's group.
+    A stop of unknown kind counts in neither kind's group; ``mae_tire_change_s`` holds
+    every tire stop, ``mae_tires_s`` and ``mae_repair_s`` those whose purpose is known.
     """
     err = predictions[PREDICTION] - rows[TARGET]
     caution = rows["caution"].fill_null(False)
+    tires = (rows[KIND] == True).fill_null(False)  # noqa: E712
+    repair = rows[REPAIR] if REPAIR in rows.columns else pl.Series([None] * rows.height,
+                                                                    dtype=pl.Boolean)
     groups = {"mae_s": None, "mae_green_s": ~caution, "mae_caution_s": caution,
               "mae_drive_through_s": (rows[KIND] == False).fill_null(False),  # noqa: E712
-              "mae_tire_change_s": (rows[KIND] == True).fill_null(False)}  # noqa: E712
+              "mae_tire_change_s": tires,
+              "mae_tires_s": tires & (repair == False).fill_null(False),  # noqa: E712
+              "mae_repair_s": tires & repair.fill_null(False)}
     scores = {"n_stops": float(rows.height)}
     for name, mask in groups.items():
         part = err if mask is None else err.filter(mask)
@@ -87,6 +131,8 @@ def pit_loss_parts(rows: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFram
 class TrackKindMedianBaseline(Model):
     """Baseline: the median loss of the training stops at the track and of the same kind.
 
+    The kind is the stop's service (``stop_services``): a drive-through, a tire change,
+    a repair, or a tire stop of unknown purpose (the median of every training tire stop).
     A cell (track and kind) with fewer than ``min_stops`` stops is answered by the
     median of that kind at every track; a stop of unknown kind by the median of every
     stop at the track (or of every stop), and ``fallbacks`` names what was replaced.
@@ -96,8 +142,8 @@ class TrackKindMedianBaseline(Model):
     """
 
     kind = "pit_loss_median"
-    kind_version = "1"
-    inputs = (TRACK_SPEC, KIND_SPEC)
+    kind_version = "2"  # the kind is the service: drive-through, tire change or repair
+    inputs = (TRACK_SPEC, KIND_SPEC, REPAIR_SPEC)
     targets = TARGETS
     outputs = OUTPUTS
     keys: ClassVar[tuple[str, ...]] = KEYS
@@ -119,17 +165,25 @@ class TrackKindMedianBaseline(Model):
         frame = frame.filter(pl.col(TARGET).is_not_null())
         if frame.is_empty():
             raise DataError("no pit stop with a loss to learn from", column=TARGET)
-        known = frame.filter(pl.col(KIND).is_not_null())
+        served = frame.with_columns(service=stop_services(frame))
+        # a tire stop of unknown purpose costs what every training tire stop did
+        known = pl.concat([served.filter(pl.col("service").is_in(list(SERVICES))),
+                           served.filter(pl.col(KIND).fill_null(False))
+                           .with_columns(service=pl.lit(TIRE_STOP))])
         self.overall_s_ = float(frame[TARGET].median())  # type: ignore[arg-type]
         self.tracks_s_ = self._medians(frame, ["track"])
-        self.kinds_s_ = self._medians(known, [KIND])
-        self.cells_s_ = self._medians(known, ["track", KIND])
+        self.kinds_s_ = self._medians(known, ["service"])
+        self.cells_s_ = self._medians(known, ["track", "service"])
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        loss, no_track, no_kind = [], [], []
-        for track, kind in frame.select("track", KIND).iter_rows():
-            cell = self.cells_s_.get(f"{track}|{kind}")
-            by_kind = self.kinds_s_.get(str(kind)) if kind is not None else None
+        loss, no_track, no_kind, no_repair = [], [], [], []
+        for track, service in zip(frame["track"].to_list(), stop_services(frame).to_list(),
+                                  strict=True):
+            asked = service
+            if service == "repair" and "repair" not in self.kinds_s_:
+                asked = TIRE_STOP  # no training repair: the tire stops' median, said
+            cell = self.cells_s_.get(f"{track}|{asked}")
+            by_kind = self.kinds_s_.get(str(asked)) if asked is not None else None
             by_track = self.tracks_s_.get(str(track))
             if cell is not None:
                 value, tracked, kinded = cell, True, True
@@ -142,9 +196,11 @@ class TrackKindMedianBaseline(Model):
             loss.append(value)
             no_track.append(not tracked)
             no_kind.append(not kinded)
+            no_repair.append(kinded and asked == TIRE_STOP)
         return pl.DataFrame({PREDICTION: pl.Series(loss, dtype=pl.Float64),
                              **fallback_lists(unknown_track=np.array(no_track, dtype=bool),
-                                              unknown_kind=np.array(no_kind, dtype=bool))})
+                                              unknown_kind=np.array(no_kind, dtype=bool),
+                                              unknown_repair=np.array(no_repair, dtype=bool))})
 
     def _get_state(self) -> ModelState:
         return ModelState(values={"cells_s": self.cells_s_, "tracks_s": self.tracks_s_,
@@ -195,6 +251,8 @@ __all__ = [
     "KIND_SPEC",
     "OUTPUTS",
     "PREDICTION",
+    "REPAIR_SPEC",
+    "SERVICES",
     "TARGETS",
     "TRACK_SPEC",
     "TrackKindMedianBaseline",
@@ -202,4 +260,5 @@ __all__ = [
     "fallback_lists",
     "pit_loss_parts",
     "score_pit_loss",
+    "stop_services",
 ]

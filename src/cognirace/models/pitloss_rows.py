@@ -10,10 +10,12 @@ lane on that lap: measured against green pace, a yellow stop would be charged th
 caution's own slowness, which staying out costs as much.
 
 The stop kind (``tire_change``: the car gets new tires, for a tire change or a repair,
-rather than a drive-through) is what the team plans before the stop. It must not come
+rather than a drive-through; ``repair``: the stop is a damage repair, which stands
+longer than a plain tire change) is what the team plans before the stop. It must not come
 from the stop's own pit-lane time: that time is most of the label, so a kind read from
 it (a long stop is a tire change) would tell the model the answer. The simulator's
-truth records each stop's service (``pit_stops.new_tyres``); real timing records none,
+truth records each stop's service (``pit_stops.new_tyres`` and its ``reason``, a
+repair being ``damage``); real timing records none,
 and nothing else in it tells a planned tire change from a long drive-through (the
 car's pace after the stop does not: in the simulated seasons it changes by as little
 after new tires as after a drive-through), so on real races the kind is null and the
@@ -32,6 +34,7 @@ from cognirace.models.task import truth_by_car
 KEYS: tuple[str, ...] = ("race_id", "car_number", "lap")
 TARGET = "pit_loss_s"
 KIND = "tire_change"
+REPAIR = "repair"
 CAR = ["race_id", "car_number"]
 
 
@@ -54,17 +57,19 @@ def _with_references(features: pl.DataFrame) -> pl.DataFrame:
 
 
 def stop_kinds(truth: Mapping[str, pl.DataFrame] | None) -> pl.DataFrame:
-    """The planned service of each stop the truth records: keys and ``tire_change``.
+    """The planned service of each stop the truth records: keys, ``tire_change`` and
+    ``repair``.
 
     Empty (no stop known) without truth, or when its ``pit_stops`` table is empty.
     """
     schema = {"race_id": pl.String, "car_number": pl.String, "lap": pl.Int32,
-              KIND: pl.Boolean}
+              KIND: pl.Boolean, REPAIR: pl.Boolean}
     if truth is None or truth.get("pit_stops") is None or truth["pit_stops"].is_empty():
         return pl.DataFrame(schema=schema)
     stops = truth_by_car(truth, "pit_stops")
     return (stops.select("race_id", "car_number", pl.col("lap").cast(pl.Int32),
-                         pl.col("new_tyres").cast(pl.Boolean).alias(KIND))
+                         pl.col("new_tyres").cast(pl.Boolean).alias(KIND),
+                         (pl.col("reason") == "damage").alias(REPAIR))
             .unique(list(KEYS), keep="first"))
 
 
@@ -74,7 +79,7 @@ def pit_stop_rows(features: pl.DataFrame,
 
     A stop is an ``in_pit`` lap followed by the car's out-lap; a car that retired in
     the pits, or a stop without a reference, has no row. ``truth`` (simulated races)
-    gives each stop's planned kind; without it the kind is null.
+    gives each stop's planned kind; without it the kind (both columns) is null.
 
     Returns:
         Keys, ``track``, the inputs, ``pit_loss_s`` and, for reading, ``vehicle_id``,
@@ -97,9 +102,9 @@ def pit_stop_rows(features: pl.DataFrame,
             .select(*KEYS, "vehicle_id", "track", "caution", TARGET, "flag", "out_flag",
                     "pit_time_s", "ref_in_s", "ref_out_s")
             .join(kinds, on=list(KEYS), how="left")
-            .select(*KEYS, "vehicle_id", "track", "caution", KIND, TARGET, "flag",
+            .select(*KEYS, "vehicle_id", "track", "caution", KIND, REPAIR, TARGET, "flag",
                     "out_flag", "pit_time_s", "ref_in_s", "ref_out_s")
             .sort(KEYS))
 
 
-__all__ = ["KEYS", "KIND", "TARGET", "pit_stop_rows", "stop_kinds"]
+__all__ = ["KEYS", "KIND", "REPAIR", "TARGET", "pit_stop_rows", "stop_kinds"]

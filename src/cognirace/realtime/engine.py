@@ -288,16 +288,16 @@ class RaceEngine:
             car.predictions["pitloss"] = dict(stops)
 
     def _pit_losses(self, row: pl.DataFrame) -> dict[str, float]:
-        """A tire stop's loss at this track, green and under caution. The question is
-        the same for every car and lap, so the answer is kept for as long as the same
-        model is in production (a refusal is asked again, and counted, next lap)."""
+        """A planned tire change's loss at this track, green and under caution. The
+        question is the same for every car and lap, so the answer is kept for as long as
+        the same model is in production (a refusal is asked again, and counted, next lap)."""
         model = self.models("pitloss")
         if self._pitloss is not None and self._pitloss[0] is model:
             return self._pitloss[1]
         stops = {}
         for caution in (False, True):
             answer = self._first("pitloss", row.select("track").with_columns(
-                caution=pl.lit(caution), tire_change=pl.lit(True)))
+                caution=pl.lit(caution), tire_change=pl.lit(True), repair=pl.lit(False)))
             if answer is not None:
                 stops[f"pit_loss_{'caution' if caution else 'green'}_s"] = \
                     float(answer["pit_loss_pred_s"])

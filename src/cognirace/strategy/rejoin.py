@@ -30,11 +30,11 @@ stop, neither holding a slot nor held by one.
 
 The estimate assumes the other cars do not stop (nobody knows, at the call, who else
 will), and that every car the snapshot shows running finishes the out-lap. Checked
-against the simulator on tuning seasons (``bench/rejoin.py --seeds 6001-6020``): 90.7%
-of 901 stops within one place, 93.5% under green and 85.0% under caution; half the
-misses are another car pitting in the same two laps or retiring before the end of the
-out-lap, most of the rest the stop's own length (a repair runs longer than the
-``pitloss`` model's tire stop).
+against the simulator on tuning seasons (``bench/rejoin.py --seeds 6001-6020``, each
+stop with the ``pitloss`` loss of its kind: tire change, repair or drive-through): 90.3%
+of 901 stops within one place, 93.0% under green and 85.0% under caution; 64 of the 87
+misses place the car too far back (another car ahead pitting in the same two laps or
+retiring before the end of the out-lap), and a repair's stand varies from 25 to 70 s.
 
 A car whose pace is the field's rather than the ``laptime`` model's
 (``CarSnapshot.pace_fallback``) is carried at that pace, and the answer says so

@@ -80,7 +80,7 @@ class RaceSnapshot:
         caution_hazard: The ``fcy`` model's chance that a caution starts on each of the
             leader's next laps (index 0 = the next lap); the last value holds for the
             laps beyond.
-        pit_loss_green_s: The ``pitloss`` model's loss of a tire stop under green, s.
+        pit_loss_green_s: The ``pitloss`` model's loss of a tire change under green, s.
         pit_loss_caution_s: The same under a caution, s.
         caution_lap_s: A lap behind the safety car, s (the field's pace under caution),
             or None (the Monte Carlo then uses the track's typical ratio, and says so).

@@ -17,7 +17,8 @@ the same rows):
 - ``fuel``: every lap's burn (``fuel_used_pred_l``): the burn of a green lap is the
   answer for the car's latest green lap; fuel left is the start fill less every lap's
   burn (unknown when a lap has no answer, never a partial sum).
-- ``pitloss``: a tire stop at this track, under green and under caution.
+- ``pitloss``: a planned tire change (not a repair) at this track, under green and
+  under caution.
 - ``fcy``: the hazard row (``fcy_rows``) of the leader's lap; under a caution, or once
   the clock has run out, the row of its last lap that has one (``fcy_rows`` keeps no
   caution lap), as live. See ``caution_hazard`` for the laps ahead.
@@ -270,9 +271,10 @@ def _fuel(asking: _Asking, features: pl.DataFrame, fuel_start_l: FuelStart
 
 
 def _pit_losses(asking: _Asking, track: str) -> tuple[float, float]:
-    """A tire stop's loss at this track under green and under caution, s."""
+    """A planned tire change's loss at this track under green and under caution, s."""
     green, caution = (asking.need("pitloss", pl.DataFrame(
-        {"track": [track], "caution": [under], "tire_change": [True]}), "pit losses")
+        {"track": [track], "caution": [under], "tire_change": [True], "repair": [False]}),
+        "pit losses")
         ["pit_loss_pred_s"][0] for under in (False, True))  # one row each, as live: same bits
     return float(green), float(caution)
 
