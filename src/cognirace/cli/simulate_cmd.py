@@ -52,18 +52,26 @@ def write_race_at(target: Location, race: SeasonRace) -> RaceSummary:
     return replace(written, folder=folder, files=tuple(Path(rel) for rel in rels))
 
 
+def _rows_to_write(race: SeasonRace) -> float:
+    """A race's size, for scheduling: telemetry samples, else timing rows (cars)."""
+    config = race.config
+    return config.n_cars * config.duration_s * max(config.telemetry_hz, 1e-3)
+
+
 def _on_engine(console: Console, runner: Engine, out: str, configs: list[RaceConfig],
                seed: int) -> SeasonSummary:
     """One piece of work per race on ``runner``; the bar advances per finished race.
 
     A folder is written through ``write_season_race``; a URL through ``write_race_at``.
+    Races with the most telemetry rows (cars x rate x length) go out first, so that no
+    large race runs alone at the end (``largest_first``).
     """
     import functools
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from cognirace.cli.engine_options import is_url, where
-    from cognirace.scale import in_order
+    from cognirace.scale import in_order, largest_first
     from cognirace.sim import SeasonSummary, season_races, write_season_race
 
     piece: Callable[[SeasonRace], RaceSummary]
@@ -82,7 +90,8 @@ def _on_engine(console: Console, runner: Engine, out: str, configs: list[RaceCon
             bar.advance(task)
             console.print(_race_line(race))
 
-        races = in_order(runner.map(piece, season_races(configs, seed)), done)
+        races = in_order(largest_first(runner, piece, season_races(configs, seed),
+                                       _rows_to_write), done)
     return SeasonSummary(target, races)
 
 

@@ -18,6 +18,13 @@ Ray is an optional dependency (``pip install -e '.[ray]'``) imported only when a
 engine is opened.
 """
 
-from cognirace.scale.engine import ENGINES, Engine, LocalEngine, in_order, open_engine
+from cognirace.scale.engine import (
+    ENGINES,
+    Engine,
+    LocalEngine,
+    in_order,
+    largest_first,
+    open_engine,
+)
 
-__all__ = ["ENGINES", "Engine", "LocalEngine", "in_order", "open_engine"]
+__all__ = ["ENGINES", "Engine", "LocalEngine", "in_order", "largest_first", "open_engine"]

@@ -99,6 +99,20 @@ def in_order(pairs: Iterable[tuple[int, R]], on_done: Callable[[int, R], None] |
     return [found[i] for i in range(len(found))]
 
 
+def largest_first(engine: Engine, fn: Callable[[T], R], items: Sequence[T],
+                  cost: Callable[[T], float]) -> Iterator[tuple[int, R]]:
+    """``engine.map`` with the costliest pieces handed out first; indices are the list's.
+
+    On workers that take pieces as they free up, the last pieces decide when the map
+    ends: a large race started last runs alone while the other workers idle. Starting
+    the large ones first leaves the small ones to fill the end. What each piece writes
+    does not depend on the order.
+    """
+    order = sorted(range(len(items)), key=lambda i: (-cost(items[i]), i))
+    for position, result in engine.map(fn, [items[i] for i in order]):
+        yield order[position], result
+
+
 def open_engine(name: str = "local", *, address: str | None = None,
                 num_cpus: int | None = None) -> Engine:
     """The engine called ``name``.
@@ -125,4 +139,4 @@ def open_engine(name: str = "local", *, address: str | None = None,
                       hint=f"use one of {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "Engine", "LocalEngine", "in_order", "open_engine"]
+__all__ = ["ENGINES", "Engine", "LocalEngine", "in_order", "largest_first", "open_engine"]
