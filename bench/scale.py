@@ -27,6 +27,7 @@ backtest. Only a quiet machine gives figures worth keeping.
 
     python bench/scale.py [--sizes 6] [--backtest-races 14] [--telemetry-hz HZ] [--out FILE]
     python bench/scale.py --sizes 1 --backtest-races 2     (a quick check)
+    python bench/scale.py --sizes 6 --telemetry-hz 2 --backtest-races 0   (no backtest)
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="6", help="races per track, comma-separated "
                         "(6: the 42-race demo season)")
-    parser.add_argument("--backtest-races", type=int, default=14)
+    parser.add_argument("--backtest-races", type=int, default=14,
+                        help="held-out races of the timed backtest; 0 times simulate and "
+                        "ingest alone")
     parser.add_argument("--telemetry-hz", type=float, default=None,
                         help="telemetry for every race of the timed seasons at this rate "
                         "(default: the demo season's, one race per track at 2 Hz)")
@@ -189,7 +192,7 @@ def main() -> None:
             n_races = 7 * per_track
             rows += [(n_races, *row) for row in _season(size_dir, per_track, args.telemetry_hz,
                                                          args.start_ray)]
-            if per_track == int(args.sizes.split(",")[-1]):
+            if args.backtest_races > 0 and per_track == int(args.sizes.split(",")[-1]):
                 rows += [(args.backtest_races, *row)
                          for row in _backtest(size_dir, args.backtest_races, args.start_ray)]
     finally:
