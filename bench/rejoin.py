@@ -25,8 +25,10 @@ counted apart (column ``fb.``, row ``fallback pace``), never mixed into the mode
 figures. A stop without an estimate (an in-lap on lap 1, the lap-1 leader's in-lap 2
 before anyone else has crossed the line, a snapshot that cannot be built) is counted by
 its reason, and as a miss in the column over every stop. The baseline, measured on the
-same stops: the car rejoins where it was (``position_before``). Also timed: a snapshot,
-against the lap features it builds alone.
+same stops: the car rejoins where it was (``position_before``). The stops are also
+split by how many other cars left the pit lane during the car's in-lap and out-lap (the
+truth's; the estimate assumes none, as nobody knows at the call). Also timed: a
+snapshot, against the lap features it builds alone.
 
 The estimator is tuned and diagnosed on other seeds (``--seeds 6001-6020``, ``--rows``
 for every stop's row); the held-out seeds here are run once for the figures.
@@ -91,11 +93,27 @@ def _season(root: Path, seed: int, races: int) -> Lake:
 
 
 def _stops(lake: Lake) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Each race's row and each of its stops from the truth, in lap order."""
+    """Each race's row and each of its stops from the truth, in lap order; a stop also
+    carries ``others_exits_s``, the pit-exit times of the race's other stops."""
     for race in lake.races.iter_rows(named=True):
         path = Path(race["source_dir"]) / "truth" / f"{race['session']}_pit_stops.parquet"
-        for stop in pl.read_parquet(path).sort("lap").iter_rows(named=True):
-            yield race, stop
+        stops = pl.read_parquet(path).sort("lap")
+        for i, stop in enumerate(stops.iter_rows(named=True)):
+            others = stops.with_row_index().filter(pl.col("index") != i)
+            yield race, {**stop, "others_exits_s": others["pit_exit_s"].drop_nulls().to_list()}
+
+
+def _others_stopping(race: dict[str, Any], car: str, in_lap: int, exits_s: list[float]
+                     ) -> int | None:
+    """How many other stops left the pit lane between the car's crossing before its
+    in-lap and the end of its out-lap (the truth's times): what the estimate cannot
+    know at the call. None when the truth lacks one of the two crossings."""
+    ends = _crossings(str(Path(race["source_dir"]) / "truth" / f"{race['session']}_laps.parquet"))
+    start = ends.get((car, in_lap - 1), 0.0 if in_lap == 1 else None)
+    end = ends.get((car, in_lap + 1))
+    if start is None or end is None:
+        return None
+    return sum(start < t <= end for t in exits_s)
 
 
 @functools.lru_cache(maxsize=4)
@@ -183,7 +201,8 @@ def _check(lake: Lake, snaps: _Snapshots, models: Models, race: dict[str, Any],
     row = {"race_id": race["race_id"], "car": car, "in_lap": in_lap, "reason": stop["reason"],
            "caution": caution, "truth": stop["rejoin_position"], "before": stop["position_before"],
            "gap_ahead_s": ahead, "gap_behind_s": behind, "exit_gap_ahead_s": stop["gap_ahead_s"],
-           "exit_gap_behind_s": stop["gap_behind_s"], "estimate": None, "why": None}
+           "exit_gap_behind_s": stop["gap_behind_s"], "estimate": None, "why": None,
+           "others_stopping": _others_stopping(race, car, in_lap, stop["others_exits_s"])}
     lap = _snapshot_lap(laps, car, in_lap)
     if lap == 1:  # the snapshot holds the cars that had crossed the line: the leader alone
         return {**row, "why": "in-lap 2 of the lap-1 leader: no other car had crossed the line"}
@@ -245,6 +264,11 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
                                                  and r.get("called_under_caution") is False]))
     for reason in sorted({r["reason"] for r in rows}):
         lines.append(_line(reason, [r for r in rows if r["reason"] == reason]))
+    for flag in (False, True):
+        for low, high, name in ((0, 0, "0 others"), (1, 1, "1 other"), (2, 99, "2+ others")):
+            lines.append(_line(f"{'caution' if flag else 'green'}, {name}", [
+                r for r in rows if r["caution"] == flag and r["others_stopping"] is not None
+                and low <= r["others_stopping"] <= high]))
     lines.append(_line("fallback pace", [r for r in rows if r.get("fallback")], fallback=True))
     return lines
 
@@ -308,7 +332,10 @@ def _report(rows: list[dict[str, Any]], seconds: list[float], features_s: float,
                  "ahead / behind at the line ending the out-lap, s, against the truth's "
                  "crossings there; base<=1: the baseline (rejoins where it was) "
                  "within one; caution / green: the in-lap's flag; called under green: a "
-                 "caution in-lap whose snapshot (the lap before) was green.")
+                 "caution in-lap whose snapshot (the lap before) was green; 0 / 1 / 2+ "
+                 "others: how many other cars left the pit lane between the "
+                 "car's crossing before its in-lap and the end of its out-lap (the truth's; "
+                 "unknown at the call, and assumed none by the estimate).")
     missing = [r["why"] for r in rows if r["why"] is not None]
     if missing:
         lines += ["", "stops without an estimate:"]
