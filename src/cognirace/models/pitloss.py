@@ -21,6 +21,7 @@ the median loss of the training stops at the track, of the same kind.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -39,13 +40,14 @@ from cognirace.models.pitloss_baselines import (
     REPAIR_SPEC,
     SERVICES,
     TARGETS,
+    TIRE_STOP,
     TRACK_SPEC,
     TrackKindMedianBaseline,
     TransitPitLossBaseline,
     fallback_lists,
     pit_loss_parts,
     score_pit_loss,
-    stop_services,
+    service_array,
 )
 from cognirace.models.pitloss_rows import KEYS, KIND, REPAIR, TARGET, pit_stop_rows
 from cognirace.models.schema import ColumnSpec
@@ -78,6 +80,24 @@ def huber_ridge(x: FloatArray, y: FloatArray, penalty: FloatArray, delta: float,
         r = np.abs(y - x @ beta)
         w = np.where(r > delta, delta / np.maximum(r, 1e-12), 1.0)
     return beta
+
+
+@dataclass(frozen=True)
+class _Stops:
+    """The inputs as NumPy arrays, read once per call (a single-row call is the API's)."""
+
+    track: npt.NDArray[np.object_]
+    caution: FloatArray
+    services: npt.NDArray[np.object_]
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> _Stops:
+        return cls(np.array(frame["track"].to_list(), dtype=object),
+                   np.asarray(frame["caution"].to_list(), dtype=np.float64),
+                   service_array(frame))
+
+    def take(self, mask: npt.NDArray[np.bool_]) -> _Stops:
+        return _Stops(self.track[mask], self.caution[mask], self.services[mask])
 
 
 class PitLossModel(Model):
@@ -123,58 +143,60 @@ class PitLossModel(Model):
                             hint="build rows with pit_stop_rows from a season with stops")
         self.default_transit_s_ = float(np.mean(list(PIT_TRANSIT_S.values())))
         self.tracks_ = sorted(set(frame["track"].to_list()))
-        services = stop_services(frame)
-        self.beta_without_kind_ = self._solve(frame, "none")
-        kinded = frame.filter(services.is_not_null())
-        self.beta_tires_ = self._solve(kinded, "tires") if kinded.height else np.zeros(0)
-        known = frame.filter(services.is_in(list(SERVICES)))
-        has_repair = known.height > 0 and bool(known[REPAIR].fill_null(False).any())
-        self.beta_ = self._solve(known, "service") if has_repair else np.zeros(0)
+        stops = _Stops.of(frame)
+        y = frame[TARGET].to_numpy() - self._transit(frame)
+        self.beta_without_kind_ = self._solve(stops, y, "none")
+        kinded = stops.services != None  # noqa: E711
+        self.beta_tires_ = (self._solve(stops.take(kinded), y[kinded], "tires")
+                            if kinded.any() else np.zeros(0))
+        known = np.isin(stops.services, SERVICES)
+        has_repair = bool((stops.services == "repair").any())
+        self.beta_ = (self._solve(stops.take(known), y[known], "service")
+                      if has_repair else np.zeros(0))
 
-    def _x(self, frame: pl.DataFrame, design: str) -> FloatArray:
+    def _x(self, stops: _Stops, design: str) -> FloatArray:
         """The design matrix: ``service`` (kind and repair known), ``tires`` (the kind
         only) or ``none``."""
-        track = frame["track"].to_numpy()
-        caution = frame["caution"].to_numpy().astype(np.float64)
-        columns = [np.ones(frame.height)]
+        caution = stops.caution
+        columns = [np.ones(len(caution))]
         if design != "none":
-            tires = frame[KIND].fill_null(False).to_numpy().astype(np.float64)
+            tires = np.isin(stops.services, ("tires", "repair", TIRE_STOP)).astype(np.float64)
             columns.append(tires)
             if design == "service":
-                repair = frame[REPAIR].fill_null(False).to_numpy().astype(np.float64)
+                repair = (stops.services == "repair").astype(np.float64)
                 columns += [repair, caution, tires * caution, repair * caution]
             else:
                 columns += [caution, tires * caution]
         else:
             columns.append(caution)
-        columns += [(track == name).astype(np.float64) for name in self.tracks_]
+        columns += [(stops.track == name).astype(np.float64) for name in self.tracks_]
         return np.column_stack(columns)
 
-    def _solve(self, frame: pl.DataFrame, design: str) -> FloatArray:
-        y = frame[TARGET].to_numpy() - self._transit(frame)
+    def _solve(self, stops: _Stops, y: FloatArray, design: str) -> FloatArray:
         n_fixed = {"service": 6, "tires": 4, "none": 2}[design]
         penalty = np.r_[np.zeros(n_fixed), np.full(len(self.tracks_), self.shrinkage_stops)]
-        return huber_ridge(self._x(frame, design), y, penalty, self.huber_s)
+        return huber_ridge(self._x(stops, design), y, penalty, self.huber_s)
 
     def _transit(self, frame: pl.DataFrame) -> FloatArray:
         return per_track(PIT_TRANSIT_S, frame["track"], self.default_transit_s_)
 
     def _predict(self, frame: pl.DataFrame) -> pl.DataFrame:
-        services = stop_services(frame).to_numpy()
+        stops = _Stops.of(frame)
+        services = stops.services
         transit = self._transit(frame)
-        loss = transit + self._x(frame, "none") @ self.beta_without_kind_
+        loss = transit + self._x(stops, "none") @ self.beta_without_kind_
         kind_known = (services != None) & (self.beta_tires_.size > 0)  # noqa: E711
         if self.beta_tires_.size:
-            loss = np.where(kind_known, transit + self._x(frame, "tires") @ self.beta_tires_,
+            loss = np.where(kind_known, transit + self._x(stops, "tires") @ self.beta_tires_,
                             loss)
         service_known = np.isin(services, SERVICES) & (self.beta_.size > 0)
         if self.beta_.size:
-            loss = np.where(service_known, transit + self._x(frame, "service") @ self.beta_,
+            loss = np.where(service_known, transit + self._x(stops, "service") @ self.beta_,
                             loss)
         # a drive-through needs no purpose: the tire fit knows it when the service fit
         # does not
         repair_unknown = kind_known & ~service_known & (services != "drive_through")
-        unseen = ~frame["track"].is_in(self.tracks_).to_numpy()
+        unseen = ~np.isin(stops.track, self.tracks_)
         return pl.DataFrame({PREDICTION: loss,
                              **fallback_lists(unknown_track=unseen, unknown_kind=~kind_known,
                                               unknown_repair=repair_unknown)})

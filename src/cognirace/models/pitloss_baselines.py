@@ -57,26 +57,30 @@ SERVICES: tuple[str, ...] = ("drive_through", "tires", "repair")
 TIRE_STOP = "tire_stop"
 
 
-def stop_services(frame: pl.DataFrame) -> pl.Series:
+def service_array(frame: pl.DataFrame) -> npt.NDArray[np.object_]:
     """Each stop's service from its kind columns: one of ``SERVICES``, ``tire_stop``
-    (new tires, ``repair`` unknown), or null (``tire_change`` unknown).
+    (new tires, ``repair`` unknown), or None (``tire_change`` unknown).
+
+    A loop over Python values rather than a query: the API asks one row at a time.
 
     Raises:
         DataError: A stop says it is a repair but not that it gets new tires.
     """
-    tires, repair = frame[KIND], frame[REPAIR]
-    contradictory = (repair.fill_null(False) & ~tires.fill_null(False)).arg_true()
-    if contradictory.len():
-        row = int(contradictory[0])
-        raise DataError(f"row {row}: 'repair' is true but 'tire_change' is "
-                        f"{tires[row]}: a repair fits new tires", column=REPAIR,
-                        hint="set tire_change true for a repair stop")
-    return frame.select(
-        pl.when(pl.col(KIND).is_null()).then(None)
-        .when(~pl.col(KIND)).then(pl.lit("drive_through"))
-        .when(pl.col(REPAIR).is_null()).then(pl.lit(TIRE_STOP))
-        .when(pl.col(REPAIR)).then(pl.lit("repair"))
-        .otherwise(pl.lit("tires")).alias("service")).to_series()
+    out = []
+    for row, (tires, repair) in enumerate(zip(frame[KIND].to_list(), frame[REPAIR].to_list(),
+                                              strict=True)):
+        if repair and not tires:
+            raise DataError(f"row {row}: 'repair' is true but 'tire_change' is {tires}: a "
+                            "repair fits new tires", column=REPAIR,
+                            hint="set tire_change true for a repair stop")
+        out.append(None if tires is None else "drive_through" if not tires
+                   else TIRE_STOP if repair is None else "repair" if repair else "tires")
+    return np.array(out, dtype=object)
+
+
+def stop_services(frame: pl.DataFrame) -> pl.Series:
+    """``service_array`` as a String column named ``service``."""
+    return pl.Series("service", service_array(frame).tolist(), dtype=pl.String)
 
 
 def fallback_lists(*, unknown_track: BoolArray, unknown_kind: BoolArray,
@@ -253,6 +257,7 @@ __all__ = [
     "PREDICTION",
     "REPAIR_SPEC",
     "SERVICES",
+    "TIRE_STOP",
     "TARGETS",
     "TRACK_SPEC",
     "TrackKindMedianBaseline",
@@ -260,5 +265,6 @@ __all__ = [
     "fallback_lists",
     "pit_loss_parts",
     "score_pit_loss",
+    "service_array",
     "stop_services",
 ]
