@@ -91,9 +91,10 @@ class SnapshotModel(BaseModel):
     caution_hazard: list[float] = Field(min_length=1, max_length=200, description=(
         "Chance that a caution starts on each of the leader's next laps (the fcy "
         "model); the last value holds for the laps beyond."))
-    pit_loss_green_s: float = Field(ge=0, description="Loss of a tire stop under green, s.")
-    pit_loss_caution_s: float = Field(ge=0, description="Loss of a tire stop under a "
-                                      "caution, s.")
+    pit_loss_green_s: float = Field(ge=0, description="Loss of a planned tire change (not "
+                                    "a repair) under green, s.")
+    pit_loss_caution_s: float = Field(ge=0, description="Loss of a planned tire change "
+                                      "under a caution, s.")
     caution_lap_s: float | None = Field(None, gt=0, description="A lap behind the safety "
                                         "car, s; null: the track's typical ratio is used.")
     cars: list[CarModel] = Field(min_length=1, max_length=200)
