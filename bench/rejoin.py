@@ -98,9 +98,10 @@ def _stops(lake: Lake) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for race in lake.races.iter_rows(named=True):
         path = Path(race["source_dir"]) / "truth" / f"{race['session']}_pit_stops.parquet"
         stops = pl.read_parquet(path).sort("lap")
+        exits = stops["pit_exit_s"].to_list()
         for i, stop in enumerate(stops.iter_rows(named=True)):
-            others = stops.with_row_index().filter(pl.col("index") != i)
-            yield race, {**stop, "others_exits_s": others["pit_exit_s"].drop_nulls().to_list()}
+            others = [t for j, t in enumerate(exits) if j != i and t is not None]
+            yield race, {**stop, "others_exits_s": others}
 
 
 def _others_stopping(race: dict[str, Any], car: str, in_lap: int, exits_s: list[float]
@@ -340,7 +341,7 @@ def _report(rows: list[dict[str, Any]], seconds: list[float], features_s: float,
     if missing:
         lines += ["", "stops without an estimate:"]
         lines += [f"  {n:>4} {why}" for why, n in sorted(
-            {w: missing.count(w) for w in set(missing)}.items(), key=lambda kv: -kv[1])]
+            {w: missing.count(w) for w in set(missing)}.items(), key=lambda kv: (-kv[1], kv[0]))]
     ms = sorted(1000 * s for s in seconds)
     lines += ["", f"snapshot_at: {len(ms)} snapshots, p50 {statistics.median(ms):.0f} ms, "
               f"p90 {ms[int(0.9 * (len(ms) - 1))]:.0f} ms, max {ms[-1]:.0f} ms each "

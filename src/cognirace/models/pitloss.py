@@ -36,12 +36,12 @@ from cognirace.models.base import Model
 from cognirace.models.per_track import per_track
 from cognirace.models.pitloss_baselines import (
     KIND_SPEC,
+    NEW_TIRES,
     OUTPUTS,
     PREDICTION,
     REPAIR_SPEC,
     SERVICES,
     TARGETS,
-    TIRE_STOP,
     TRACK_SPEC,
     TrackKindMedianBaseline,
     TransitPitLossBaseline,
@@ -161,7 +161,7 @@ class PitLossModel(Model):
         caution = stops.caution
         columns = [np.ones(len(caution))]
         if design != "none":
-            tires = np.isin(stops.services, ("tires", "repair", TIRE_STOP)).astype(np.float64)
+            tires = np.isin(stops.services, NEW_TIRES).astype(np.float64)
             columns.append(tires)
             if design == "service":
                 repair = (stops.services == "repair").astype(np.float64)

@@ -55,6 +55,8 @@ OUTPUTS: tuple[ColumnSpec, ...] = (
 SERVICES: tuple[str, ...] = ("drive_through", "tires", "repair")
 """What a stop of known kind does; ``tire_stop`` is a tire stop whose purpose is unknown."""
 TIRE_STOP = "tire_stop"
+NEW_TIRES: tuple[str, ...] = ("tires", "repair", TIRE_STOP)
+"""The services that fit new tires (``tire_change`` true)."""
 
 
 def service_array(frame: pl.DataFrame) -> npt.NDArray[np.object_]:
@@ -110,8 +112,7 @@ def score_pit_loss(rows: pl.DataFrame, predictions: pl.DataFrame) -> dict[str, f
     err = predictions[PREDICTION] - rows[TARGET]
     caution = rows["caution"].fill_null(False)
     tires = (rows[KIND] == True).fill_null(False)  # noqa: E712
-    repair = rows[REPAIR] if REPAIR in rows.columns else pl.Series([None] * rows.height,
-                                                                    dtype=pl.Boolean)
+    repair = rows[REPAIR]
     groups = {"mae_s": None, "mae_green_s": ~caution, "mae_caution_s": caution,
               "mae_drive_through_s": (rows[KIND] == False).fill_null(False),  # noqa: E712
               "mae_tire_change_s": tires,
@@ -253,6 +254,7 @@ class TransitPitLossBaseline(Model):
 
 __all__ = [
     "KIND_SPEC",
+    "NEW_TIRES",
     "OUTPUTS",
     "PREDICTION",
     "REPAIR_SPEC",

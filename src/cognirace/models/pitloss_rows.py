@@ -73,6 +73,13 @@ def stop_kinds(truth: Mapping[str, pl.DataFrame] | None) -> pl.DataFrame:
             .unique(list(KEYS), keep="first"))
 
 
+def planned_tire_change(track: str, caution: bool) -> pl.DataFrame:
+    """The ``pitloss`` question a strategy asks: a planned tire change (not a repair)
+    at ``track``, under caution or green; one row, the same for every car and lap."""
+    return pl.DataFrame({"track": [track], "caution": [caution], KIND: [True],
+                         REPAIR: [False]})
+
+
 def pit_stop_rows(features: pl.DataFrame,
                   truth: Mapping[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """One row per pit stop of the lap feature table, with its loss (see the module doc).
@@ -107,4 +114,5 @@ def pit_stop_rows(features: pl.DataFrame,
             .sort(KEYS))
 
 
-__all__ = ["KEYS", "KIND", "REPAIR", "TARGET", "pit_stop_rows", "stop_kinds"]
+__all__ = ["KEYS", "KIND", "REPAIR", "TARGET", "pit_stop_rows", "planned_tire_change",
+           "stop_kinds"]

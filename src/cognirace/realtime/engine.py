@@ -61,6 +61,7 @@ from cognirace.features.live import LiveFeatureBuilder
 from cognirace.features.style import lap_style
 from cognirace.features.windows import HISTORY_FEATURES
 from cognirace.models.base import Model
+from cognirace.models.pitloss_rows import planned_tire_change
 from cognirace.realtime.alerts import LOW_FUEL_MARGIN_LAPS, PIT_WINDOW_SAVING_S, Alerts
 from cognirace.realtime.events import Event, EventLog
 from cognirace.realtime.frames import Frame
@@ -296,8 +297,7 @@ class RaceEngine:
             return self._pitloss[1]
         stops = {}
         for caution in (False, True):
-            answer = self._first("pitloss", row.select("track").with_columns(
-                caution=pl.lit(caution), tire_change=pl.lit(True), repair=pl.lit(False)))
+            answer = self._first("pitloss", planned_tire_change(row["track"][0], caution))
             if answer is not None:
                 stops[f"pit_loss_{'caution' if caution else 'green'}_s"] = \
                     float(answer["pit_loss_pred_s"])

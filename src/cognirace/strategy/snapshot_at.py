@@ -46,6 +46,7 @@ from cognirace.features import RACE_DURATION_S, aggregate_telemetry, build_lap_f
 from cognirace.lake import Lake
 from cognirace.models.base import Model
 from cognirace.models.fcy_rows import fcy_rows
+from cognirace.models.pitloss_rows import planned_tire_change
 from cognirace.models.tire_forecast import MIN_SEEN_LAPS, stint_so_far
 from cognirace.models.traffic import line_graph
 from cognirace.strategy.answers import FuelStart, caution_hazard, finite_or_none, start_fill
@@ -272,10 +273,9 @@ def _fuel(asking: _Asking, features: pl.DataFrame, fuel_start_l: FuelStart
 
 def _pit_losses(asking: _Asking, track: str) -> tuple[float, float]:
     """A planned tire change's loss at this track under green and under caution, s."""
-    green, caution = (asking.need("pitloss", pl.DataFrame(
-        {"track": [track], "caution": [under], "tire_change": [True], "repair": [False]}),
-        "pit losses")
-        ["pit_loss_pred_s"][0] for under in (False, True))  # one row each, as live: same bits
+    green, caution = (asking.need("pitloss", planned_tire_change(track, under), "pit losses")
+                      ["pit_loss_pred_s"][0]
+                      for under in (False, True))  # the live engine's question: same bits
     return float(green), float(caution)
 
 
