@@ -142,18 +142,24 @@ def test_the_out_lap_of_a_caution_stop_runs_at_the_queues_pace(rng) -> None:
 
 def test_a_caution_makes_pitting_now_cheaper(field25) -> None:
     """In a 25-car field the stop's cost in time against staying out after the out-lap:
-    about the green loss under green; under a caution at most the caution loss (less
-    when the car rejoins behind the queue's tail and catches it up)."""
+    about the green loss under green; under a caution at most the caution loss when the
+    out-lap is still under it (less when the car rejoins behind the queue's tail and
+    catches it up), and a little more when the caution ends with the in-lap (most real
+    cautions last two laps) and the out-lap starts in the restart's traffic."""
     chosen = [Candidate("19"), Candidate("19", "pit_now")]
-    cost = []
+    costs = []
     for caution in (False, True):
         rest = simulate_rest(dataclasses.replace(field25, caution=caution), chosen, N,
                              np.random.default_rng(3))
         stay, stop = rest.outcomes
-        cost.append(float(np.median(stop.ends_s[:, 1] - stay.ends_s[:, 1])))
-    assert 30.0 < cost[0] < 45.0
-    assert 5.0 < cost[1] <= 20.0 + 1e-9
-    assert cost[1] < cost[0] - 10.0
+        costs.append((stop.ends_s[:, 1] - stay.ends_s[:, 1], rest.caution[:, 1]))
+    green = float(np.median(costs[0][0]))
+    cost, out_under = costs[1]
+    assert 30.0 < green < 45.0
+    assert 0.1 < out_under.mean() < 0.9
+    assert 5.0 < float(np.median(cost[out_under])) <= 20.0 + 1e-9
+    assert 20.0 < float(np.median(cost[~out_under])) < 25.0
+    assert float(np.median(cost)) < green - 10.0
 
 
 def test_running_dry_rises_as_fuel_falls_and_is_unknown_without_fuel(rng) -> None:
@@ -222,7 +228,9 @@ def test_cautions_follow_the_hazard_and_can_be_forced(field25, rng) -> None:
     calm = simulate_rest(dataclasses.replace(field25, caution_hazard=(0.0,)), [], N, rng)
     assert not calm.caution.any()
     forced = simulate_rest(field25, [], N, rng, force_caution=True)
-    assert forced.caution[:, :2].all()
+    assert forced.caution[:, 0].all()
+    # a caution of a single lap (3 of the 16 real ones) ends where it starts
+    assert 0.7 < forced.caution[:, 1].mean() < 0.9
     assert not forced.caution[:, 6:].all(axis=1).any()
     out = simulate_rest(dataclasses.replace(field25, caution=True), [], N, rng)
     assert out.caution[:, 0].all() and not out.caution[:, 5].all()

@@ -61,19 +61,23 @@ at the yellow but has not yet reached the queue's pace."""
 CAUTION_GAP_S = 1.0
 """Gap between cars in the caution queue, s (about five car lengths at queue speed)."""
 
-CAUTION_LAPS = (2, 3, 4, 5)
-CAUTION_LAPS_P = (0.25, 0.40, 0.20, 0.15)
-"""Length of a caution in the leader's laps and its probability: most likely three
-laps (REFERENCE.md, F1 2014 to 2019), rarely more than five in a 45-minute race."""
+CAUTION_LAPS = (1, 2, 3, 4, 5)
+CAUTION_LAPS_P = (0.1875, 0.5625, 0.125, 0.0625, 0.0625)
+"""Length of a caution in the leader's laps and its probability: as the 2025 season's
+timing counts them (laps crossed under the yellow; ``strategy.caution_record`` on the
+14 real races: 16 cautions, of 1, 2, 3, 4 and 5 laps 3, 9, 2, 1 and 1 times). Most
+last two laps in a 45-minute GR Cup race, shorter than F1's three."""
 
 ONGOING_CAUTION_ELAPSED_LAPS = 1
 """A caution already out at the snapshot is taken to have run this many laps; the laps
 left are a fresh length less this (at least one). The snapshot does not say when it
 started, and assuming it has just started keeps the cheap stop on the table."""
 
-FIELD_CAUTION_STOP_P = 0.10
-"""Chance that another car takes new tires when a caution starts: stops are optional in
-the series (REFERENCE.md: no mandatory stop, 0 to 10 laps in the pit lane per race)."""
+FIELD_CAUTION_STOP_P = 0.016
+"""Chance that another car stops (new tires, a repair) in a caution, counted at its
+start: the 2025 season's timing (``strategy.caution_record`` on the 14 real races: 7
+stops by the 433 cars running at the start of its 16 cautions). Stops are optional in
+the series (REFERENCE.md: no mandatory stop), and few take the cheap one."""
 
 # --- attrition ------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ The other cars follow their expected behaviour, which is to stay out unless forc
 - a car with fuel data stops for a splash (and tires) when it has less than
   ``FIELD_FUEL_RESERVE_LAPS`` green laps of fuel left while the clock runs, taking
   enough for the laps its clock leaves plus ``FIELD_FUEL_MARGIN_LAPS``;
-- when a caution starts, each car takes new tires with ``FIELD_CAUTION_STOP_P``;
+- when a caution starts, each car stops with ``FIELD_CAUTION_STOP_P`` (the real
+  races' rate, ``strategy.caution_record``) and leaves on new tires;
 - a car that runs out of fuel retires on that lap (it does not cross the line again).
 
 The car asked about stays out among the others here (``stay_out``: it is never forced
