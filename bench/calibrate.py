@@ -12,6 +12,11 @@ ingested the same way. Every figure is computed by the same code from both lakes
   out-lap;
 * race: the winner's laps, the share of laps flagged FCY, cautions (runs of laps most
   cars ran under FCY), laps ending in the pit lane, cars that started;
+* cautions over the whole season (``strategy.caution_record``; a track's two races hold
+  too few to say anything alone): their mean length in laps, and the share of the cars
+  running at a caution's start that stop in it, each with the real figure's 95%
+  interval (two standard errors of the mean length; Wilson's for the share), which the
+  simulated figure is ``in`` or ``OUT`` of;
 * weather: the race's mean air and track temperature and humidity;
 * telemetry: per channel, the sample rate, the range and the standard deviation of first
   differences (noise and motion) over the real head's window (42 s of Barber Race 1's
@@ -47,6 +52,7 @@ import polars as pl
 from calibrate_sensors import blade_noise, print_sensors, sensor_figures
 from cognirace.lake import Lake, open_lake
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one, simulate_season
+from cognirace.strategy.caution_record import caution_spells
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 REAL_HEAD = REAL / "rish2jain__ToyotaGR" / "Data" / "barber" / "Samples" / \
@@ -303,6 +309,38 @@ def print_races(real: pl.DataFrame, sim: pl.DataFrame) -> dict[str, int]:
     return counts
 
 
+def _wilson(stops: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% interval of a share of ``stops`` in ``n``."""
+    p = stops / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def print_cautions(real: Lake, sim: Lake) -> dict[str, int]:
+    """Season-wide caution figures, real against simulated; returns the count of each
+    status."""
+    counts = {"in": 0, "near": 0, "OUT": 0}
+    spells = {"real": caution_spells(real.laps), "sim": caution_spells(sim.laps)}
+    print(f"\n{'cautions, whole season':<40}{'real':>10}{'real 95%':>18}{'sim':>10}  status")
+    print(f"{'cautions':<40}{spells['real'].height:>10}{'':>18}{spells['sim'].height:>10}")
+    lengths = spells["real"]["laps"].cast(pl.Float64)
+    mean, se = float(lengths.mean() or 0.0), float(lengths.std() or 0.0) / np.sqrt(len(lengths))
+    sim_mean = float(spells["sim"]["laps"].mean() or float("nan"))
+    lo, hi = mean - 2 * se, mean + 2 * se
+    rows = [("mean length (laps)", mean, lo, hi, sim_mean)]
+    stops, cars = int(spells["real"]["stops"].sum()), int(spells["real"]["cars"].sum())
+    lo, hi = _wilson(stops, cars)
+    sim_rate = int(spells["sim"]["stops"].sum()) / max(int(spells["sim"]["cars"].sum()), 1)
+    rows.append(("cars stopping in a caution (share)", stops / cars, lo, hi, sim_rate))
+    for name, value, lo, hi, sim_value in rows:
+        status = "in" if lo <= sim_value <= hi else "OUT"
+        counts[status] += 1
+        print(f"{name:<40}{_fmt(value):>10}{_fmt(lo) + '..' + _fmt(hi):>18}"
+              f"{_fmt(sim_value):>10}  {status}")
+    return counts
+
+
 def print_telemetry(real: pl.DataFrame, sim: pl.DataFrame) -> dict[str, int]:
     """Per channel: rate, range and noise, real head window against the simulated one."""
     counts = {"in": 0, "near": 0, "OUT": 0}
@@ -362,6 +400,8 @@ def main() -> None:
         print(f"calibration: {len(real_lake.race_ids)} real races, {len(sim_lake.race_ids)} "
               f"simulated (seed {args.seed}), ingested with `cognirace ingest`")
         counts = print_races(race_figures(real_lake), race_figures(sim_lake))
+        for status, n in print_cautions(real_lake, sim_lake).items():
+            counts[status] += n
         tcounts = print_telemetry(telemetry_figures(real_lake, None),
                                   telemetry_figures(tel_lake, tel_folder))
         scounts = sensor_table(real_lake, tel_lake, tel_folder, blade_lake, blade_folder)
