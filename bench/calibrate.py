@@ -52,7 +52,7 @@ import polars as pl
 from calibrate_sensors import blade_noise, print_sensors, sensor_figures
 from cognirace.lake import Lake, open_lake
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one, simulate_season
-from cognirace.strategy.caution_record import caution_spells
+from cognirace.strategy.caution_record import caution_record, caution_spells
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 REAL_HEAD = REAL / "rish2jain__ToyotaGR" / "Data" / "barber" / "Samples" / \
@@ -309,14 +309,6 @@ def print_races(real: pl.DataFrame, sim: pl.DataFrame) -> dict[str, int]:
     return counts
 
 
-def _wilson(stops: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% interval of a share of ``stops`` in ``n``."""
-    p = stops / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def print_cautions(real: Lake, sim: Lake) -> dict[str, int]:
     """Season-wide caution figures, real against simulated; returns the count of each
     status."""
@@ -329,10 +321,10 @@ def print_cautions(real: Lake, sim: Lake) -> dict[str, int]:
     sim_mean = float(spells["sim"]["laps"].mean() or float("nan"))
     lo, hi = mean - 2 * se, mean + 2 * se
     rows = [("mean length (laps)", mean, lo, hi, sim_mean)]
-    stops, cars = int(spells["real"]["stops"].sum()), int(spells["real"]["cars"].sum())
-    lo, hi = _wilson(stops, cars)
-    sim_rate = int(spells["sim"]["stops"].sum()) / max(int(spells["sim"]["cars"].sum()), 1)
-    rows.append(("cars stopping in a caution (share)", stops / cars, lo, hi, sim_rate))
+    real_record, sim_record = caution_record(real.laps), caution_record(sim.laps)
+    lo, hi = real_record.stop_rate_ci95()
+    rows.append(("cars stopping in a caution (share)", real_record.stop_rate, lo, hi,
+                 sim_record.stop_rate))
     for name, value, lo, hi, sim_value in rows:
         status = "in" if lo <= sim_value <= hi else "OUT"
         counts[status] += 1

@@ -3,7 +3,6 @@ real 2025 races."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +15,7 @@ from cognirace.strategy.assumptions import (
     CAUTION_LAPS_P,
     FIELD_CAUTION_STOP_P,
 )
-from cognirace.strategy.caution_record import caution_record, caution_spells
+from cognirace.strategy.caution_record import CautionRecord, caution_record, caution_spells
 
 
 def _laps(race: str, flags: dict[int, list[str]], pits: set[tuple[str, int]]) -> pl.DataFrame:
@@ -47,6 +46,19 @@ def test_spells_are_runs_of_laps_the_field_crossed_under_the_yellow() -> None:
     assert record.length_share == {1: pytest.approx(2 / 3), 2: pytest.approx(1 / 3)}
     assert record.mean_laps == pytest.approx(4 / 3)
     assert record.stop_rate == pytest.approx(2 / 9)
+    low, high = record.stop_rate_ci95()
+    assert 0.0 < low < 2 / 9 < high < 1.0
+
+
+def test_the_stop_rates_interval_narrows_with_cars_and_stays_in_zero_to_one() -> None:
+    few = CautionRecord(cautions=2, length_share={2: 1.0}, car_cautions=40, stops=1)
+    many = CautionRecord(cautions=20, length_share={2: 1.0}, car_cautions=400, stops=10)
+    assert few.stop_rate == many.stop_rate == 0.025
+    (lo_few, hi_few), (lo_many, hi_many) = few.stop_rate_ci95(), many.stop_rate_ci95()
+    assert 0.0 < lo_few < lo_many < 0.025 < hi_many < hi_few < 1.0
+    none = CautionRecord(cautions=1, length_share={1: 1.0}, car_cautions=30, stops=0)
+    assert none.stop_rate_ci95()[0] == pytest.approx(0.0, abs=1e-12)
+    assert 0.0 < none.stop_rate_ci95()[1] < 0.2
 
 
 def test_a_car_that_retired_before_the_caution_is_not_counted_in_it() -> None:
@@ -71,11 +83,8 @@ def test_the_strategys_caution_assumptions_match_the_real_races(real_lake_dir: P
     the 2025 season's timing (16 cautions in 14 races), not another series' figures."""
     record = caution_record(open_lake(real_lake_dir).laps)
     assert record.cautions >= 10
-    # the stop rate inside the real rate's 95% interval (Wilson)
-    n, p, z = record.car_cautions, record.stop_rate, 1.96
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    assert centre - half <= FIELD_CAUTION_STOP_P <= centre + half, (record, FIELD_CAUTION_STOP_P)
+    low, high = record.stop_rate_ci95()
+    assert low <= FIELD_CAUTION_STOP_P <= high, (record, FIELD_CAUTION_STOP_P)
     # the length distribution: the same most likely length, the mean within a quarter lap
     assumed = dict(zip(CAUTION_LAPS, CAUTION_LAPS_P, strict=True))
     assert max(assumed, key=lambda k: assumed[k]) == max(

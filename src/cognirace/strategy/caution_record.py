@@ -14,6 +14,7 @@ penalty served); the cars in it are those that completed its first lap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -44,6 +45,16 @@ class CautionRecord:
     def stop_rate(self) -> float:
         """Stops per car and caution (0 when there was no caution)."""
         return self.stops / self.car_cautions if self.car_cautions else 0.0
+
+    def stop_rate_ci95(self) -> tuple[float, float]:
+        """The stop rate's 95% interval (Wilson's: sound for a handful of stops in a few
+        hundred cars, where the normal one would dip below zero); (0, 1) without cars."""
+        n, p, z = self.car_cautions, self.stop_rate, 1.96
+        if not n:
+            return 0.0, 1.0
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
 
     @property
     def mean_laps(self) -> float:
