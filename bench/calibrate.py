@@ -52,7 +52,7 @@ import polars as pl
 from calibrate_sensors import blade_noise, print_sensors, sensor_figures
 from cognirace.lake import Lake, open_lake
 from cognirace.sim import QuirkRates, RaceConfig, season_roster, simulate_one, simulate_season
-from cognirace.strategy.caution_record import caution_record, caution_spells
+from cognirace.strategy.caution_record import caution_spells, summarise
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 REAL_HEAD = REAL / "rish2jain__ToyotaGR" / "Data" / "barber" / "Samples" / \
@@ -313,18 +313,15 @@ def print_cautions(real: Lake, sim: Lake) -> dict[str, int]:
     """Season-wide caution figures, real against simulated; returns the count of each
     status."""
     counts = {"in": 0, "near": 0, "OUT": 0}
-    spells = {"real": caution_spells(real.laps), "sim": caution_spells(sim.laps)}
+    real_spells = caution_spells(real.laps)
+    real_record, sim_record = summarise(real_spells), summarise(caution_spells(sim.laps))
     print(f"\n{'cautions, whole season':<40}{'real':>10}{'real 95%':>18}{'sim':>10}  status")
-    print(f"{'cautions':<40}{spells['real'].height:>10}{'':>18}{spells['sim'].height:>10}")
-    lengths = spells["real"]["laps"].cast(pl.Float64)
-    mean, se = float(lengths.mean() or 0.0), float(lengths.std() or 0.0) / np.sqrt(len(lengths))
-    sim_mean = float(spells["sim"]["laps"].mean() or float("nan"))
-    lo, hi = mean - 2 * se, mean + 2 * se
-    rows = [("mean length (laps)", mean, lo, hi, sim_mean)]
-    real_record, sim_record = caution_record(real.laps), caution_record(sim.laps)
-    lo, hi = real_record.stop_rate_ci95()
-    rows.append(("cars stopping in a caution (share)", real_record.stop_rate, lo, hi,
-                 sim_record.stop_rate))
+    print(f"{'cautions':<40}{real_record.cautions:>10}{'':>18}{sim_record.cautions:>10}")
+    mean = real_record.mean_laps
+    se = float(real_spells["laps"].cast(pl.Float64).std() or 0.0) / np.sqrt(real_record.cautions)
+    rows = [("mean length (laps)", mean, mean - 2 * se, mean + 2 * se, sim_record.mean_laps),
+            ("cars stopping in a caution (share)", real_record.stop_rate,
+             *real_record.stop_rate_ci95(), sim_record.stop_rate)]
     for name, value, lo, hi, sim_value in rows:
         status = "in" if lo <= sim_value <= hi else "OUT"
         counts[status] += 1

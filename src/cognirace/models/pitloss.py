@@ -174,9 +174,11 @@ class PitLossModel(Model):
         return np.column_stack(columns)
 
     def _solve(self, stops: _Stops, y: FloatArray, design: str) -> FloatArray:
-        n_fixed = {"service": 6, "tires": 4, "none": 2}[design]
+        """Fit one design; only the track offsets are shrunk (the trailing columns)."""
+        x = self._x(stops, design)
+        n_fixed = x.shape[1] - len(self.tracks_)
         penalty = np.r_[np.zeros(n_fixed), np.full(len(self.tracks_), self.shrinkage_stops)]
-        return huber_ridge(self._x(stops, design), y, penalty, self.huber_s)
+        return huber_ridge(x, y, penalty, self.huber_s)
 
     def _transit(self, frame: pl.DataFrame) -> FloatArray:
         return per_track(PIT_TRANSIT_S, frame["track"], self.default_transit_s_)

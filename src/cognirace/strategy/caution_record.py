@@ -98,7 +98,11 @@ def caution_spells(laps: pl.DataFrame) -> pl.DataFrame:
 
 def caution_record(laps: pl.DataFrame) -> CautionRecord:
     """The cautions of ``laps`` summed up (see ``caution_spells``)."""
-    spells = caution_spells(laps)
+    return summarise(caution_spells(laps))
+
+
+def summarise(spells: pl.DataFrame) -> CautionRecord:
+    """``caution_spells``' rows summed up, for a caller that also reads the rows."""
     n = spells.height
     lengths = spells["laps"].value_counts()
     share = {int(k): int(c) / n for k, c in lengths.sort("laps").iter_rows()}
@@ -106,4 +110,4 @@ def caution_record(laps: pl.DataFrame) -> CautionRecord:
                          car_cautions=int(spells["cars"].sum()), stops=int(spells["stops"].sum()))
 
 
-__all__ = ["LAP_COLUMNS", "CautionRecord", "caution_record", "caution_spells"]
+__all__ = ["LAP_COLUMNS", "CautionRecord", "caution_record", "caution_spells", "summarise"]
