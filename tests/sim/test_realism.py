@@ -113,7 +113,8 @@ def telemetry() -> dict[str, np.ndarray]:
 
     race = simulate_race(RaceConfig("cota", n_cars=4, duration_s=900.0), roster[:4],
                          np.random.default_rng(SEED))
-    tel = synthesize_car(race, 0, 20.0, np.random.default_rng(SEED))
+    car = int(np.argmax(race.laps_done))  # one that ran the whole race
+    tel = synthesize_car(race, car, 20.0, np.random.default_rng(SEED))
     return {"lap": tel.lap, **tel.values}
 
 

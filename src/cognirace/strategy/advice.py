@@ -35,7 +35,7 @@ MIN_GAIN_POSITIONS = 0.1
 """Least expected gain over staying out, in places, for another candidate to be advised.
 
 Chosen on tuning seasons, never the backtest's held-out ones (``bench/strategy_tune.py``,
-``docs/results/strategy-tune.txt``): on 914 decision points of 210 tuning races no stop
+``docs/results/strategy-tune.txt``): on 913 decision points of 210 tuning races no stop
 candidate's expected gain reached 0.1 places, so every floor from 0.1 to never-stop
 gave the same advice; the smallest is kept, so that a stop the simulation is sure of
 is still advised."""
