@@ -1,4 +1,5 @@
-"""Faults for the engine tests: a piece of work that kills its own worker once.
+"""Pieces for the engine tests: one that kills its own worker once, one that reports its
+threads.
 
 Imported by Ray's worker processes (the tests put ``tests/`` on their PYTHONPATH), so it
 lives in a module of its own rather than in a test file.
@@ -34,3 +35,10 @@ def stage_killed_once(marks: Path, batch: Path, strict: bool, piece: RacePiece) 
         os.kill(os.getpid(), signal.SIGKILL)
 
     return stage_piece(batch, strict, piece, on_file=on_file)
+
+
+def polars_threads(_: object) -> tuple[str | None, int]:
+    """What a piece's worker says of its threads: ``POLARS_MAX_THREADS`` and Polars' pool."""
+    import polars as pl
+
+    return os.environ.get("POLARS_MAX_THREADS"), pl.thread_pool_size()

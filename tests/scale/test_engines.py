@@ -182,6 +182,21 @@ def test_backtest_on_ray_gives_the_local_table(season_lake: Lake, tmp_path: Path
     assert render(build_report(on_ray, meta)) == render(build_report(local, meta))
 
 
+def test_a_piece_runs_polars_on_the_one_cpu_ray_gives_it(ray_cluster: Any) -> None:
+    """Ray runs a piece per CPU; a piece whose Polars took every core would only contend
+    with its neighbours (the simulate speed-up on 2 CPUs depends on it)."""
+    from cognirace.scale.ray_engine import RayEngine
+    from scale.faults import polars_threads
+
+    with RayEngine() as engine:
+        seen = [threads for _, threads in engine.map(polars_threads, [0, 1, 2, 3])]
+        held = [threads for _, threads in engine.map_with(lambda: None,
+                                                          lambda _, x: polars_threads(x),
+                                                          [0, 1])]
+    assert seen == [("1", 1)] * 4
+    assert held == [("1", 1)] * 2
+
+
 def test_ray_engine_without_ray_says_how_to_install_it(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ RETRIED = (OSError,)
 """Exceptions of a piece that Ray retries: storage and network hiccups."""
 CANCEL_WAIT_S = 60.0
 """How long a failed map waits for its cancelled pieces' workers to end, s."""
+TASK_ENV = {"POLARS_MAX_THREADS": "1"}
+"""Environment of the workers that run pieces. Ray gives a piece one CPU and runs one
+piece per CPU, so a piece whose Polars spreads over every core only contends with its
+neighbours (Ray already holds OpenMP, and so LightGBM, to the piece's CPUs)."""
 
 
 def require_ray() -> ModuleType:
@@ -92,7 +96,8 @@ class RayEngine:
                          "set RAY_AUTH_MODE and RAY_AUTH_TOKEN here as on the cluster"
                 ) from exc
         self._task = self._ray.remote(_run).options(
-            max_retries=max_retries, retry_exceptions=list(RETRIED))
+            max_retries=max_retries, retry_exceptions=list(RETRIED),
+            runtime_env={"env_vars": TASK_ENV})
 
     @property
     def cpus(self) -> int:
@@ -145,7 +150,8 @@ class RayEngine:
         if not items:
             return
         holder = self._ray.remote(num_cpus=1, max_restarts=self._max_retries,
-                                  max_task_retries=self._max_retries)(_Holder)
+                                  max_task_retries=self._max_retries,
+                                  runtime_env={"env_vars": TASK_ENV})(_Holder)
         actors = [holder.remote(factory) for _ in range(min(self.cpus, len(items)))]
         idle = list(actors)
         pending: dict[Any, tuple[int, Any]] = {}
@@ -180,4 +186,4 @@ class RayEngine:
         self.close()
 
 
-__all__ = ["INSTALL_HINT", "MAX_RETRIES", "RETRIED", "RayEngine", "require_ray"]
+__all__ = ["INSTALL_HINT", "MAX_RETRIES", "RETRIED", "TASK_ENV", "RayEngine", "require_ray"]
