@@ -14,7 +14,7 @@ import pytest
 
 from cognirace.lake import Lake, open_lake
 
-RACE_SEED = 14
+RACE_SEED = 115
 
 
 @pytest.fixture(scope="session")
