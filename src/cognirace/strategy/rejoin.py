@@ -31,12 +31,13 @@ stop, neither holding a slot nor held by one.
 The estimate assumes the other cars do not stop (nobody knows, at the call, who else
 will), and that every car the snapshot shows running finishes the out-lap. Checked
 against the simulator on tuning seasons (``bench/rejoin.py --seeds 6001-6020``, each
-stop with the ``pitloss`` loss of its kind: tire change, repair or drive-through): 90.3%
-of 901 stops within one place, 93.0% under green and 85.0% under caution; 64 of the 87
-misses place the car too far back. The misses grow with the other cars that stop in the
-same laps (the bench splits the stops by them), and a plain tire stop under caution
-rejoins inside the field as it bunches up, where a second or two of the crew's stand,
-unknown before the stop, is a place or two.
+stop with the ``pitloss`` loss of its kind: tire change, repair or drive-through): 92.4%
+of 786 stops within one place, 91.6% under green and 95.5% under caution (90.3% of 901
+while the simulator's cautions saw three times the real races' stops). The misses grow
+with the other cars that stop in the same laps (the bench splits the stops by them: 81.4%
+under green with two or more), and a stop under caution rejoins inside the field as it
+bunches up, where a second or two of the crew's stand, unknown before the stop, is a
+place or two.
 
 A car whose pace is the field's rather than the ``laptime`` model's
 (``CarSnapshot.pace_fallback``) is carried at that pace, and the answer says so
