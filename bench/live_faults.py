@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from scipy.stats import binomtest
 
 from cognirace.domain.tracks import TRACKS
 from cognirace.ingest import ingest
@@ -49,7 +49,6 @@ from cognirace.training import all_tasks, load_truth, open_registry
 FRAME_S = 1.0
 HZ = 2.0
 """The demo season's telemetry rate, the one the detector learned from."""
-Z_95 = 1.959964
 DEMO_SEEDS = "7, 1007, 2022-2031, 3012-3021"
 """The seeds the demo simulates: its season, the held-out one and their histories."""
 
@@ -97,13 +96,11 @@ def _replay(lake: Lake, race_id: str, models: dict[str, Any], minutes: float
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
-    """The 95 % Wilson interval of a share ``k / n``."""
+    """The 95 % Wilson interval of a share ``k / n`` (NaN without any)."""
     if n == 0:
         return float("nan"), float("nan")
-    p = k / n
-    centre = (p + Z_95**2 / (2 * n)) / (1 + Z_95**2 / n)
-    half = Z_95 / (1 + Z_95**2 / n) * math.sqrt(p * (1 - p) / n + Z_95**2 / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def _share(k: int, n: int) -> str:
