@@ -22,10 +22,23 @@ then a task of some seconds, where the demo season's are mostly a fraction of on
 Each contender's season and lake are deleted once measured, so the disk holds one at a
 time (42 races at 2 Hz are about 8 GB of files).
 
-Goal (the issue's): at least 1.7x the local wall time on 2 CPUs for simulate and
-backtest. Only a quiet machine gives figures worth keeping.
+Beside the engines, simulate has a ceiling: two plain processes started together, each
+writing half the season's races (largest first, dealt out in turn) with Polars and
+OpenMP on one thread as a Ray task runs them, no scheduler and no cluster. Their wall
+time is the best any engine could reach with two workers on this machine (its disk
+cache and its kernel's write-back included), so the row tells Ray's own cost apart from
+the machine's.
 
-    python bench/scale.py [--sizes 6] [--backtest-races 14] [--telemetry-hz HZ] [--out FILE]
+With ``--repeats N`` every contender runs N times, a round of each in turn, so that a
+slow minute of a shared machine falls on all of them; the table gives each one's median
+wall time, the speed-up of the medians and every run's time. The ceiling's memory
+column is the larger of its two processes' peaks.
+
+Goal (the issue's): at least 1.7x the local wall time on 2 CPUs for simulate and
+backtest.
+
+    python bench/scale.py [--sizes 6] [--backtest-races 14] [--telemetry-hz HZ]
+                          [--repeats N] [--out FILE]
     python bench/scale.py --sizes 1 --backtest-races 2     (a quick check)
     python bench/scale.py --sizes 6 --telemetry-hz 2 --backtest-races 0   (no backtest)
 """
@@ -37,6 +50,7 @@ import contextlib
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +62,10 @@ import psutil
 
 CONTENDERS: tuple[tuple[str, int | None], ...] = (("local", None), ("ray", 1), ("ray", 2))
 """(engine, CPUs of the local Ray); the local engine uses one process."""
+CEILING = ("procs", 2)
+"""The simulate ceiling's row: two plain processes (see the module docstring)."""
+ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}
+"""The environment of a ceiling process: one thread, as Ray runs a task."""
 SEED = 0
 BACKTEST_SEED = 5001
 SNAPSHOT_MODELS = ("laptime", "tire", "fuel", "pitloss", "fcy", "traffic")
@@ -58,6 +76,22 @@ _RAY_THEN_CLI = (
     "sys.argv = ['cognirace', *sys.argv[2:]]\n"
     "main()\n"
 )
+
+
+_HALF_SEASON = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from cognirace.cli.simulate_cmd import _rows_to_write\n"
+    "from cognirace.sim import plan_season, season_races, write_season_race\n"
+    "part, parts, out, per_track, seed = (int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]),\n"
+    "                                     int(sys.argv[4]), int(sys.argv[5]))\n"
+    "hz = float(sys.argv[6]) if len(sys.argv) > 6 else None\n"
+    "configs = plan_season(races=per_track, telemetry_hz=hz, seed=seed)\n"
+    "races = sorted(season_races(configs, seed), key=lambda race: -_rows_to_write(race))\n"
+    "for race in races[part::parts]:\n"
+    "    write_season_race(out, race)\n"
+)
+"""One ceiling process: its share of the season the ``simulate`` command writes."""
 
 
 STARTUPS: dict[int, list[float]] = {}
@@ -95,20 +129,27 @@ def _measure(args: list[str], cpus: int | None) -> tuple[float, float]:
     """Wall time (s) and the driver's peak resident memory (MB) of one command line."""
     command = [str(Path(sys.executable).with_name("cognirace")), *args] \
         if cpus is None or _JOINED else [sys.executable, "-c", _RAY_THEN_CLI, str(cpus), *args]
+    return _measure_together([command], {**os.environ, **_JOINED})
+
+
+def _measure_together(commands: list[list[str]], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time (s) until every command has ended, all started at once, and the largest
+    peak resident memory (MB) of any of them."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             env={**os.environ, **_JOINED})
-    process, peak = psutil.Process(child.pid), 0
-    while child.poll() is None:
-        try:
-            peak = max(peak, process.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
+    children = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 env=env) for command in commands]
+    processes, peak = [psutil.Process(child.pid) for child in children], 0
+    while any(child.poll() is None for child in children):
+        for child, process in zip(children, processes, strict=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.poll() is None:
+                    peak = max(peak, process.memory_info().rss)
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
-    _, err = child.communicate()
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{err.decode(errors='replace')}")
+    for command, child in zip(commands, children, strict=True):
+        _, err = child.communicate()
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.decode(errors='replace')}")
     return elapsed, peak / 2**20
 
 
@@ -118,12 +159,27 @@ def _engine_args(engine: str) -> list[str]:
 
 def _season(work: Path, per_track: int, telemetry_hz: float | None, start_own: bool
             ) -> list[tuple[str, str, int | None, float, float]]:
-    """Simulate and ingest per contender; rows of (step, engine, cpus, seconds, MB)."""
+    """Simulate and ingest per contender, then the simulate ceiling; rows of (step,
+    engine, cpus, seconds, MB)."""
     rows = []
     for engine, cpus in CONTENDERS:
         with _cluster(cpus, start_own):
             rows += _simulate_ingest(work, per_track, telemetry_hz, engine, cpus)
-    return rows
+    return [*rows, _ceiling(work, per_track, telemetry_hz)]
+
+
+def _ceiling(work: Path, per_track: int, telemetry_hz: float | None
+             ) -> tuple[str, str, int | None, float, float]:
+    """The season simulated by two plain processes, each writing half its races."""
+    engine, parts = CEILING
+    out = work / f"season-{engine}"
+    out.mkdir()
+    rate = [] if telemetry_hz is None else [f"{telemetry_hz:g}"]
+    commands = [[sys.executable, "-c", _HALF_SEASON, str(part), str(parts), str(out),
+                 str(per_track), str(SEED), *rate] for part in range(parts)]
+    seconds, mb = _measure_together(commands, {**os.environ, **ONE_THREAD})
+    shutil.rmtree(out)
+    return "simulate", engine, parts, seconds, mb
 
 
 def _simulate_ingest(work: Path, per_track: int, telemetry_hz: float | None, engine: str,
@@ -140,15 +196,20 @@ def _simulate_ingest(work: Path, per_track: int, telemetry_hz: float | None, eng
     return [("simulate", engine, cpus, *simulate), ("ingest", engine, cpus, *ingest)]
 
 
-def _backtest(work: Path, races: int, start_own: bool
-              ) -> list[tuple[str, str, int | None, float, float]]:
-    """Train the snapshot models once on a season of their own (untimed: two races per
-    track, so each track has a race with telemetry), then the backtest per contender."""
+def _train(work: Path) -> Path:
+    """The snapshot models, trained once on a season of their own (untimed: two races
+    per track, so each track has a race with telemetry); their registry."""
     season, lake, registry = work / "train-season", work / "train-lake", work / "registry"
     _measure(["simulate", "--out", str(season), "--races", "2", "--seed", str(SEED)], None)
     _measure(["ingest", str(season), "--lake", str(lake), "-q"], None)
     models = [arg for name in SNAPSHOT_MODELS for arg in ("-m", name)]
     _measure(["train", "--lake", str(lake), "--registry", str(registry), "-q", *models], None)
+    return registry
+
+
+def _backtest(registry: Path, races: int, start_own: bool
+              ) -> list[tuple[str, str, int | None, float, float]]:
+    """The backtest of ``races`` held-out races per contender."""
     rows = []
     for engine, cpus in CONTENDERS:
         with _cluster(cpus, start_own):
@@ -160,12 +221,24 @@ def _backtest(work: Path, races: int, start_own: bool
 
 
 def _table(rows: list[tuple[int, str, str, int | None, float, float]]) -> list[str]:
-    local = {(size, step): s for size, step, engine, _, s, _ in rows if engine == "local"}
-    lines = [f"{'races':>5}  {'step':<9} {'engine':<7} {'CPUs':>4} {'wall s':>8} "
-             f"{'speed-up':>8} {'driver MB':>10}"]
+    """One line per contender and step: the median wall time of its runs, the speed-up
+    of the medians over the local engine's, the runs' range (with several) and the
+    largest peak memory."""
+    runs: dict[tuple[int, str, str, int | None], list[tuple[float, float]]] = {}
     for size, step, engine, cpus, seconds, mb in rows:
-        lines.append(f"{size:>5}  {step:<9} {engine:<7} {cpus or 1:>4} {seconds:>8.1f} "
-                     f"{local[size, step] / seconds:>7.2f}x {mb:>10.0f}")
+        runs.setdefault((size, step, engine, cpus), []).append((seconds, mb))
+    median = {key: statistics.median(s for s, _ in found) for key, found in runs.items()}
+    several = any(len(found) > 1 for found in runs.values())
+    lines = [f"{'races':>5}  {'step':<9} {'engine':<7} {'CPUs':>4} {'wall s':>8} "
+             f"{'speed-up':>8} {'driver MB':>10}" + ("  runs (wall s)" if several else "")]
+    for (size, step, engine, cpus), found in runs.items():
+        seconds = median[size, step, engine, cpus]
+        line = (f"{size:>5}  {step:<9} {engine:<7} {cpus or 1:>4} {seconds:>8.1f} "
+                f"{median[size, step, 'local', None] / seconds:>7.2f}x "
+                f"{max(mb for _, mb in found):>10.0f}")
+        if several:
+            line += "  " + ", ".join(f"{s:.1f}" for s, _ in found)
+        lines.append(line)
     return lines
 
 
@@ -179,30 +252,40 @@ def main() -> None:
     parser.add_argument("--telemetry-hz", type=float, default=None,
                         help="telemetry for every race of the timed seasons at this rate "
                         "(default: the demo season's, one race per track at 2 Hz)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of every contender, a round of each in turn; the table "
+                        "gives medians (default 1)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--start-ray", action="store_true",
                         help="each Ray command starts its own Ray (and its time holds it)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be 1 or more")
     rows: list[tuple[int, str, str, int | None, float, float]] = []
     work = Path(tempfile.mkdtemp(prefix="cognirace-scale-"))
+    sizes = [int(s) for s in args.sizes.split(",")]
     try:
-        for per_track in (int(s) for s in args.sizes.split(",")):
+        for per_track in sizes:
             size_dir = work / f"size-{per_track}"
             size_dir.mkdir()
-            n_races = 7 * per_track
-            rows += [(n_races, *row) for row in _season(size_dir, per_track, args.telemetry_hz,
-                                                         args.start_ray)]
-            if args.backtest_races > 0 and per_track == int(args.sizes.split(",")[-1]):
+            for _ in range(args.repeats):
+                rows += [(7 * per_track, *row)
+                         for row in _season(size_dir, per_track, args.telemetry_hz,
+                                            args.start_ray)]
+        if args.backtest_races > 0:
+            registry = _train(work / f"size-{sizes[-1]}")
+            for _ in range(args.repeats):
                 rows += [(args.backtest_races, *row)
-                         for row in _backtest(size_dir, args.backtest_races, args.start_ray)]
+                         for row in _backtest(registry, args.backtest_races, args.start_ray)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     cpus = psutil.cpu_count(logical=True)
     load = ", ".join(f"{x:.1f}" for x in psutil.getloadavg())
     rate = "" if args.telemetry_hz is None else f"--telemetry-hz {args.telemetry_hz:g} "
+    repeats = f"--repeats {args.repeats} " if args.repeats > 1 else ""
     lines = [f"bench/scale.py --sizes {args.sizes} --backtest-races {args.backtest_races} "
-             f"{rate}{'--start-ray ' if args.start_ray else ''}on {cpus} logical CPUs, load "
-             f"average {load}", "", *_table(rows)]
+             f"{rate}{repeats}{'--start-ray ' if args.start_ray else ''}on {cpus} logical "
+             f"CPUs, load average {load}", "", *_table(rows)]
     if STARTUPS:
         lines += ["", "Ray's own start-up (ray start --head; once per cluster, not per "
                   "command): " + ", ".join(f"{n} CPU{'s' if n > 1 else ''} "
