@@ -91,12 +91,18 @@ _threads_before = 0
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Run with one PyTorch thread (the machine is shared, and fits run side by side in
-    threads), then restore the setting once the last fit inside it leaves."""
+    threads), then restore the setting once the last fit inside it leaves.
+
+    Every entering thread sets it for itself: PyTorch keeps the count per thread (as
+    OpenMP does) once a thread has used it, so a pool thread that ran an earlier fit
+    would otherwise run this one on every core, and the same seed would fit different
+    weights depending on which thread took it.
+    """
     global _single_users, _threads_before
     with _SINGLE:
         if _single_users == 0:
             _threads_before = torch.get_num_threads()
-            torch.set_num_threads(1)
+        torch.set_num_threads(1)
         _single_users += 1
     try:
         yield
