@@ -222,8 +222,8 @@ def _backtest(registry: Path, races: int, start_own: bool
 
 def _table(rows: list[tuple[int, str, str, int | None, float, float]]) -> list[str]:
     """One line per contender and step: the median wall time of its runs, the speed-up
-    of the medians over the local engine's, the runs' range (with several) and the
-    largest peak memory."""
+    of the medians over the local engine's, the largest peak memory and, with several
+    runs, each run's time."""
     runs: dict[tuple[int, str, str, int | None], list[tuple[float, float]]] = {}
     for size, step, engine, cpus, seconds, mb in rows:
         runs.setdefault((size, step, engine, cpus), []).append((seconds, mb))

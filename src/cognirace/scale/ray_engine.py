@@ -40,6 +40,8 @@ TASK_ENV = {"POLARS_MAX_THREADS": "1"}
 """Environment of the workers that run pieces. Ray gives a piece one CPU and runs one
 piece per CPU, so a piece whose Polars spreads over every core only contends with its
 neighbours (Ray already holds OpenMP, and so LightGBM, to the piece's CPUs)."""
+_RUNTIME_ENV = {"env_vars": TASK_ENV}
+"""The runtime environment of the engine's tasks and actors alike."""
 
 
 def require_ray() -> ModuleType:
@@ -97,7 +99,7 @@ class RayEngine:
                 ) from exc
         self._task = self._ray.remote(_run).options(
             max_retries=max_retries, retry_exceptions=list(RETRIED),
-            runtime_env={"env_vars": TASK_ENV})
+            runtime_env=_RUNTIME_ENV)
 
     @property
     def cpus(self) -> int:
@@ -151,7 +153,7 @@ class RayEngine:
             return
         holder = self._ray.remote(num_cpus=1, max_restarts=self._max_retries,
                                   max_task_retries=self._max_retries,
-                                  runtime_env={"env_vars": TASK_ENV})(_Holder)
+                                  runtime_env=_RUNTIME_ENV)(_Holder)
         actors = [holder.remote(factory) for _ in range(min(self.cpus, len(items)))]
         idle = list(actors)
         pending: dict[Any, tuple[int, Any]] = {}
